@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { ExitCode } from '../common/errors.js';
+import { runOneShot } from '../functions/run.js';
+import type { OneShotCommand } from '../functions/run.js';
+import { flagHelp, usage } from './help.js';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  let build = { commit: 'unknown', date: 'unknown' };
+  try {
+    build = JSON.parse(readFileSync(new URL('../build-info.json', import.meta.url), 'utf8')) as typeof build;
+  } catch {
+    // running from an unbuilt tree
+  }
+  return `zk2etcd ${pkg.version} (commit ${build.commit}, built ${build.date}, node ${process.version})`;
+}
+
+async function main(): Promise<number> {
+  const [command, ...rest] = process.argv.slice(2);
+  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return command === undefined ? ExitCode.usage : ExitCode.ok;
+  }
+  if (command === 'version' || command === '--version') {
+    process.stdout.write(`${version()}\n`);
+    return ExitCode.ok;
+  }
+  if (command === 'diff' || command === 'fix' || command === 'reconcile') {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(`${flagHelp(command)}\n`);
+      return ExitCode.ok;
+    }
+    return runOneShot(command as OneShotCommand, rest, process.env);
+  }
+  process.stderr.write(`zk2etcd: unknown command "${command}"\n${usage()}\n`);
+  return ExitCode.usage;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`zk2etcd: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = ExitCode.failure;
+  },
+);

@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto';
+import { Zk2EtcdError } from '../errors.js';
+import type { EtcdEntry, EtcdStore, Fence, TxnOp } from '../etcd/store.js';
+import { MAX_TXN_BYTES, MAX_TXN_OPS } from '../etcd/store.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { OwnershipStore } from '../ownership/store.js';
+import type { Plan } from '../plan/plan.js';
+import { forEachPool } from '../pool.js';
+import { withRetry } from '../retry.js';
+import { batchOps } from './batches.js';
+import type { ApplyResult, PlanWriter } from './writer.js';
+
+export class LeadershipLostError extends Zk2EtcdError {
+  readonly retryable = false;
+  readonly errorClass = 'leadership_lost';
+}
+
+export interface EtcdWriterDeps {
+  readonly etcd: EtcdStore;
+  readonly ownership: OwnershipStore;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly inFlight?: number;
+  readonly fence?: () => Fence | undefined;
+  readonly eventLog?: boolean;
+}
+
+const TXN_RETRY = { attempts: 4, baseDelayMs: 250, maxDelayMs: 3000 };
+
+/** True when the op's condition holds on `state` (null: absent). */
+function conditionHolds(op: TxnOp, state: EtcdEntry | null): boolean {
+  return 'absent' in op.expect ? state === null : state !== null && state.modRevision === op.expect.modRevision;
+}
+
+/** True when etcd already holds what the op would produce: an earlier attempt (or an identical writer) did it. */
+function alreadyDone(op: TxnOp, state: EtcdEntry | null): boolean {
+  return op.type === 'put' ? state !== null && state.value.equals(op.value) : state === null;
+}
+
+/**
+ * Writes a plan into etcd in conditional transactions, several in flight. Per batch the order survives
+ * a crash anywhere: puts are recorded `pending` in the ownership store first, then committed, then
+ * recorded with their revision; deletes are committed, then forgotten.
+ */
+export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
+  const { etcd, ownership, metrics, logger } = deps;
+  return {
+    async write(plan: Plan, signal?: AbortSignal): Promise<ApplyResult> {
+      const ops: TxnOp[] = [
+        ...plan.missing.map((a): TxnOp => ({ type: 'put', key: a.key, value: a.value, expect: a.expect })),
+        ...plan.changed.map((a): TxnOp => ({ type: 'put', key: a.key, value: a.value, expect: a.expect })),
+        ...plan.extra.map((a): TxnOp => ({ type: 'delete', key: a.key, expect: { modRevision: a.modRevision } })),
+      ];
+      const fenced = deps.fence?.() !== undefined;
+      const batches = batchOps(ops, { maxOps: MAX_TXN_OPS - (fenced ? 1 : 0), maxBytes: MAX_TXN_BYTES });
+      let put = 0;
+      let del = 0;
+      const skippedKeys: string[] = [];
+
+      await forEachPool(batches, deps.inFlight ?? 8, async (batch) => {
+        if (signal?.aborted) return; // abandon batches not yet started; started ones finish
+        const trace = randomUUID();
+        const puts = batch.filter((op) => op.type === 'put').map((op) => op.key);
+        const previous = puts.length > 0 ? await ownership.markPending(puts) : new Map();
+        let pending = batch;
+        while (pending.length > 0) {
+          const fence = deps.fence?.();
+          const outcome = await withRetry(
+            () => etcd.commit(pending, fence),
+            { ...TXN_RETRY, onRetry: (err) => logger.warn({ err: String(err), trace }, 'etcd transaction failed; retrying') },
+          );
+          if (outcome.succeeded) {
+            await settle(pending, outcome.revision, trace);
+            break;
+          }
+          if (!outcome.fenceHeld) throw new LeadershipLostError('leader key changed: this process is no longer the leader; stopping writes');
+          const retry: TxnOp[] = [];
+          const skippedHere: TxnOp[] = [];
+          for (const op of pending) {
+            const state = outcome.current.get(op.key) ?? null;
+            if (conditionHolds(op, state)) retry.push(op);
+            else if (alreadyDone(op, state)) await settle([op], state?.modRevision ?? '', trace);
+            else skippedHere.push(op);
+          }
+          if (skippedHere.length > 0) {
+            skippedKeys.push(...skippedHere.map((op) => op.key));
+            metrics.conflicts.inc(skippedHere.length);
+            logger.warn({ keys: skippedHere.slice(0, 5).map((o) => o.key), count: skippedHere.length, trace }, 'another writer changed keys since they were read; skipped');
+            await ownership.restore(skippedHere.filter((op) => op.type === 'put').map((op) => op.key), previous);
+          }
+          pending = retry;
+        }
+      });
+      return { put, delete: del, skipped: skippedKeys.length, skippedKeys };
+
+      async function settle(done: readonly TxnOp[], revision: string, trace: string): Promise<void> {
+        const putKeys = done.filter((op) => op.type === 'put').map((op) => op.key);
+        const delKeys = done.filter((op) => op.type === 'delete').map((op) => op.key);
+        if (putKeys.length > 0) await ownership.recordRevision(putKeys, revision);
+        if (delKeys.length > 0) await ownership.forget(delKeys);
+        put += putKeys.length;
+        del += delKeys.length;
+        metrics.fixed.inc({ type: 'put' }, putKeys.length);
+        metrics.fixed.inc({ type: 'delete' }, delKeys.length);
+        if (deps.eventLog) {
+          for (const op of done) logger.info({ event: op.type, key: op.key, revision, trace }, 'applied');
+        }
+      }
+    },
+  };
+}
+

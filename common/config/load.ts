@@ -1,0 +1,243 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { parse as parseYaml } from 'yaml';
+import cron from 'node-cron';
+import { ConfigError } from '../errors.js';
+import { covers } from '../paths.js';
+import { parseArgv } from './argv.js';
+import { FLAGS, FLAG_BY_NAME, envName } from './flags.js';
+import * as s from './schema.js';
+import type { Command, Config, LeaderElect, TlsFiles } from './types.js';
+
+export interface LoadInput {
+  readonly command: Command;
+  readonly argv: readonly string[];
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly readFile?: (path: string) => Buffer;
+}
+
+const shape = {
+  'zookeeper-servers': s.hostPortList('ZooKeeper servers, host:port'),
+  'zookeeper-prefix': s.zkPathList(false),
+  'zookeeper-exclude-prefix': s.zkPathList(true),
+  'zookeeper-session-timeout': s.duration(600_000),
+  'etcd-servers': s.etcdEndpoints,
+  'etcd-prefix': z.string(),
+  'redis-server': s.redisServer,
+  'redis-tls': s.bool,
+  instance: s.instanceName,
+  'legacy-ownership': s.bool,
+  concurrent: s.int(1, 10_000),
+  fix: s.bool,
+  'dry-run': s.bool,
+  'max-round': s.int(1, 100),
+  'round-interval': s.duration(3_600_000),
+  'max-delete': s.maxDelete,
+  force: s.bool,
+  'allow-empty-source': s.bool,
+  'skip-ephemeral': s.bool,
+  output: s.oneOf(['text', 'json'] as const),
+  'pushgateway-url': s.httpUrl.optional(),
+  'log-level': z.string().transform((v) => (v === 'panic' || v === 'fatal' ? 'error' : v)).pipe(s.oneOf(['debug', 'info', 'warn', 'error'] as const)),
+  'enable-event-log': s.bool,
+  'fullsync-interval': s.fullSync,
+  'leader-elect': s.oneOf(['kubernetes', 'etcd', 'none'] as const).optional(),
+  'lease-name': z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/, 'must be a DNS-1123 name such as zk2etcd'),
+  'lease-namespace': z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a Kubernetes namespace name').optional(),
+  'http-addr': s.httpAddr,
+  'etcd-cacert': z.string().optional(),
+  'etcd-cert': z.string().optional(),
+  'etcd-key': z.string().optional(),
+  'etcd-username': z.string().optional(),
+  'redis-username': z.string().optional(),
+};
+
+interface Raw {
+  value: string;
+  source: string;
+}
+
+/** Reads flags > environment > config file > defaults, validates everything, returns a frozen Config. */
+export function loadConfig(input: LoadInput): Config {
+  const readFile = input.readFile ?? ((p: string) => readFileSync(p));
+  const argv = parseArgv(input.argv);
+  const problems = [...argv.problems];
+  if (argv.positionals.length > 0) problems.push(`unexpected argument "${argv.positionals[0]}" (flags start with --)`);
+
+  const fileValues = readConfigFile(argv.values.get('config') ?? input.env[envName('config')], readFile, problems);
+  const raw = new Map<string, Raw>();
+  for (const name of FLAG_BY_NAME.keys()) {
+    const flag = argv.values.get(name);
+    const env = input.env[envName(name)];
+    const file = fileValues.get(name);
+    if (flag !== undefined) raw.set(name, { value: flag, source: `--${name}` });
+    else if (env !== undefined) raw.set(name, { value: env, source: envName(name) });
+    else if (file !== undefined) raw.set(name, { value: file, source: `config file key ${name}` });
+  }
+
+  const secrets = readSecrets(raw, readFile, problems);
+  const values: Record<string, string | undefined> = {};
+  for (const f of FLAGS) {
+    if (f.secret || f.cliOnly) continue;
+    values[f.name] = raw.get(f.name)?.value ?? f.default;
+  }
+  // Required: an empty value makes the field schema report "is required".
+  for (const name of ['zookeeper-servers', 'etcd-servers', 'redis-server']) values[name] ??= '';
+
+  const parsed = z.object(shape).safeParse(values);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const name = String(issue.path[0]);
+      const given = raw.get(name);
+      const origin = given ? ` (got "${given.value}" from ${given.source})` : '';
+      problems.push(`--${name}: ${issue.message}${origin}`);
+    }
+    throw new ConfigError(problems);
+  }
+  const v = parsed.data;
+
+  if (v['fullsync-interval'].kind === 'cron' && !cron.validate(v['fullsync-interval'].expression)) {
+    problems.push(`--fullsync-interval: "${v['fullsync-interval'].expression}" is not a valid cron expression`);
+  }
+  for (const ex of v['zookeeper-exclude-prefix']) {
+    for (const p of v['zookeeper-prefix']) {
+      if (covers(ex, p)) problems.push(`--zookeeper-exclude-prefix: ${ex} excludes the whole prefix ${p}`);
+    }
+  }
+  if (v['etcd-prefix'].includes('\0')) problems.push('--etcd-prefix: must not contain NUL');
+  if (Boolean(v['etcd-cert']) !== Boolean(v['etcd-key'])) problems.push('--etcd-cert and --etcd-key: set both or neither');
+  if (Boolean(v['etcd-username']) !== Boolean(secrets.get('etcd-password'))) {
+    problems.push('--etcd-username and --etcd-password(-file): set both or neither');
+  }
+  const zkAuth = secrets.get('zookeeper-auth') ?? null;
+  if (zkAuth !== null && !/^[^:]+:.+$/.test(zkAuth)) problems.push('--zookeeper-auth: must be user:password');
+  const tls = readTls(v, readFile, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const leaderElect: LeaderElect = v['leader-elect'] ?? (input.env.KUBERNETES_SERVICE_HOST ? 'kubernetes' : 'none');
+  const config: Config = {
+    command: input.command,
+    zookeeper: {
+      servers: v['zookeeper-servers'],
+      prefixes: v['zookeeper-prefix'],
+      excludes: v['zookeeper-exclude-prefix'],
+      auth: zkAuth,
+      sessionTimeoutMs: v['zookeeper-session-timeout'],
+      skipEphemeral: v['skip-ephemeral'],
+      allowEmptySource: v['allow-empty-source'],
+    },
+    etcd: {
+      endpoints: v['etcd-servers'],
+      prefix: v['etcd-prefix'],
+      tls,
+      username: v['etcd-username'] ?? null,
+      password: secrets.get('etcd-password') ?? null,
+    },
+    redis: {
+      url: v['redis-server'],
+      username: v['redis-username'] ?? null,
+      password: secrets.get('redis-password') ?? null,
+      tls: v['redis-tls'] || v['redis-server'].startsWith('rediss://'),
+    },
+    instance: v.instance,
+    legacyOwnership: v['legacy-ownership'],
+    concurrent: v.concurrent,
+    fix: input.command === 'fix' || input.command === 'reconcile' || v.fix,
+    dryRun: v['dry-run'],
+    maxRound: v['max-round'],
+    roundIntervalMs: v['round-interval'],
+    maxDelete: v['max-delete'],
+    force: v.force,
+    output: v.output,
+    pushgatewayUrl: v['pushgateway-url'] ?? null,
+    logLevel: v['log-level'],
+    enableEventLog: v['enable-event-log'],
+    fullSync: v['fullsync-interval'],
+    leaderElect,
+    leaseName: v['lease-name'],
+    leaseNamespace: v['lease-namespace'] ?? null,
+    httpAddr: v['http-addr'],
+    adminToken: secrets.get('admin-token') ?? null,
+  };
+  return deepFreeze(config);
+}
+
+function readConfigFile(path: string | undefined, readFile: (p: string) => Buffer, problems: string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!path) return out;
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFile(path).toString('utf8'));
+  } catch (err) {
+    problems.push(`--config: cannot read ${path}: ${(err as Error).message.split('\n')[0]}`);
+    return out;
+  }
+  if (doc === null || doc === undefined) return out;
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    problems.push(`--config: ${path} must hold a mapping of flag names to values`);
+    return out;
+  }
+  for (const [key, value] of Object.entries(doc)) {
+    const def = FLAG_BY_NAME.get(key);
+    if (!def || def.cliOnly) {
+      problems.push(`--config: ${path}: unknown key "${key}" (keys are flag names such as zookeeper-servers)`);
+    } else if (Array.isArray(value)) {
+      out.set(key, value.map(String).join(','));
+    } else if (value !== null && typeof value === 'object') {
+      problems.push(`--config: ${path}: key "${key}" must be a scalar or a list`);
+    } else {
+      out.set(key, value === null ? '' : String(value));
+    }
+  }
+  return out;
+}
+
+function readSecrets(raw: Map<string, Raw>, readFile: (p: string) => Buffer, problems: string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const f of FLAGS) {
+    if (!f.secret) continue;
+    const direct = raw.get(f.name);
+    const file = raw.get(`${f.name}-file`);
+    if (direct && file) {
+      problems.push(`--${f.name} and --${f.name}-file: set only one`);
+      continue;
+    }
+    if (direct) out.set(f.name, direct.value);
+    if (file) {
+      try {
+        out.set(f.name, readFile(file.value).toString('utf8').replace(/\r?\n$/, ''));
+      } catch (err) {
+        problems.push(`--${f.name}-file: cannot read ${file.value} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+    }
+  }
+  return out;
+}
+
+function readTls(
+  v: { 'etcd-cacert'?: string | undefined; 'etcd-cert'?: string | undefined; 'etcd-key'?: string | undefined },
+  readFile: (p: string) => Buffer,
+  problems: string[],
+): TlsFiles | null {
+  const read = (flag: string, path: string | undefined): Buffer | null => {
+    if (!path) return null;
+    try {
+      return readFile(path);
+    } catch (err) {
+      problems.push(`--${flag}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      return null;
+    }
+  };
+  const ca = read('etcd-cacert', v['etcd-cacert']);
+  const cert = read('etcd-cert', v['etcd-cert']);
+  const key = read('etcd-key', v['etcd-key']);
+  return ca || cert || key ? { ca, cert, key } : null;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Buffer.isBuffer(o)) {
+    for (const value of Object.values(o)) deepFreeze(value);
+    Object.freeze(o);
+  }
+  return o;
+}

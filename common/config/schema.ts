@@ -1,0 +1,139 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+import { pathProblem, covers } from '../paths.js';
+
+/** Field schemas over raw strings; each issue message says what is accepted. */
+type Ctx = z.core.$RefinementCtx<string>;
+const fail = (ctx: Ctx, message: string) => {
+  ctx.addIssue({ code: 'custom', message });
+  return z.NEVER;
+};
+
+export const list = (raw: string): string[] => raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+
+export const hostPortList = (what: string) =>
+  z.string().transform((raw, ctx) => {
+    const items = list(raw);
+    if (items.length === 0) return fail(ctx, `is required: a comma-separated list of ${what}`);
+    for (const item of items) {
+      if (!/^[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$/.test(item)) return fail(ctx, `"${item}" is not host:port`);
+    }
+    return items;
+  });
+
+export const etcdEndpoints = z.string().transform((raw, ctx) => {
+  const items = list(raw);
+  if (items.length === 0) return fail(ctx, 'is required: comma-separated http(s)://host:port or host:port');
+  return items.map((item) => {
+    const url = /^[a-z]+:\/\//i.test(item) ? item : `http://${item}`;
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      return fail(ctx, `"${item}" is not a URL or host:port`);
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return fail(ctx, `"${item}" must use http:// or https://`);
+    if (!parsed.port) return fail(ctx, `"${item}" needs a port`);
+    return `${parsed.protocol}//${parsed.host}`;
+  });
+});
+
+export const zkPathList = (allowEmpty: boolean) =>
+  z.string().transform((raw, ctx) => {
+    const items = [...new Set(list(raw))];
+    if (items.length === 0 && !allowEmpty) return fail(ctx, 'needs at least one path such as /dubbo');
+    for (const p of items) {
+      const problem = pathProblem(p);
+      if (problem) return fail(ctx, problem);
+    }
+    for (const a of items) {
+      for (const b of items) {
+        if (a !== b && covers(a, b)) return fail(ctx, `${b} is inside ${a}; list each subtree once`);
+      }
+    }
+    return items;
+  });
+
+export const int = (min: number, max: number) =>
+  z.string().transform((raw, ctx) => {
+    const t = raw.trim();
+    if (!/^\d+$/.test(t) || Number(t) < min || Number(t) > max) return fail(ctx, `must be an integer from ${min} to ${max}`);
+    return Number(t);
+  });
+
+export const bool = z.string().transform((raw, ctx) => {
+  const v = raw.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off', ''].includes(v)) return false;
+  return fail(ctx, 'must be true or false');
+});
+
+export const duration = (maxMs: number) =>
+  z.string().transform((raw, ctx) => {
+    const ms = parseDuration(raw);
+    if (ms === null || ms > maxMs) return fail(ctx, `must be a duration such as 500ms, 30s, 5m or 1h (at most ${maxMs / 1000}s)`);
+    return ms;
+  });
+
+export const oneOf = <T extends string>(values: readonly T[]) =>
+  z.string().transform((raw, ctx) => {
+    const v = raw.trim().toLowerCase() as T;
+    if (!values.includes(v)) return fail(ctx, `must be one of ${values.join(', ')}`);
+    return v;
+  });
+
+export const maxDelete = z.string().transform((raw, ctx) => {
+  const t = raw.trim();
+  const pct = /^(\d+(?:\.\d+)?)%$/.exec(t);
+  if (pct) {
+    const v = Number(pct[1]);
+    if (v > 100) return fail(ctx, 'a percentage must be from 0% to 100%');
+    return { kind: 'percent' as const, value: v };
+  }
+  if (/^\d+$/.test(t)) return { kind: 'count' as const, value: Number(t) };
+  return fail(ctx, 'must be a count such as 500 or a percentage such as 50%');
+});
+
+export const httpUrl = z.string().transform((raw, ctx) => {
+  try {
+    const u = new URL(raw.trim());
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return fail(ctx, 'must be an http:// or https:// URL');
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return fail(ctx, 'must be an http:// or https:// URL');
+  }
+});
+
+export const redisServer = z.string().transform((raw, ctx) => {
+  const t = raw.trim();
+  if (t === '') return fail(ctx, 'is required: host:port or redis://host:port[/db]');
+  const url = /^rediss?:\/\//.test(t) ? t : `redis://${t}`;
+  try {
+    const u = new URL(url);
+    if (!u.port && !/^rediss?:\/\/[^/]+$/.test(url)) return fail(ctx, `"${t}" needs a port`);
+    if (!u.hostname) return fail(ctx, `"${t}" needs a host`);
+    if (u.pathname && u.pathname !== '/' && !/^\/\d{1,2}$/.test(u.pathname)) return fail(ctx, `"${t}": the path must be a DB number`);
+    if (u.username || u.password) return fail(ctx, 'must not carry credentials: use --redis-username and --redis-password-file');
+    return url;
+  } catch {
+    return fail(ctx, `"${t}" is not host:port or a redis:// URL`);
+  }
+});
+
+export const httpAddr = z.string().transform((raw, ctx) => {
+  const m = /^(.*):(\d{1,5})$/.exec(raw.trim());
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) return fail(ctx, 'must be [host]:port such as :8080 or 127.0.0.1:8080');
+  return { host: (m[1] ?? '').replace(/^\[|\]$/g, ''), port };
+});
+
+export const instanceName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 characters of letters, digits, _ . -');
+
+export const fullSync = z.string().transform((raw, ctx) => {
+  const t = raw.trim();
+  if (t === '0' || t === '0s' || t === 'off') return { kind: 'off' as const };
+  const ms = parseDuration(t);
+  if (ms !== null) return ms < 1000 ? fail(ctx, 'must be at least 1s, or 0 to disable') : { kind: 'interval' as const, ms };
+  if (t.split(/\s+/).length >= 5) return { kind: 'cron' as const, expression: t };
+  return fail(ctx, 'must be a duration such as 5m, a cron expression such as "*/5 * * * *", or 0 to disable');
+});

@@ -1,0 +1,52 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+const OP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Every zk2etcd metric, registered in one registry (SPEC §9; names kept from zk2etcd 1.x). */
+export function createMetrics(registry: Registry = new Registry()) {
+  const r = [registry];
+  return {
+    registry,
+    etcdOps: new Counter({ name: 'zk2etcd_etcd_op_total', help: 'etcd operations by op and status', labelNames: ['op', 'status'], registers: r }),
+    etcdOpSeconds: new Histogram({ name: 'zk2etcd_etcd_op_duration_seconds', help: 'etcd operation latency in seconds', labelNames: ['op'], buckets: OP_BUCKETS, registers: r }),
+    zkOps: new Counter({ name: 'zk2etcd_zk_op_total', help: 'ZooKeeper operations by op and status', labelNames: ['op', 'status'], registers: r }),
+    zkOpSeconds: new Histogram({ name: 'zk2etcd_zk_op_duration_seconds', help: 'ZooKeeper operation latency in seconds', labelNames: ['op'], buckets: OP_BUCKETS, registers: r }),
+    fixed: new Counter({ name: 'zk2etcd_fixed_total', help: 'keys fixed in etcd by type (put, delete)', labelNames: ['type'], registers: r }),
+    zkConn: new Counter({ name: 'zk2etcd_zk_conn_total', help: 'ZooKeeper sessions opened', registers: r }),
+    zkConnect: new Counter({ name: 'zk2etcd_zk_connect_total', help: 'ZooKeeper connect events, reconnects included', registers: r }),
+    differences: new Gauge({ name: 'zk2etcd_differences', help: 'differences found by the last diff, by kind', labelNames: ['kind'], registers: r }),
+    reconcileSeconds: new Gauge({ name: 'zk2etcd_reconcile_duration_seconds', help: 'duration of the last full reconcile in seconds', registers: r }),
+    conflicts: new Counter({ name: 'zk2etcd_conflicts_total', help: 'owned keys left alone because another writer changed them, or writes whose condition failed', registers: r }),
+    ownershipErrors: new Counter({ name: 'zk2etcd_ownership_errors_total', help: 'ownership store (Redis) failures', registers: r }),
+    zkNodes: new Gauge({ name: 'zk2etcd_zk_nodes', help: 'znodes under the mirrored prefixes in the last walk', registers: r }),
+    etcdKeys: new Gauge({ name: 'zk2etcd_etcd_keys', help: 'etcd keys under the mirrored prefixes in the last read', registers: r }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Registered only when a run succeeds, so a failed push never overwrites the last success. */
+export function lastSuccessGauge(registry: Registry): Gauge {
+  return new Gauge({ name: 'zk2etcd_last_success_timestamp_seconds', help: 'unix time of the last successful run', registers: [registry] });
+}
+
+/** Times `fn` into an op counter and histogram; status is `success` or the error's bounded class. */
+export async function observe<T>(
+  counter: Counter<'op' | 'status'>,
+  histogram: Histogram<'op'>,
+  op: string,
+  classify: (err: unknown) => string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const end = histogram.startTimer({ op });
+  try {
+    const v = await fn();
+    counter.inc({ op, status: 'success' });
+    return v;
+  } catch (err) {
+    counter.inc({ op, status: classify(err) });
+    throw err;
+  } finally {
+    end();
+  }
+}

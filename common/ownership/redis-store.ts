@@ -1,0 +1,121 @@
+import type { Redis } from 'ioredis';
+import { OwnershipUnavailableError } from '../errors.js';
+import { withRetry } from '../retry.js';
+import type { OwnershipRecord, OwnershipStore } from './store.js';
+import { parseRecord } from './store.js';
+
+export interface RedisOwnershipOptions {
+  readonly instance: string;
+  /** Also accept zk2etcd 1.x records: plain string keys equal to the etcd key in DB 0. */
+  readonly legacy: Redis | null;
+  readonly onError?: (err: unknown) => void;
+}
+
+const CHUNK = 1000;
+const RETRY = { attempts: 3, baseDelayMs: 200, maxDelayMs: 1000 };
+
+/** One hash per instance: `zk2etcd:{<instance>}:owned`, field = etcd key, value = mod revision or `pending`. */
+export function ownershipHashKey(instance: string): string {
+  return `zk2etcd:{${instance}}:owned`;
+}
+
+/** Redis-backed OwnershipStore. Every failure becomes OwnershipUnavailableError: callers fail closed. */
+export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): OwnershipStore {
+  const hash = ownershipHashKey(opts.instance);
+  const call = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
+    withRetry(async () => {
+      try {
+        return await fn();
+      } catch (err) {
+        opts.onError?.(err);
+        throw new OwnershipUnavailableError(
+          `ownership store (Redis) ${what} failed: ${(err as Error).message}; nothing is written or deleted until it answers (check --redis-server)`,
+          { cause: err },
+        );
+      }
+    }, RETRY);
+
+  const chunks = <T>(items: readonly T[]): T[][] => {
+    const out: T[][] = [];
+    for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
+    return out;
+  };
+
+  return {
+    async lookup(keys) {
+      const out = new Map<string, OwnershipRecord>();
+      for (const chunk of chunks(keys)) {
+        const values = await call('lookup', () => redis.hmget(hash, ...chunk));
+        const unrecorded: string[] = [];
+        chunk.forEach((k, i) => {
+          const v = values[i];
+          if (v !== null && v !== undefined) out.set(k, parseRecord(v));
+          else unrecorded.push(k);
+        });
+        const legacy = opts.legacy;
+        if (legacy && unrecorded.length > 0) {
+          const exists = await call('legacy lookup', async () => {
+            const p = legacy.pipeline();
+            for (const k of unrecorded) p.exists(k);
+            const res = (await p.exec()) ?? [];
+            return res.map(([err, n]) => {
+              if (err) throw err;
+              return n === 1;
+            });
+          });
+          unrecorded.forEach((k, i) => {
+            if (exists[i]) out.set(k, { kind: 'legacy' });
+          });
+        }
+      }
+      return out;
+    },
+
+    async markPending(keys) {
+      const previous = new Map<string, OwnershipRecord>();
+      for (const chunk of chunks(keys)) {
+        const res = await call('mark pending', async () => {
+          const fields: string[] = [];
+          for (const k of chunk) fields.push(k, 'pending');
+          const r = await redis.multi().hmget(hash, ...chunk).hset(hash, ...fields).exec();
+          if (!r || r[0]?.[0] || r[1]?.[0]) throw r?.[0]?.[0] ?? r?.[1]?.[0] ?? new Error('transaction aborted');
+          return r[0]?.[1] as (string | null)[];
+        });
+        chunk.forEach((k, i) => {
+          const v = res[i];
+          if (v !== null && v !== undefined) previous.set(k, parseRecord(v));
+        });
+      }
+      return previous;
+    },
+
+    async restore(keys, previous) {
+      if (keys.length === 0) return;
+      await call('restore', async () => {
+        const m = redis.multi();
+        for (const k of keys) {
+          const rec = previous.get(k);
+          if (!rec || rec.kind === 'legacy') m.hdel(hash, k);
+          else m.hset(hash, k, rec.kind === 'pending' ? 'pending' : rec.revision);
+        }
+        await m.exec();
+      });
+    },
+
+    async recordRevision(keys, revision) {
+      for (const chunk of chunks(keys)) {
+        const fields: string[] = [];
+        for (const k of chunk) fields.push(k, revision);
+        await call('record', () => redis.hset(hash, ...fields));
+      }
+    },
+
+    async forget(keys) {
+      for (const chunk of chunks(keys)) {
+        await call('forget', () => redis.hdel(hash, ...chunk));
+        const legacy = opts.legacy;
+        if (legacy) await call('legacy forget', () => legacy.del(...chunk));
+      }
+    },
+  };
+}

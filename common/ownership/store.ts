@@ -1,0 +1,28 @@
+/**
+ * Which etcd keys zk2etcd wrote (SPEC §3). Record per key: the mod revision of our last write,
+ * `pending` while a write is in flight, or `legacy` (a zk2etcd 1.x record, accepted with --legacy-ownership).
+ */
+export type OwnershipRecord = { readonly kind: 'revision'; readonly revision: string } | { readonly kind: 'pending' } | { readonly kind: 'legacy' };
+
+export interface OwnershipStore {
+  /** Records for the given keys; keys with no record are absent from the map. */
+  lookup(keys: readonly string[]): Promise<Map<string, OwnershipRecord>>;
+  /** Marks keys `pending` before their etcd write; returns the records they had, for `restore`. */
+  markPending(keys: readonly string[]): Promise<Map<string, OwnershipRecord>>;
+  /** Puts back records from `markPending` for writes that did not happen (absent -> removed). */
+  restore(keys: readonly string[], previous: ReadonlyMap<string, OwnershipRecord>): Promise<void>;
+  /** After a committed write: every key was written at `revision`. */
+  recordRevision(keys: readonly string[], revision: string): Promise<void>;
+  /** After a committed delete. */
+  forget(keys: readonly string[]): Promise<void>;
+}
+
+export function parseRecord(value: string): OwnershipRecord {
+  return value === 'pending' ? { kind: 'pending' } : { kind: 'revision', revision: value };
+}
+
+/** True when a key recorded as ours may be deleted or replaced: unchanged since our write. */
+export function provesOwnership(record: OwnershipRecord | undefined, modRevision: string): boolean {
+  if (!record) return false;
+  return record.kind !== 'revision' || record.revision === modRevision;
+}

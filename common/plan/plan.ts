@@ -1,0 +1,101 @@
+import type { EtcdEntry, Expect } from '../etcd/store.js';
+import type { OwnershipRecord } from '../ownership/store.js';
+import { provesOwnership } from '../ownership/store.js';
+
+export interface PutAction {
+  readonly key: string;
+  readonly value: Buffer;
+  readonly expect: Expect;
+}
+export interface DeleteAction {
+  readonly key: string;
+  readonly modRevision: string;
+}
+
+export interface Plan {
+  /** In ZooKeeper, not in etcd: create. */
+  readonly missing: readonly PutAction[];
+  /** In both, bytes differ: update (ZooKeeper is the source of truth). */
+  readonly changed: readonly PutAction[];
+  /** In etcd, recorded as ours and unchanged since, not in ZooKeeper: delete. */
+  readonly extra: readonly DeleteAction[];
+  /** In etcd, not ours, not in ZooKeeper: kept. */
+  readonly foreign: readonly string[];
+  /** Ours, but another writer changed it since our write, not in ZooKeeper: kept. */
+  readonly conflict: readonly string[];
+  /** Keys present and byte-identical on both sides. */
+  readonly inSync: number;
+}
+
+export interface PlanInput {
+  /** Desired state: etcd key -> value (from the ZooKeeper walk). */
+  readonly desired: ReadonlyMap<string, Buffer>;
+  /** Current state: etcd key -> entry (from the etcd snapshot). */
+  readonly current: ReadonlyMap<string, EtcdEntry>;
+  /** Ownership records, needed at least for keys in `current` but not in `desired`. */
+  readonly ownership: ReadonlyMap<string, OwnershipRecord>;
+  /** When given, only these keys are planned (confirmation rounds); otherwise the union of both sides. */
+  readonly keys?: Iterable<string>;
+}
+
+/** Pure: trees in, plan out. Lists are sorted by key so plans and reports are deterministic. */
+export function plan(input: PlanInput): Plan {
+  const missing: PutAction[] = [];
+  const changed: PutAction[] = [];
+  const extra: DeleteAction[] = [];
+  const foreign: string[] = [];
+  const conflict: string[] = [];
+  let inSync = 0;
+
+  const classify = (key: string): void => {
+    const want = input.desired.get(key);
+    const have = input.current.get(key);
+    if (want !== undefined) {
+      if (have === undefined) missing.push({ key, value: want, expect: { absent: true } });
+      else if (!want.equals(have.value)) changed.push({ key, value: want, expect: { modRevision: have.modRevision } });
+      else inSync++;
+      return;
+    }
+    if (have === undefined) return;
+    const record = input.ownership.get(key);
+    if (!record) foreign.push(key);
+    else if (provesOwnership(record, have.modRevision)) extra.push({ key, modRevision: have.modRevision });
+    else conflict.push(key);
+  };
+
+  if (input.keys) {
+    for (const key of new Set(input.keys)) classify(key);
+  } else {
+    for (const key of input.desired.keys()) classify(key);
+    for (const key of input.current.keys()) if (!input.desired.has(key)) classify(key);
+  }
+  const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+  missing.sort(byKey);
+  changed.sort(byKey);
+  extra.sort(byKey);
+  foreign.sort();
+  conflict.sort();
+  return { missing, changed, extra, foreign, conflict, inSync };
+}
+
+/** Keys a plan would act on or report as kept-by-rule; the set re-read by a confirmation round. */
+export function plannedKeys(p: Plan): string[] {
+  return [...p.missing.map((a) => a.key), ...p.changed.map((a) => a.key), ...p.extra.map((a) => a.key), ...p.conflict];
+}
+
+export function differenceCount(p: Plan): number {
+  return p.missing.length + p.changed.length + p.extra.length;
+}
+
+/** Keeps only the differences also present in `other` (a key must differ in every round). */
+export function intersectPlans(latest: Plan, other: Plan): Plan {
+  const seen = new Set(plannedKeys(other));
+  return {
+    missing: latest.missing.filter((a) => seen.has(a.key)),
+    changed: latest.changed.filter((a) => seen.has(a.key)),
+    extra: latest.extra.filter((a) => seen.has(a.key)),
+    foreign: latest.foreign,
+    conflict: latest.conflict.filter((k) => seen.has(k)),
+    inSync: latest.inSync,
+  };
+}

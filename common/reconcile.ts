@@ -1,0 +1,133 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { PlanWriter, ApplyResult } from './apply/writer.js';
+import type { Config } from './config/types.js';
+import type { EtcdStore } from './etcd/store.js';
+import { AbortedError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+import type { OwnershipStore } from './ownership/store.js';
+import { etcdRangesFor, isSynced, keyMapper } from './paths.js';
+import { checkDeletionGuard } from './plan/guard.js';
+import type { Plan } from './plan/plan.js';
+import { differenceCount, plan, plannedKeys } from './plan/plan.js';
+import { forEachPool } from './pool.js';
+import type { Progress } from './progress.js';
+import { noProgress } from './progress.js';
+import type { ZkReader } from './zk/reader.js';
+import { walkTree } from './zk/walk.js';
+
+export interface ReconcileClients {
+  readonly zk: ZkReader;
+  readonly etcd: EtcdStore;
+  readonly ownership: OwnershipStore;
+}
+
+export interface ReconcileContext {
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** Present for fix: applies the confirmed plan (the real writer, or the dry-run wrapper). */
+  readonly writer?: PlanWriter | undefined;
+  readonly progress?: Progress;
+  readonly signal?: AbortSignal | undefined;
+}
+
+export type ReconcileOptions = Pick<Config, 'zookeeper' | 'etcd' | 'concurrent' | 'maxRound' | 'roundIntervalMs' | 'maxDelete' | 'force'>;
+
+export interface ReconcileResult {
+  readonly zkNodes: number;
+  readonly etcdKeys: number;
+  readonly plan: Plan;
+  readonly applied: ApplyResult | null;
+  readonly durationSeconds: number;
+}
+
+/**
+ * One full reconcile (SPEC §4): etcd snapshot first, then the ZooKeeper walk, a pure plan, confirmation
+ * rounds over just the planned keys, the deletion guard, and (with a writer) the conditional apply.
+ */
+export async function reconcile(opts: ReconcileOptions, clients: ReconcileClients, ctx: ReconcileContext): Promise<ReconcileResult> {
+  const started = performance.now();
+  const { metrics, logger } = ctx;
+  const progress = ctx.progress ?? noProgress;
+  const mapper = keyMapper(opts.etcd.prefix);
+  const { prefixes, excludes } = opts.zookeeper;
+  const synced = (key: string) => {
+    const path = mapper.toPath(key);
+    return path !== null && isSynced(path, prefixes, excludes);
+  };
+
+  // etcd first: a key created during the walk then shows up as missing, never as extra.
+  const snap = await clients.etcd.snapshot(
+    prefixes.map((p) => etcdRangesFor(opts.etcd.prefix, p)),
+    (n) => progress.update('reading etcd', n),
+  );
+  for (const key of snap.entries.keys()) if (!synced(key)) snap.entries.delete(key);
+  logger.debug({ keys: snap.entries.size, revision: snap.revision, undecodable: snap.undecodable }, 'etcd snapshot read');
+
+  const tree = await walkTree(clients.zk, {
+    prefixes,
+    excludes,
+    skipEphemeral: opts.zookeeper.skipEphemeral,
+    allowEmptySource: opts.zookeeper.allowEmptySource,
+    concurrency: opts.concurrent,
+    keyOf: mapper.toKey,
+    signal: ctx.signal,
+    onProgress: (n) => progress.update('walking ZooKeeper', n),
+  });
+  progress.done();
+  metrics.zkNodes.set(tree.size);
+  metrics.etcdKeys.set(snap.entries.size);
+
+  const candidates = [...snap.entries.keys()].filter((k) => !tree.has(k));
+  let current = plan({ desired: tree, current: snap.entries, ownership: await clients.ownership.lookup(candidates) });
+  const foreign = new Set(current.foreign);
+  let inSync = current.inSync;
+
+  for (let round = 1; round <= opts.maxRound && differenceCount(current) + current.conflict.length > 0; round++) {
+    if (round > 1) await pause(opts.roundIntervalMs, ctx.signal);
+    current = await confirm(current, clients, opts, mapper.toPath);
+    for (const k of current.foreign) foreign.add(k);
+    inSync += current.inSync; // planned keys that resolved themselves
+    logger.debug({ round, differences: differenceCount(current) }, 'confirmation round');
+  }
+  const confirmed: Plan = { ...current, foreign: [...foreign].sort(), inSync };
+  for (const kind of ['missing', 'changed', 'extra', 'foreign', 'conflict'] as const) metrics.differences.set({ kind }, confirmed[kind].length);
+
+  let applied: ApplyResult | null = null;
+  if (ctx.writer) {
+    if (confirmed.extra.length > 0) {
+      const owned = await countOwned([...snap.entries.keys()].filter((k) => tree.has(k)), clients.ownership, confirmed.extra.length);
+      checkDeletionGuard(confirmed.extra.length, owned, opts.maxDelete, opts.force);
+    }
+    applied = await ctx.writer.write(confirmed, ctx.signal);
+  }
+  const durationSeconds = (performance.now() - started) / 1000;
+  metrics.reconcileSeconds.set(durationSeconds);
+  return { zkNodes: tree.size, etcdKeys: snap.entries.size, plan: confirmed, applied, durationSeconds };
+}
+
+/** Re-reads both sides (and ownership) for just the planned keys and re-plans them. */
+async function confirm(previous: Plan, clients: ReconcileClients, opts: ReconcileOptions, toPath: (key: string) => string | null): Promise<Plan> {
+  const keys = plannedKeys(previous);
+  const desired = new Map<string, Buffer>();
+  await forEachPool(keys, opts.concurrent, async (key) => {
+    const node = await clients.zk.get(toPath(key) as string);
+    if (node && !(opts.zookeeper.skipEphemeral && node.ephemeral)) desired.set(key, node.data);
+  });
+  const current = await clients.etcd.getMany(keys);
+  const ownership = await clients.ownership.lookup(keys.filter((k) => !desired.has(k) && current.has(k)));
+  return plan({ desired, current, ownership, keys });
+}
+
+/** Keys under the prefixes that are ours (the base of --max-delete percentages): the extras plus recorded mirrored keys. */
+async function countOwned(mirrored: readonly string[], ownership: OwnershipStore, extras: number): Promise<number> {
+  return extras + (await ownership.lookup(mirrored)).size;
+}
+
+async function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  try {
+    await sleep(ms, undefined, { signal });
+  } catch {
+    throw new AbortedError('aborted between confirmation rounds');
+  }
+}

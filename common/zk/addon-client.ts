@@ -1,0 +1,100 @@
+import { createRequire } from 'node:module';
+import type { Logger } from '../logger.js';
+import { ZkError } from '../errors.js';
+import { ZNONODE, toZkError, zkCodeOf } from './errors.js';
+import type { ZkNode, ZkReader } from './reader.js';
+
+const require = createRequire(import.meta.url);
+
+interface AddonStat {
+  ephemeralOwner: string | number;
+  numChildren: number;
+  version: number;
+}
+/** The slice of the `zookeeper` addon's promise API we use. */
+interface AddonZk {
+  on(event: 'connect' | 'close' | 'connecting', cb: () => void): void;
+  init(config: Record<string, unknown>): void;
+  get(path: string, watch: boolean): Promise<[AddonStat, Buffer | string | null]>;
+  get_children(path: string, watch: boolean): Promise<string[]>;
+  add_auth(scheme: string, auth: string, cb: (rc: number, error: string) => void): void;
+  close(): void;
+}
+type AddonCtor = (new (config: Record<string, unknown>) => AddonZk) & { constants: Record<string, number> };
+
+export interface ZkConnectOptions {
+  readonly servers: readonly string[];
+  readonly sessionTimeoutMs: number;
+  readonly auth: string | null;
+  readonly connectTimeoutMs?: number;
+  readonly logger: Logger;
+  readonly onConnect?: () => void;
+}
+
+export interface ZkConnection extends ZkReader {
+  close(): void;
+}
+
+/** Opens a session; resolves once connected (and authenticated), or throws a ZkError naming the servers. */
+export async function connectZk(opts: ZkConnectOptions): Promise<ZkConnection> {
+  const ZooKeeper = require('zookeeper') as AddonCtor;
+  const zk = new ZooKeeper({
+    connect: opts.servers.join(','),
+    timeout: opts.sessionTimeoutMs,
+    debug_level: ZooKeeper.constants.ZOO_LOG_LEVEL_ERROR,
+    host_order_deterministic: false,
+  });
+  const connectTimeoutMs = opts.connectTimeoutMs ?? Math.max(10_000, opts.sessionTimeoutMs);
+  let connected = false;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      zk.close();
+      reject(new ZkError(-4, '/', 'connect', `cannot connect to ZooKeeper at ${opts.servers.join(',')} within ${connectTimeoutMs / 1000}s; check --zookeeper-servers`, true));
+    }, connectTimeoutMs);
+    zk.on('connect', () => {
+      opts.onConnect?.();
+      if (connected) return; // the addon emits connect again after every reconnect
+      connected = true;
+      clearTimeout(timer);
+      resolve();
+    });
+    zk.init({});
+  });
+  if (opts.auth) {
+    await new Promise<void>((resolve, reject) => {
+      zk.add_auth('digest', opts.auth as string, (rc) => {
+        if (rc === 0) resolve();
+        else {
+          zk.close();
+          reject(new ZkError(rc, '/', 'auth', `ZooKeeper digest auth failed (${rc}); check --zookeeper-auth`, false));
+        }
+      });
+    });
+  }
+  opts.logger.debug({ servers: opts.servers }, 'zookeeper connected');
+  return {
+    async get(path: string): Promise<ZkNode | null> {
+      try {
+        const [stat, data] = await zk.get(path, false);
+        return {
+          data: Buffer.isBuffer(data) ? data : Buffer.from(data ?? ''),
+          ephemeral: String(stat.ephemeralOwner) !== '0',
+          numChildren: stat.numChildren,
+          version: stat.version,
+        };
+      } catch (err) {
+        if (zkCodeOf(err) === ZNONODE) return null;
+        throw toZkError(err, 'get', path);
+      }
+    },
+    async children(path: string): Promise<string[] | null> {
+      try {
+        return await zk.get_children(path, false);
+      } catch (err) {
+        if (zkCodeOf(err) === ZNONODE) return null;
+        throw toZkError(err, 'children', path);
+      }
+    },
+    close: () => zk.close(),
+  };
+}

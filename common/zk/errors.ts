@@ -1,0 +1,26 @@
+import { ZkError, zkCodeName } from '../errors.js';
+
+export const ZNONODE = -101;
+const RETRYABLE = new Set([-4, -7]); // connection loss, operation timeout: the session survives
+
+/** The addon's errors are plain Errors whose message starts with the numeric code; parse it here only. */
+export function zkCodeOf(err: unknown): number | null {
+  const m = /^(-?\d+)\b/.exec(err instanceof Error ? err.message : String(err));
+  return m ? Number(m[1]) : null;
+}
+
+export function toZkError(err: unknown, op: string, path: string): ZkError {
+  if (err instanceof ZkError) return err;
+  const code = zkCodeOf(err) ?? -1;
+  const hint =
+    code === -102
+      ? ' (not readable with our credentials: set --zookeeper-auth to a user the node ACL allows)'
+      : code === -112 || code === -116
+        ? ' (the session expired; the run must reconnect)'
+        : code === -4
+          ? ' (connection lost; if this repeats on one node, its children list may exceed jute.maxbuffer: raise -Djute.maxbuffer on the servers and in ZOOKEEPER_CLIENT_JVMFLAGS)'
+          : '';
+  return new ZkError(code, path, op, `ZooKeeper ${op} ${path} failed: ${zkCodeName(code)} (${code})${hint}`, RETRYABLE.has(code), {
+    cause: err,
+  });
+}
