@@ -7,7 +7,7 @@ export interface Progress {
 
 /** A live line on a TTY (stderr), otherwise a log line at most every `intervalMs`. */
 export function createProgress(logger: Logger, tty: boolean, intervalMs = 5000): Progress {
-  let last = 0;
+  let last = Date.now();
   let shown = false;
   return {
     update(phase, count) {
