@@ -43,6 +43,9 @@ export async function connectZk(opts: ZkConnectOptions): Promise<ZkConnection> {
     timeout: opts.sessionTimeoutMs,
     debug_level: ZooKeeper.constants.ZOO_LOG_LEVEL_ERROR,
     host_order_deterministic: false,
+    // The addon closes the session after 10 partial reads of one reply (its default): a 1 MiB value
+    // arrives in many more. The limit only guards against a busy loop, so make it effectively unbounded.
+    response_counter_limit: 1_000_000_000,
   });
   const connectTimeoutMs = opts.connectTimeoutMs ?? Math.max(10_000, opts.sessionTimeoutMs);
   let connected = false;

@@ -1,0 +1,157 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { Etcd3 } from 'etcd3';
+import { Redis } from 'ioredis';
+
+/** Addresses of the loopback servers started by scripts/services.sh. */
+export const servers = {
+  zk: process.env.ZK2ETCD_ZOOKEEPER_SERVERS ?? '127.0.0.1:22181',
+  etcd: process.env.ZK2ETCD_ETCD_SERVERS ?? 'http://127.0.0.1:22379',
+  redis: process.env.ZK2ETCD_REDIS_SERVER ?? '127.0.0.1:26379',
+  pushgateway: process.env.ZK2ETCD_PUSHGATEWAY_URL ?? 'http://127.0.0.1:29091',
+};
+
+/** A fresh prefix per test file, so files never see each other's data. */
+export function freshName(label: string): string {
+  return `it-${label}-${randomBytes(4).toString('hex')}`;
+}
+
+const require = createRequire(import.meta.url);
+interface RawZk {
+  on(ev: string, cb: () => void): void;
+  init(c: object): void;
+  create(path: string, data: Buffer | null, flags: number): Promise<string>;
+  set(path: string, data: Buffer, version: number): Promise<unknown>;
+  delete_(path: string, version: number): Promise<unknown>;
+  get_children(path: string, watch: boolean): Promise<string[]>;
+  close(): void;
+}
+
+/** A test-side ZooKeeper session for arranging trees (the product's reader is read-only). */
+export interface TestZk {
+  create(path: string, data?: Buffer, ephemeral?: boolean): Promise<void>;
+  set(path: string, data: Buffer): Promise<void>;
+  remove(path: string): Promise<void>;
+  /** Creates many nodes, parents first (sorted by depth), `inFlight` at a time. */
+  createAll(nodes: Iterable<[string, Buffer]>, inFlight?: number): Promise<void>;
+  /** Deletes a subtree, children first. */
+  removeTree(path: string): Promise<void>;
+  close(): void;
+}
+
+export async function testZk(): Promise<TestZk> {
+  const ZooKeeper = require('zookeeper') as { new (c: object): RawZk; constants: Record<string, number> };
+  const zk = new ZooKeeper({ connect: servers.zk, timeout: 20000, debug_level: 1, host_order_deterministic: false, response_counter_limit: 1_000_000_000 });
+  await new Promise<void>((resolve) => {
+    let done = false;
+    zk.on('connect', () => {
+      if (!done) {
+        done = true;
+        resolve();
+      }
+    });
+    zk.init({});
+  });
+  const EPHEMERAL = ZooKeeper.constants.ZOO_EPHEMERAL as number;
+  const api: TestZk = {
+    async create(path, data = Buffer.alloc(0), ephemeral = false) {
+      await zk.create(path, data, ephemeral ? EPHEMERAL : 0);
+    },
+    async set(path, data) {
+      await zk.set(path, data, -1);
+    },
+    async remove(path) {
+      await zk.delete_(path, -1);
+    },
+    async createAll(nodes, inFlight = 200) {
+      const byDepth = new Map<number, [string, Buffer][]>();
+      for (const n of nodes) {
+        const d = n[0].split('/').length;
+        byDepth.set(d, [...(byDepth.get(d) ?? []), n]);
+      }
+      for (const depth of [...byDepth.keys()].sort((a, b) => a - b)) {
+        const level = byDepth.get(depth) ?? [];
+        let i = 0;
+        await Promise.all(
+          Array.from({ length: inFlight }, async () => {
+            while (i < level.length) {
+              const [p, d] = level[i++] as [string, Buffer];
+              await zk.create(p, d, 0);
+            }
+          }),
+        );
+      }
+    },
+    async removeTree(path) {
+      let children: string[];
+      try {
+        children = await zk.get_children(path, false);
+      } catch {
+        return;
+      }
+      await Promise.all(children.map((c) => api.removeTree(`${path}/${c}`)));
+      await zk.delete_(path, -1).catch(() => {});
+    },
+    close: () => zk.close(),
+  };
+  return api;
+}
+
+export function testEtcd(): Etcd3 {
+  return new Etcd3({ hosts: servers.etcd, grpcOptions: { 'grpc.max_receive_message_length': 256 * 1024 * 1024 } });
+}
+
+export function testRedis(): Redis {
+  const [host, port] = servers.redis.split(':');
+  return new Redis(Number(port), host as string, { maxRetriesPerRequest: 2 });
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const BIN = fileURLToPath(new URL('../../bin/zk2etcd.js', import.meta.url));
+
+/** Runs the real CLI as a child process. Server flags come from the environment unless overridden. */
+export function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        ZK2ETCD_ZOOKEEPER_SERVERS: servers.zk,
+        ZK2ETCD_ETCD_SERVERS: servers.etcd,
+        ZK2ETCD_REDIS_SERVER: servers.redis,
+        ZK2ETCD_LOG_LEVEL: 'warn',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** Parses the one-line `--output json` report. */
+export function jsonReport(r: CliResult): Record<string, any> {
+  try {
+    return JSON.parse(r.stdout) as Record<string, any>;
+  } catch {
+    throw new Error(`no JSON report (exit ${r.code}); stdout: ${r.stdout}; stderr: ${r.stderr}`);
+  }
+}
+
+/** Every etcd key (and value) under `prefix` (a raw string prefix: tests use unique roots). */
+export async function etcdDump(etcd: Etcd3, prefix: string): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  const res = await etcd.getAll().prefix(prefix).buffers();
+  for (const [k, v] of Object.entries(res)) out.set(k, v);
+  return out;
+}
