@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Zk2EtcdError } from '../errors.js';
+import { AbortedError, Zk2EtcdError } from '../errors.js';
 import type { EtcdEntry, EtcdStore, Fence, TxnOp } from '../etcd/store.js';
 import { MAX_TXN_BYTES, MAX_TXN_OPS } from '../etcd/store.js';
 import type { Logger } from '../logger.js';
@@ -59,7 +59,8 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
       const skippedKeys: string[] = [];
 
       await forEachPool(batches, deps.inFlight ?? 8, async (batch) => {
-        if (signal?.aborted) return; // abandon batches not yet started; started ones finish
+        // Abandon batches not yet started (started ones finish), and fail the run rather than report a partial fix.
+        if (signal?.aborted) throw new AbortedError('stopped by signal before every batch was applied');
         const trace = randomUUID();
         const puts = batch.filter((op) => op.type === 'put').map((op) => op.key);
         const previous = puts.length > 0 ? await ownership.markPending(puts) : new Map();
