@@ -9,7 +9,7 @@ fi
 bash scripts/services.sh start
 # shellcheck disable=SC1091
 source "${ZK2ETCD_SERVICES_DIR:-/tmp/zk2etcd-services}/env"
-npm run build --silent
+rm -rf dist && npm run build --silent  # no stale compiled tests
 
 units=$(find dist/test/unit -name '*.test.js' | sort)
 integration=$(find dist/test/integration -name '*.test.js' | sort)

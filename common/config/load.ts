@@ -62,7 +62,8 @@ export function loadConfig(input: LoadInput): Config {
   const readFile = input.readFile ?? ((p: string) => readFileSync(p));
   const argv = parseArgv(input.argv);
   const problems = [...argv.problems];
-  if (argv.positionals.length > 0) problems.push(`unexpected argument "${argv.positionals[0]}" (flags start with --)`);
+  // Not echoed: a stray argument is often the value of a misspelled secret flag.
+  if (argv.positionals.length > 0) problems.push(`unexpected argument at position ${input.argv.indexOf(argv.positionals[0] as string) + 1} (flags start with --; is a flag name misspelled?)`);
 
   const fileValues = readConfigFile(argv.values.get('config') ?? input.env[envName('config')], readFile, problems);
   const raw = new Map<string, Raw>();
@@ -84,27 +85,29 @@ export function loadConfig(input: LoadInput): Config {
   // Required: an empty value makes the field schema report "is required".
   for (const name of ['zookeeper-servers', 'etcd-servers', 'redis-server']) values[name] ??= '';
 
-  const parsed = z.object(shape).safeParse(values);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const name = String(issue.path[0]);
+  // Each field on its own, so one bad value never hides the other problems.
+  const parsed: Partial<Parsed> = {};
+  for (const name of Object.keys(shape) as (keyof Parsed)[]) {
+    const result = (shape[name] as z.ZodType).safeParse(values[name]);
+    if (result.success) (parsed as Record<string, unknown>)[name] = result.data;
+    else {
       const given = raw.get(name);
-      const origin = given ? ` (got "${given.value}" from ${given.source})` : '';
-      problems.push(`--${name}: ${issue.message}${origin}`);
+      const origin = given ? ` (got "${maskCredentials(given.value)}" from ${given.source})` : '';
+      for (const issue of result.error.issues) problems.push(`--${name}: ${issue.message}${origin}`);
     }
-    throw new ConfigError(problems);
   }
-  const v = parsed.data;
+  const v = parsed;
 
-  if (v['fullsync-interval'].kind === 'cron' && !cron.validate(v['fullsync-interval'].expression)) {
-    problems.push(`--fullsync-interval: "${v['fullsync-interval'].expression}" is not a valid cron expression`);
+  const fullSync = v['fullsync-interval'];
+  if (fullSync?.kind === 'cron' && !cron.validate(fullSync.expression)) {
+    problems.push(`--fullsync-interval: "${fullSync.expression}" is not a valid cron expression`);
   }
-  for (const ex of v['zookeeper-exclude-prefix']) {
-    for (const p of v['zookeeper-prefix']) {
+  for (const ex of v['zookeeper-exclude-prefix'] ?? []) {
+    for (const p of v['zookeeper-prefix'] ?? []) {
       if (covers(ex, p)) problems.push(`--zookeeper-exclude-prefix: ${ex} excludes the whole prefix ${p}`);
     }
   }
-  if (v['etcd-prefix'].includes('\0')) problems.push('--etcd-prefix: must not contain NUL');
+  if (v['etcd-prefix']?.includes('\0')) problems.push('--etcd-prefix: must not contain NUL');
   if (Boolean(v['etcd-cert']) !== Boolean(v['etcd-key'])) problems.push('--etcd-cert and --etcd-key: set both or neither');
   if (Boolean(v['etcd-username']) !== Boolean(secrets.get('etcd-password'))) {
     problems.push('--etcd-username and --etcd-password(-file): set both or neither');
@@ -113,7 +116,12 @@ export function loadConfig(input: LoadInput): Config {
   if (zkAuth !== null && !/^[^:]+:.+$/.test(zkAuth)) problems.push('--zookeeper-auth: must be user:password');
   const tls = readTls(v, readFile, problems);
   if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze(buildConfig(input, parsed as Parsed, secrets, tls, zkAuth));
+}
 
+type Parsed = { [K in keyof typeof shape]: z.output<(typeof shape)[K]> };
+
+function buildConfig(input: LoadInput, v: Parsed, secrets: Map<string, string>, tls: TlsFiles | null, zkAuth: string | null): Config {
   const leaderElect: LeaderElect = v['leader-elect'] ?? (input.env.KUBERNETES_SERVICE_HOST ? 'kubernetes' : 'none');
   const config: Config = {
     command: input.command,
@@ -159,7 +167,12 @@ export function loadConfig(input: LoadInput): Config {
     httpAddr: v['http-addr'],
     adminToken: secrets.get('admin-token') ?? null,
   };
-  return deepFreeze(config);
+  return config;
+}
+
+/** Echoed values never show credentials embedded in a URL. */
+function maskCredentials(value: string): string {
+  return value.replace(/(\/\/)[^/@\s]*@/g, '$1***@');
 }
 
 function readConfigFile(path: string | undefined, readFile: (p: string) => Buffer, problems: string[]): Map<string, string> {

@@ -86,16 +86,3 @@ export function plannedKeys(p: Plan): string[] {
 export function differenceCount(p: Plan): number {
   return p.missing.length + p.changed.length + p.extra.length;
 }
-
-/** Keeps only the differences also present in `other` (a key must differ in every round). */
-export function intersectPlans(latest: Plan, other: Plan): Plan {
-  const seen = new Set(plannedKeys(other));
-  return {
-    missing: latest.missing.filter((a) => seen.has(a.key)),
-    changed: latest.changed.filter((a) => seen.has(a.key)),
-    extra: latest.extra.filter((a) => seen.has(a.key)),
-    foreign: latest.foreign,
-    conflict: latest.conflict.filter((k) => seen.has(k)),
-    inSync: latest.inSync,
-  };
-}

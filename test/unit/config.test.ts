@@ -1,0 +1,519 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { parseArgv } from '../../common/config/argv.js';
+import { parseDuration } from '../../common/config/duration.js';
+import { loadConfig } from '../../common/config/load.js';
+import type { Command, Config } from '../../common/config/types.js';
+import { ConfigError } from '../../common/errors.js';
+
+/** One loader for flags, environment and config file (SPEC §7). */
+
+const REQUIRED = ['--zookeeper-servers=zk1:2181,zk2:2181', '--etcd-servers=http://etcd:2379', '--redis-server=redis:6379'];
+const SECRET = 'S3cr3t-Hunter2!';
+
+type Files = Record<string, string | Buffer>;
+
+/** A fake filesystem: serves the given files, ENOENT for anything else. */
+function fakeReadFile(files: Files): (path: string) => Buffer {
+  const map = new Map(Object.entries(files).map(([p, v]) => [p, Buffer.isBuffer(v) ? v : Buffer.from(v)]));
+  return (path) => {
+    const data = map.get(path);
+    if (data === undefined) {
+      const err = new Error(`ENOENT: no such file or directory, open '${path}'`) as NodeJS.ErrnoException;
+      err.code = 'ENOENT';
+      throw err;
+    }
+    return data;
+  };
+}
+
+interface LoadArgs {
+  argv?: string[];
+  env?: Record<string, string>;
+  files?: Files;
+  command?: Command;
+  /** Leave out the three required flags. */
+  bare?: boolean;
+}
+function load(a: LoadArgs = {}): Config {
+  return loadConfig({
+    command: a.command ?? 'diff',
+    argv: [...(a.bare ? [] : REQUIRED), ...(a.argv ?? [])],
+    env: a.env ?? {},
+    readFile: fakeReadFile(a.files ?? {}),
+  });
+}
+/** The problems of the ConfigError that loading must throw. */
+function problemsOf(a: LoadArgs): readonly string[] {
+  try {
+    load(a);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+    assert.equal(err.message, err.problems.join('\n'));
+    return err.problems;
+  }
+  assert.fail('expected loadConfig to throw a ConfigError');
+}
+
+describe('loadConfig: defaults', () => {
+  const config = load();
+  const cases: { name: string; actual: unknown; expected: unknown }[] = [
+    { name: 'zookeeper servers are split on commas', actual: config.zookeeper.servers, expected: ['zk1:2181', 'zk2:2181'] },
+    { name: 'etcd endpoints', actual: config.etcd.endpoints, expected: ['http://etcd:2379'] },
+    { name: 'prefix /dubbo', actual: config.zookeeper.prefixes, expected: ['/dubbo'] },
+    { name: 'exclude /dubbo/config', actual: config.zookeeper.excludes, expected: ['/dubbo/config'] },
+    { name: 'etcd prefix empty', actual: config.etcd.prefix, expected: '' },
+    { name: 'concurrent 50', actual: config.concurrent, expected: 50 },
+    { name: 'max round 1', actual: config.maxRound, expected: 1 },
+    { name: 'round interval 3s', actual: config.roundIntervalMs, expected: 3000 },
+    { name: 'max delete 50%', actual: config.maxDelete, expected: { kind: 'percent', value: 50 } },
+    { name: 'output text', actual: config.output, expected: 'text' },
+    { name: 'session timeout 30s', actual: config.zookeeper.sessionTimeoutMs, expected: 30_000 },
+    { name: 'instance default', actual: config.instance, expected: 'default' },
+    { name: 'force off', actual: config.force, expected: false },
+    { name: 'dry run off', actual: config.dryRun, expected: false },
+    { name: 'ephemeral nodes synced', actual: config.zookeeper.skipEphemeral, expected: false },
+    { name: 'full sync every 5m', actual: config.fullSync, expected: { kind: 'interval', ms: 300_000 } },
+    { name: 'no secrets', actual: [config.redis.password, config.etcd.password, config.adminToken, config.zookeeper.auth], expected: [null, null, null, null] },
+    { name: 'no etcd TLS', actual: config.etcd.tls, expected: null },
+    { name: 'leader election none outside Kubernetes', actual: config.leaderElect, expected: 'none' },
+  ];
+  for (const c of cases) {
+    test(c.name, () => assert.deepEqual(c.actual, c.expected));
+  }
+
+  test('leader election kubernetes when KUBERNETES_SERVICE_HOST is set', () => {
+    assert.equal(load({ env: { KUBERNETES_SERVICE_HOST: '10.96.0.1' } }).leaderElect, 'kubernetes');
+  });
+
+  test('an explicit --leader-elect wins over the in-cluster default', () => {
+    assert.equal(load({ argv: ['--leader-elect=etcd'], env: { KUBERNETES_SERVICE_HOST: '10.96.0.1' } }).leaderElect, 'etcd');
+  });
+
+  test('the fix command implies fix; diff does not', () => {
+    assert.equal(load({ command: 'fix' }).fix, true);
+    assert.equal(load({ command: 'diff' }).fix, false);
+    assert.equal(load({ command: 'diff', argv: ['--fix'] }).fix, true);
+  });
+});
+
+describe('loadConfig: precedence flag > env > config file > default', () => {
+  const FILE = '/etc/zk2etcd.yaml';
+  const cases: { name: string; flag?: string; env?: string; file?: string; expected: number }[] = [
+    { name: 'default alone', expected: 50 },
+    { name: 'config file over default', file: '10', expected: 10 },
+    { name: 'env over config file', env: '20', file: '10', expected: 20 },
+    { name: 'flag over env and config file', flag: '30', env: '20', file: '10', expected: 30 },
+    { name: 'flag over config file', flag: '30', file: '10', expected: 30 },
+    { name: 'flag over env', flag: '30', env: '20', expected: 30 },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const argv = [`--config=${FILE}`];
+      if (c.flag !== undefined) argv.push(`--concurrent=${c.flag}`);
+      const env: Record<string, string> = c.env !== undefined ? { ZK2ETCD_CONCURRENT: c.env } : {};
+      const files = { [FILE]: c.file !== undefined ? `concurrent: ${c.file}\n` : '' };
+      assert.equal(load({ argv, env, files }).concurrent, c.expected);
+    });
+  }
+
+  test('env names are ZK2ETCD_ + upper snake case', () => {
+    const config = load({
+      bare: true,
+      env: {
+        ZK2ETCD_ZOOKEEPER_SERVERS: 'zk:2181',
+        ZK2ETCD_ETCD_SERVERS: 'etcd:2379',
+        ZK2ETCD_REDIS_SERVER: 'redis:6379',
+        ZK2ETCD_ZOOKEEPER_EXCLUDE_PREFIX: '',
+        ZK2ETCD_MAX_DELETE: '100',
+        ZK2ETCD_DRY_RUN: 'true',
+      },
+    });
+    assert.deepEqual(config.zookeeper.servers, ['zk:2181']);
+    assert.deepEqual(config.zookeeper.excludes, []);
+    assert.deepEqual(config.maxDelete, { kind: 'count', value: 100 });
+    assert.equal(config.dryRun, true);
+  });
+
+  test('config file: keys are flag names, lists and booleans allowed, path from ZK2ETCD_CONFIG', () => {
+    const yaml = [
+      'zookeeper-servers: [zk1:2181, zk2:2181]',
+      'etcd-servers:',
+      '  - https://etcd1:2379',
+      '  - https://etcd2:2379',
+      'redis-server: rediss://redis:6380/2',
+      'zookeeper-prefix: [/dubbo, /services]',
+      'zookeeper-exclude-prefix: []',
+      'force: true',
+      'max-round: 3',
+      'round-interval: 500ms',
+      '',
+    ].join('\n');
+    const config = load({ bare: true, env: { ZK2ETCD_CONFIG: '/cfg.yaml' }, files: { '/cfg.yaml': yaml } });
+    assert.deepEqual(config.zookeeper.servers, ['zk1:2181', 'zk2:2181']);
+    assert.deepEqual(config.etcd.endpoints, ['https://etcd1:2379', 'https://etcd2:2379']);
+    assert.equal(config.redis.tls, true);
+    assert.deepEqual(config.zookeeper.prefixes, ['/dubbo', '/services']);
+    assert.deepEqual(config.zookeeper.excludes, []);
+    assert.equal(config.force, true);
+    assert.equal(config.maxRound, 3);
+    assert.equal(config.roundIntervalMs, 500);
+  });
+});
+
+describe('loadConfig: values', () => {
+  const durations: { name: string; value: string; expected: number }[] = [
+    { name: '500ms', value: '500ms', expected: 500 },
+    { name: '30s', value: '30s', expected: 30_000 },
+    { name: '5m', value: '5m', expected: 300_000 },
+    { name: '1h', value: '1h', expected: 3_600_000 },
+  ];
+  for (const c of durations) {
+    test(`--round-interval=${c.name}`, () => assert.equal(load({ argv: [`--round-interval=${c.value}`] }).roundIntervalMs, c.expected));
+  }
+
+  const booleans: { name: string; argv: string[]; env?: Record<string, string>; expected: boolean }[] = [
+    { name: 'bare --force', argv: ['--force'], expected: true },
+    { name: '--force=true', argv: ['--force=true'], expected: true },
+    { name: '--force=false', argv: ['--force=false'], expected: false },
+    { name: '--force=false beats ZK2ETCD_FORCE=true', argv: ['--force=false'], env: { ZK2ETCD_FORCE: 'true' }, expected: false },
+    { name: 'ZK2ETCD_FORCE=true', argv: [], env: { ZK2ETCD_FORCE: 'true' }, expected: true },
+  ];
+  for (const c of booleans) {
+    test(c.name, () => assert.equal(load({ argv: c.argv, env: c.env ?? {} }).force, c.expected));
+  }
+
+  const maxDeletes: { value: string; expected: unknown }[] = [
+    { value: '10%', expected: { kind: 'percent', value: 10 } },
+    { value: '0%', expected: { kind: 'percent', value: 0 } },
+    { value: '100%', expected: { kind: 'percent', value: 100 } },
+    { value: '500', expected: { kind: 'count', value: 500 } },
+    { value: '0', expected: { kind: 'count', value: 0 } },
+  ];
+  for (const c of maxDeletes) {
+    test(`--max-delete=${c.value}`, () => assert.deepEqual(load({ argv: [`--max-delete=${c.value}`] }).maxDelete, c.expected));
+  }
+
+  const fullSyncs: { value: string; expected: unknown }[] = [
+    { value: '0', expected: { kind: 'off' } },
+    { value: '1h', expected: { kind: 'interval', ms: 3_600_000 } },
+    { value: '*/5 * * * *', expected: { kind: 'cron', expression: '*/5 * * * *' } },
+  ];
+  for (const c of fullSyncs) {
+    test(`--fullsync-interval=${c.value}`, () => assert.deepEqual(load({ argv: [`--fullsync-interval=${c.value}`] }).fullSync, c.expected));
+  }
+
+  test('unicode and URL-encoded prefixes are accepted as given', () => {
+    const config = load({ argv: ['--zookeeper-prefix=/注册中心,/dubbo/a%2Fb', '--zookeeper-exclude-prefix='] });
+    assert.deepEqual(config.zookeeper.prefixes, ['/注册中心', '/dubbo/a%2Fb']);
+  });
+
+  test('exclude /dubbo/config with prefix /dubbo/configurators is fine (segments, not strings)', () => {
+    const config = load({ argv: ['--zookeeper-prefix=/dubbo/configurators'] });
+    assert.deepEqual(config.zookeeper.prefixes, ['/dubbo/configurators']);
+    assert.deepEqual(config.zookeeper.excludes, ['/dubbo/config']);
+  });
+});
+
+describe('loadConfig: secrets', () => {
+  const cases: { name: string; argv: string[]; env?: Record<string, string>; files: Files; pick: (c: Config) => unknown; expected: unknown }[] = [
+    {
+      name: '--redis-password-file: trailing newline stripped',
+      argv: ['--redis-password-file=/run/secrets/redis'],
+      files: { '/run/secrets/redis': `${SECRET}\n` },
+      pick: (c) => c.redis.password,
+      expected: SECRET,
+    },
+    {
+      name: '--redis-password-file: trailing CRLF stripped',
+      argv: ['--redis-password-file=/run/secrets/redis'],
+      files: { '/run/secrets/redis': `${SECRET}\r\n` },
+      pick: (c) => c.redis.password,
+      expected: SECRET,
+    },
+    {
+      name: '--redis-password-file: no trailing newline is kept as is',
+      argv: ['--redis-password-file=/run/secrets/redis'],
+      files: { '/run/secrets/redis': SECRET },
+      pick: (c) => c.redis.password,
+      expected: SECRET,
+    },
+    {
+      name: 'ZK2ETCD_ETCD_PASSWORD_FILE with --etcd-username',
+      argv: ['--etcd-username=root'],
+      env: { ZK2ETCD_ETCD_PASSWORD_FILE: '/s/etcd' },
+      files: { '/s/etcd': `${SECRET}\n` },
+      pick: (c) => [c.etcd.username, c.etcd.password],
+      expected: ['root', SECRET],
+    },
+    {
+      name: '--zookeeper-auth-file',
+      argv: ['--zookeeper-auth-file=/s/zk'],
+      files: { '/s/zk': `user:${SECRET}\n` },
+      pick: (c) => c.zookeeper.auth,
+      expected: `user:${SECRET}`,
+    },
+    {
+      name: '--admin-token-file',
+      argv: ['--admin-token-file=/s/token'],
+      files: { '/s/token': `${SECRET}\n` },
+      pick: (c) => c.adminToken,
+      expected: SECRET,
+    },
+    {
+      name: '--redis-password given directly',
+      argv: [`--redis-password=${SECRET}`],
+      files: {},
+      pick: (c) => c.redis.password,
+      expected: SECRET,
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, () => assert.deepEqual(c.pick(load({ argv: c.argv, env: c.env ?? {}, files: c.files })), c.expected));
+  }
+
+  test('etcd TLS files are read', () => {
+    const config = load({
+      argv: ['--etcd-cacert=/tls/ca.pem', '--etcd-cert=/tls/cert.pem', '--etcd-key=/tls/key.pem'],
+      files: { '/tls/ca.pem': 'CA', '/tls/cert.pem': 'CERT', '/tls/key.pem': 'KEY' },
+    });
+    assert.deepEqual(
+      [config.etcd.tls?.ca?.toString(), config.etcd.tls?.cert?.toString(), config.etcd.tls?.key?.toString()],
+      ['CA', 'CERT', 'KEY'],
+    );
+  });
+});
+
+describe('loadConfig: the result is deeply frozen', () => {
+  const config = load({
+    argv: ['--etcd-cacert=/ca.pem', '--etcd-cert=/cert.pem', '--etcd-key=/key.pem'],
+    files: { '/ca.pem': 'CA', '/cert.pem': 'CERT', '/key.pem': 'KEY' },
+  });
+  const parts: { name: string; value: unknown }[] = [
+    { name: 'config', value: config },
+    { name: 'config.zookeeper', value: config.zookeeper },
+    { name: 'config.zookeeper.prefixes', value: config.zookeeper.prefixes },
+    { name: 'config.zookeeper.excludes', value: config.zookeeper.excludes },
+    { name: 'config.zookeeper.servers', value: config.zookeeper.servers },
+    { name: 'config.etcd', value: config.etcd },
+    { name: 'config.etcd.endpoints', value: config.etcd.endpoints },
+    { name: 'config.etcd.tls', value: config.etcd.tls },
+    { name: 'config.redis', value: config.redis },
+    { name: 'config.maxDelete', value: config.maxDelete },
+    { name: 'config.fullSync', value: config.fullSync },
+    { name: 'config.httpAddr', value: config.httpAddr },
+  ];
+  for (const p of parts) {
+    test(p.name, () => {
+      assert.ok(p.value !== null && typeof p.value === 'object', `${p.name} should be an object`);
+      assert.ok(Object.isFrozen(p.value), `${p.name} is not frozen`);
+    });
+  }
+
+  test('writes throw in strict mode', () => {
+    assert.throws(() => {
+      (config.zookeeper.prefixes as string[]).push('/x');
+    }, TypeError);
+    assert.throws(() => {
+      (config as { concurrent: number }).concurrent = 1;
+    }, TypeError);
+  });
+});
+
+describe('loadConfig: bad input gives one problem line naming the flag', () => {
+  const cases: { name: string; args: LoadArgs; startsWith: string; mentions?: string }[] = [
+    { name: 'non-integer --concurrent', args: { argv: ['--concurrent=abc'] }, startsWith: '--concurrent:', mentions: 'integer' },
+    { name: 'fractional --concurrent', args: { argv: ['--concurrent=1.5'] }, startsWith: '--concurrent:' },
+    { name: '--concurrent=0', args: { argv: ['--concurrent=0'] }, startsWith: '--concurrent:' },
+    { name: 'bad value from env still names the flag and the env var', args: { env: { ZK2ETCD_CONCURRENT: 'many' } }, startsWith: '--concurrent:', mentions: 'ZK2ETCD_CONCURRENT' },
+    { name: 'prefix without leading slash', args: { argv: ['--zookeeper-prefix=dubbo'] }, startsWith: '--zookeeper-prefix:', mentions: 'must start with /' },
+    { name: 'prefix with a trailing slash', args: { argv: ['--zookeeper-prefix=/dubbo/'] }, startsWith: '--zookeeper-prefix:' },
+    { name: 'overlapping prefixes', args: { argv: ['--zookeeper-prefix=/dubbo,/dubbo/svc'] }, startsWith: '--zookeeper-prefix:', mentions: '/dubbo/svc' },
+    { name: 'an empty prefix list', args: { argv: ['--zookeeper-prefix='] }, startsWith: '--zookeeper-prefix:' },
+    { name: 'exclude covering a whole prefix', args: { argv: ['--zookeeper-exclude-prefix=/dubbo'] }, startsWith: '--zookeeper-exclude-prefix:', mentions: '/dubbo' },
+    { name: 'exclude / covers every prefix', args: { argv: ['--zookeeper-prefix=/dubbo', '--zookeeper-exclude-prefix=/'] }, startsWith: '--zookeeper-exclude-prefix:' },
+    { name: 'exclude without leading slash', args: { argv: ['--zookeeper-exclude-prefix=dubbo/config'] }, startsWith: '--zookeeper-exclude-prefix:' },
+    { name: 'bad duration (no unit)', args: { argv: ['--round-interval=5'] }, startsWith: '--round-interval:', mentions: '500ms' },
+    { name: 'bad duration (word)', args: { argv: ['--zookeeper-session-timeout=forever'] }, startsWith: '--zookeeper-session-timeout:' },
+    { name: 'bad --output', args: { argv: ['--output=xml'] }, startsWith: '--output:', mentions: 'json' },
+    { name: 'bad --max-delete (word)', args: { argv: ['--max-delete=lots'] }, startsWith: '--max-delete:' },
+    { name: 'bad --max-delete (over 100%)', args: { argv: ['--max-delete=150%'] }, startsWith: '--max-delete:' },
+    { name: 'bad --max-delete (negative)', args: { argv: ['--max-delete=-1'] }, startsWith: '--max-delete:' },
+    { name: 'unknown flag', args: { argv: ['--zookeeper-prefixes=/dubbo'] }, startsWith: '--zookeeper-prefixes:', mentions: 'unknown flag' },
+    {
+      name: 'unknown config-file key',
+      args: { argv: ['--config=/c.yaml'], files: { '/c.yaml': 'zookeeper-prefixes: /dubbo\n' } },
+      startsWith: '--config:',
+      mentions: 'zookeeper-prefixes',
+    },
+    { name: 'unreadable config file', args: { argv: ['--config=/nope.yaml'] }, startsWith: '--config:', mentions: '/nope.yaml' },
+    {
+      name: 'secret given both directly and as -file',
+      args: { argv: ['--redis-password=x', '--redis-password-file=/s'], files: { '/s': 'y' } },
+      startsWith: '--redis-password',
+      mentions: '--redis-password-file',
+    },
+    { name: '--etcd-cert without --etcd-key', args: { argv: ['--etcd-cert=/cert.pem'], files: { '/cert.pem': 'CERT' } }, startsWith: '--etcd-cert', mentions: '--etcd-key' },
+    { name: '--etcd-key without --etcd-cert', args: { argv: ['--etcd-key=/key.pem'], files: { '/key.pem': 'KEY' } }, startsWith: '--etcd-cert', mentions: '--etcd-key' },
+    { name: 'unreadable secret file', args: { argv: ['--redis-password-file=/missing'] }, startsWith: '--redis-password-file:', mentions: '/missing' },
+    { name: 'unreadable TLS file', args: { argv: ['--etcd-cacert=/missing.pem'] }, startsWith: '--etcd-cacert:', mentions: 'ENOENT' },
+    { name: 'invalid cron for --fullsync-interval', args: { argv: ['--fullsync-interval=99 * * * *'] }, startsWith: '--fullsync-interval:', mentions: 'cron' },
+    { name: 'garbage --fullsync-interval', args: { argv: ['--fullsync-interval=often'] }, startsWith: '--fullsync-interval:' },
+    { name: '--etcd-username without a password', args: { argv: ['--etcd-username=root'] }, startsWith: '--etcd-username' },
+    { name: 'bad --zookeeper-auth', args: { argv: ['--zookeeper-auth=nocolon'] }, startsWith: '--zookeeper-auth:' },
+    { name: 'bad --leader-elect', args: { argv: ['--leader-elect=zookeeper'] }, startsWith: '--leader-elect:' },
+    { name: 'missing --redis-server', args: { bare: true, argv: ['--zookeeper-servers=zk:2181', '--etcd-servers=etcd:2379'] }, startsWith: '--redis-server:', mentions: 'required' },
+    { name: 'bad zookeeper server', args: { bare: true, argv: ['--zookeeper-servers=zk', '--etcd-servers=etcd:2379', '--redis-server=redis:6379'] }, startsWith: '--zookeeper-servers:', mentions: 'host:port' },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const problems = problemsOf(c.args);
+      assert.equal(problems.length, 1, `expected one problem, got:\n${problems.join('\n')}`);
+      const [line] = problems as [string];
+      assert.ok(line.startsWith(c.startsWith), `"${line}" should start with "${c.startsWith}"`);
+      if (c.mentions !== undefined) assert.ok(line.includes(c.mentions), `"${line}" should mention "${c.mentions}"`);
+      assert.ok(!line.includes('\n'), 'a problem is a single line');
+    });
+  }
+
+  test('no flags at all: each required flag is reported', () => {
+    const problems = problemsOf({ bare: true });
+    for (const flag of ['--zookeeper-servers:', '--etcd-servers:', '--redis-server:']) {
+      assert.ok(
+        problems.some((p) => p.startsWith(flag)),
+        `no problem for ${flag} in:\n${problems.join('\n')}`,
+      );
+    }
+    assert.equal(problems.length, 3);
+  });
+});
+
+describe('loadConfig: several problems at once are all reported', () => {
+  const cases: { name: string; args: LoadArgs; expected: string[] }[] = [
+    {
+      name: 'three bad field values',
+      args: { argv: ['--concurrent=abc', '--output=xml', '--max-delete=lots'] },
+      expected: ['--concurrent:', '--max-delete:', '--output:'],
+    },
+    {
+      name: 'unknown flag, unreadable secret file and a bad value',
+      args: { argv: ['--nope=1', '--redis-password-file=/missing', '--round-interval=soon'] },
+      expected: ['--nope:', '--redis-password-file:', '--round-interval:'],
+    },
+    {
+      name: 'a bad field value together with cross-field problems',
+      args: { argv: ['--concurrent=abc', '--etcd-cert=/cert.pem', '--zookeeper-exclude-prefix=/dubbo'], files: { '/cert.pem': 'CERT' } },
+      expected: ['--concurrent:', '--etcd-cert and --etcd-key:', '--zookeeper-exclude-prefix:'],
+    },
+    {
+      name: 'cross-field problems together',
+      args: { argv: ['--fullsync-interval=99 * * * *', '--etcd-key=/key.pem', '--etcd-cacert=/missing.pem'], files: { '/key.pem': 'KEY' } },
+      expected: ['--etcd-cacert:', '--etcd-cert and --etcd-key:', '--fullsync-interval:'],
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const problems = problemsOf(c.args);
+      const matched = c.expected.map((prefix) => problems.filter((p) => p.startsWith(prefix)).length);
+      assert.deepEqual(matched, c.expected.map(() => 1), `expected one line for each of ${c.expected.join(', ')}, got:\n${problems.join('\n')}`);
+      assert.equal(problems.length, c.expected.length, problems.join('\n'));
+    });
+  }
+});
+
+describe('loadConfig: a secret value never appears in a problem', () => {
+  const cases: { name: string; args: LoadArgs }[] = [
+    { name: 'secret and -file both given', args: { argv: [`--redis-password=${SECRET}`, '--redis-password-file=/s'], files: { '/s': SECRET } } },
+    { name: 'secret given twice on the command line', args: { argv: [`--redis-password=${SECRET}`, `--redis-password=${SECRET}x`] } },
+    { name: '--zookeeper-auth without a colon', args: { argv: [`--zookeeper-auth=${SECRET}`] } },
+    { name: '--etcd-password without --etcd-username', args: { argv: [`--etcd-password=${SECRET}`] } },
+    { name: 'secret from env next to a bad value', args: { argv: ['--concurrent=abc'], env: { ZK2ETCD_ADMIN_TOKEN: SECRET } } },
+    { name: 'secret from a file next to a bad value', args: { argv: ['--redis-password-file=/s', '--output=xml'], files: { '/s': `${SECRET}\n` } } },
+    {
+      name: 'secret in a config file next to an unknown key',
+      args: { argv: ['--config=/c.yaml'], files: { '/c.yaml': `redis-password: ${SECRET}\nbogus: 1\n` } },
+    },
+    {
+      name: 'secret in a config file given as a mapping',
+      args: { argv: ['--config=/c.yaml'], files: { '/c.yaml': `redis-password:\n  value: ${SECRET}\n` } },
+    },
+    {
+      name: 'a password embedded in the --redis-server URL (rejected, and must not be echoed back)',
+      args: { bare: true, argv: ['--zookeeper-servers=zk:2181', '--etcd-servers=etcd:2379', `--redis-server=redis://app:${SECRET}@redis:6379`] },
+    },
+    { name: 'secret in env and as -file flag', args: { argv: ['--admin-token-file=/t'], env: { ZK2ETCD_ADMIN_TOKEN: SECRET }, files: { '/t': SECRET } } },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const problems = problemsOf(c.args);
+      assert.ok(problems.length > 0);
+      for (const p of problems) assert.ok(!p.includes(SECRET), `secret leaked in: ${p}`);
+    });
+  }
+});
+
+describe('parseDuration', () => {
+  const cases: { name: string; input: string; expected: number | null }[] = [
+    { name: 'milliseconds', input: '500ms', expected: 500 },
+    { name: 'seconds', input: '30s', expected: 30_000 },
+    { name: 'minutes', input: '5m', expected: 300_000 },
+    { name: 'hours', input: '1h', expected: 3_600_000 },
+    { name: 'Go-style compound', input: '1m30s', expected: 90_000 },
+    { name: 'fractional seconds', input: '1.5s', expected: 1500 },
+    { name: 'bare zero', input: '0', expected: 0 },
+    { name: 'surrounding spaces', input: ' 30s ', expected: 30_000 },
+    { name: 'a number without a unit', input: '30', expected: null },
+    { name: 'an unknown unit', input: '5d', expected: null },
+    { name: 'a unit without a number', input: 'ms', expected: null },
+    { name: 'a negative duration', input: '-1s', expected: null },
+    { name: 'trailing garbage', input: '30sx', expected: null },
+    { name: 'leading garbage', input: 'x30s', expected: null },
+    { name: 'the empty string', input: '', expected: null },
+  ];
+  for (const c of cases) {
+    test(`${c.name} (${JSON.stringify(c.input)})`, () => assert.equal(parseDuration(c.input), c.expected));
+  }
+});
+
+describe('parseArgv', () => {
+  const cases: { name: string; argv: string[]; values: Record<string, string>; positionals?: string[]; help?: boolean; problems?: string[] }[] = [
+    { name: '--name=value', argv: ['--concurrent=8'], values: { concurrent: '8' } },
+    { name: '--name value', argv: ['--concurrent', '8'], values: { concurrent: '8' } },
+    { name: 'single-dash Go style', argv: ['-concurrent=8'], values: { concurrent: '8' } },
+    { name: 'a value containing =', argv: ['--etcd-prefix=/a=b'], values: { 'etcd-prefix': '/a=b' } },
+    { name: 'an empty value', argv: ['--zookeeper-exclude-prefix='], values: { 'zookeeper-exclude-prefix': '' } },
+    { name: 'a negative number as the next value', argv: ['--concurrent', '-1'], values: { concurrent: '-1' } },
+    { name: 'bare boolean', argv: ['--force'], values: { force: 'true' } },
+    { name: '--bool=false', argv: ['--force=false'], values: { force: 'false' } },
+    { name: '--bool=no is normalized', argv: ['--force=no'], values: { force: 'false' } },
+    { name: '--bool=ON is normalized', argv: ['--dry-run=ON'], values: { 'dry-run': 'true' } },
+    { name: 'an odd boolean is kept for the schema to reject', argv: ['--force=maybe'], values: { force: 'maybe' } },
+    { name: 'a bare boolean does not eat the next argument', argv: ['--force', 'extra'], values: { force: 'true' }, positionals: ['extra'] },
+    { name: 'secret -file variants are flags', argv: ['--redis-password-file', '/s'], values: { 'redis-password-file': '/s' } },
+    { name: '-- ends the flags', argv: ['--force', '--', '--concurrent=8'], values: { force: 'true' }, positionals: ['--concurrent=8'] },
+    { name: '--help', argv: ['--help'], values: {}, help: true },
+    { name: '-h', argv: ['-h'], values: {}, help: true },
+    { name: 'unknown flag', argv: ['--nope=1'], values: {}, problems: ['--nope: unknown flag (see --help)'] },
+    { name: 'missing value at the end', argv: ['--concurrent'], values: {}, problems: ['--concurrent: needs a value'] },
+    { name: 'missing value before another flag', argv: ['--concurrent', '--force'], values: { force: 'true' }, problems: ['--concurrent: needs a value'] },
+    { name: 'a flag given twice', argv: ['--concurrent=1', '--concurrent=2'], values: { concurrent: '2' }, problems: ['--concurrent: given more than once'] },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const parsed = parseArgv(c.argv);
+      assert.deepEqual(Object.fromEntries(parsed.values), c.values);
+      assert.deepEqual(parsed.positionals, c.positionals ?? []);
+      assert.equal(parsed.help, c.help ?? false);
+      assert.deepEqual(parsed.problems, c.problems ?? []);
+    });
+  }
+
+  test('extra command-specific flags are accepted', () => {
+    const parsed = parseArgv(['--level=debug', '--addr', 'http://x:8080'], new Map([
+      ['level', 'string'],
+      ['addr', 'string'],
+    ]));
+    assert.deepEqual(Object.fromEntries(parsed.values), { level: 'debug', addr: 'http://x:8080' });
+    assert.deepEqual(parsed.problems, []);
+  });
+});
