@@ -27,6 +27,12 @@ export function childPath(parent: string, name: string): string {
   return parent === '/' ? `/${name}` : `${parent}/${name}`;
 }
 
+/** The parent path and the last segment of a path other than `/`. */
+export function splitPath(path: string): { parent: string; name: string } {
+  const i = path.lastIndexOf('/');
+  return { parent: i === 0 ? '/' : path.slice(0, i), name: path.slice(i + 1) };
+}
+
 /** Returns a problem description, or null when `p` is a well-formed absolute ZooKeeper path. */
 export function pathProblem(p: string): string | null {
   if (!p.startsWith('/')) return `"${p}" must start with /`;

@@ -9,8 +9,8 @@ import type { OwnershipStore } from './ownership/store.js';
 import { etcdRangesFor, isSynced, keyMapper } from './paths.js';
 import { checkDeletionGuard } from './plan/guard.js';
 import type { Plan } from './plan/plan.js';
-import { differenceCount, plan, plannedKeys } from './plan/plan.js';
-import { forEachPool } from './pool.js';
+import { differenceCount, plan } from './plan/plan.js';
+import { confirmPlan } from './confirm.js';
 import type { Progress } from './progress.js';
 import { noProgress } from './progress.js';
 import type { ZkReader } from './zk/reader.js';
@@ -85,7 +85,13 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
 
   for (let round = 1; round <= opts.maxRound && differenceCount(current) + current.conflict.length > 0; round++) {
     if (round > 1) await pause(opts.roundIntervalMs, ctx.signal);
-    current = await confirm(current, clients, opts, mapper.toPath);
+    current = await confirmPlan(current, {
+      ...clients,
+      concurrency: opts.concurrent,
+      skipEphemeral: opts.zookeeper.skipEphemeral,
+      roots: prefixes,
+      toPath: (key) => mapper.toPath(key) as string,
+    });
     for (const k of current.foreign) foreign.add(k);
     inSync += current.inSync; // planned keys that resolved themselves
     logger.debug({ round, differences: differenceCount(current) }, 'confirmation round');
@@ -104,19 +110,6 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
   const durationSeconds = (performance.now() - started) / 1000;
   metrics.reconcileSeconds.set(durationSeconds);
   return { zkNodes: tree.size, etcdKeys: snap.entries.size, plan: confirmed, applied, durationSeconds };
-}
-
-/** Re-reads both sides (and ownership) for just the planned keys and re-plans them. */
-async function confirm(previous: Plan, clients: ReconcileClients, opts: ReconcileOptions, toPath: (key: string) => string | null): Promise<Plan> {
-  const keys = plannedKeys(previous);
-  const desired = new Map<string, Buffer>();
-  await forEachPool(keys, opts.concurrent, async (key) => {
-    const node = await clients.zk.get(toPath(key) as string);
-    if (node && !(opts.zookeeper.skipEphemeral && node.ephemeral)) desired.set(key, node.data);
-  });
-  const current = await clients.etcd.getMany(keys);
-  const ownership = await clients.ownership.lookup(keys.filter((k) => !desired.has(k) && current.has(k)));
-  return plan({ desired, current, ownership, keys });
 }
 
 /** Keys under the prefixes that are ours (the base of --max-delete percentages): the extras plus recorded mirrored keys. */

@@ -65,6 +65,24 @@ describe('reconcile under concurrent writers', () => {
     await etcd.delete().prefix(root);
   });
 
+  test('a node deleted from ZooKeeper right after the walk is not created', async () => {
+    const zkRacing: ZkReader = {
+      get: async (path) => {
+        const node = await clients.zk.get(path);
+        if (path === `${root}/c`) await zk.remove(`${root}/c`);
+        return node;
+      },
+      children: (path) => clients.zk.children(path),
+    };
+    const report = await fix(config, { ...clients, zk: zkRacing }, ctx());
+    assert.deepEqual(report.applied, { put: 3, delete: 0, skipped: 0 });
+    assert.equal(await etcd.get(`${root}/c`).string(), null);
+    assert.equal(await etcd.get(`${root}/a`).string(), 'A');
+    await zk.create(`${root}/c`, Buffer.from('C'));
+    await etcd.delete().prefix(root);
+    await redis.del(hash);
+  });
+
   test('a write whose condition another writer broke is skipped, and leaves no ownership record', async () => {
     // Someone else creates /b between our confirmation read and our transaction.
     let first = true;

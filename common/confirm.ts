@@ -1,0 +1,64 @@
+import type { EtcdStore } from './etcd/store.js';
+import type { OwnershipStore } from './ownership/store.js';
+import { splitPath } from './paths.js';
+import type { Plan } from './plan/plan.js';
+import { plan, plannedKeys } from './plan/plan.js';
+import { forEachPool } from './pool.js';
+import type { ZkReader } from './zk/reader.js';
+
+export interface ConfirmDeps {
+  readonly zk: ZkReader;
+  readonly etcd: EtcdStore;
+  readonly ownership: OwnershipStore;
+  readonly concurrency: number;
+  readonly skipEphemeral: boolean;
+  readonly roots: readonly string[];
+  readonly toPath: (key: string) => string;
+}
+
+/**
+ * Re-reads both sides for just the planned keys and re-plans them (SPEC §4.3). On the ZooKeeper side a
+ * `changed` key is re-read with get; whether a missing, extra or conflicting key (still) exists is read
+ * from its parent's child list, one request per parent instead of one per key (a Dubbo rollout puts
+ * hundreds of leaves under one parent). A missing key that still exists keeps the data the walk read;
+ * a key that appeared since the walk is read with get.
+ */
+export async function confirmPlan(previous: Plan, deps: ConfirmDeps): Promise<Plan> {
+  const keys = plannedKeys(previous);
+  const desired = new Map<string, Buffer>();
+  const walkData = new Map(previous.missing.map((a) => [a.key, a.value]));
+  const changed = new Set(previous.changed.map((a) => a.key));
+  const readWithGet: string[] = [...changed];
+  const byParent = new Map<string, string[]>();
+  const roots = new Set(deps.roots);
+  for (const key of keys) {
+    if (changed.has(key)) continue;
+    const path = deps.toPath(key);
+    if (roots.has(path)) {
+      readWithGet.push(key); // a prefix root's parent is outside the mirrored tree
+      continue;
+    }
+    const { parent } = splitPath(path);
+    const group = byParent.get(parent);
+    if (group) group.push(key);
+    else byParent.set(parent, [key]);
+  }
+
+  await forEachPool([...byParent], deps.concurrency, async ([parent, group]) => {
+    const names = new Set((await deps.zk.children(parent)) ?? []);
+    for (const key of group) {
+      if (!names.has(splitPath(deps.toPath(key)).name)) continue;
+      const data = walkData.get(key);
+      if (data !== undefined) desired.set(key, data);
+      else readWithGet.push(key); // not in the walk, present now: read it
+    }
+  });
+  await forEachPool(readWithGet, deps.concurrency, async (key) => {
+    const node = await deps.zk.get(deps.toPath(key));
+    if (node && !(deps.skipEphemeral && node.ephemeral)) desired.set(key, node.data);
+  });
+
+  const current = await deps.etcd.getMany(keys);
+  const ownership = await deps.ownership.lookup(keys.filter((k) => !desired.has(k) && current.has(k)));
+  return plan({ desired, current, ownership, keys });
+}
