@@ -92,6 +92,12 @@ export class AbortedError extends Zk2EtcdError {
   }
 }
 
+/** This process stopped being the leader: stop writing at once; the process exits non-zero. */
+export class LeadershipLostError extends Zk2EtcdError {
+  readonly retryable = false;
+  readonly errorClass = 'leadership_lost';
+}
+
 const ZK_CODE_NAMES: Record<number, string> = {
   [-1]: 'system_error',
   [-2]: 'runtime_inconsistency',

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { AbortedError, Zk2EtcdError } from '../errors.js';
+import { AbortedError, LeadershipLostError } from '../errors.js';
 import type { EtcdEntry, EtcdStore, Fence, TxnOp } from '../etcd/store.js';
 import { MAX_TXN_BYTES, MAX_TXN_OPS } from '../etcd/store.js';
 import type { Logger } from '../logger.js';
@@ -10,11 +10,6 @@ import { forEachPool } from '../pool.js';
 import { withRetry } from '../retry.js';
 import { batchOps } from './batches.js';
 import type { ApplyResult, PlanWriter } from './writer.js';
-
-export class LeadershipLostError extends Zk2EtcdError {
-  readonly retryable = false;
-  readonly errorClass = 'leadership_lost';
-}
 
 export interface EtcdWriterDeps {
   readonly etcd: EtcdStore;

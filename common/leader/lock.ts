@@ -32,10 +32,3 @@ export function noLeaderElection(): LeaderLock {
     },
   };
 }
-
-export class LeadershipLostError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'LeadershipLostError';
-  }
-}
