@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { ExitCode } from '../common/errors.js';
 import { runOneShot } from '../functions/run.js';
 import type { OneShotCommand } from '../functions/run.js';
+import { runSyncCommand } from '../watcher/main.js';
 import { flagHelp, usage } from './help.js';
+import { runLogCommand } from './log-command.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -33,6 +35,14 @@ async function main(): Promise<number> {
     }
     return runOneShot(command as OneShotCommand, rest, process.env);
   }
+  if (command === 'sync') {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(`${flagHelp(command)}\n`);
+      return ExitCode.ok;
+    }
+    return runSyncCommand(rest, process.env);
+  }
+  if (command === 'log') return runLogCommand(rest, process.env);
   process.stderr.write(`zk2etcd: unknown command "${command}"\n${usage()}\n`);
   return ExitCode.usage;
 }

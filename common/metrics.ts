@@ -20,6 +20,12 @@ export function createMetrics(registry: Registry = new Registry()) {
     ownershipErrors: new Counter({ name: 'zk2etcd_ownership_errors_total', help: 'ownership store (Redis) failures', registers: r }),
     zkNodes: new Gauge({ name: 'zk2etcd_zk_nodes', help: 'znodes under the mirrored prefixes in the last walk', registers: r }),
     etcdKeys: new Gauge({ name: 'zk2etcd_etcd_keys', help: 'etcd keys under the mirrored prefixes in the last read', registers: r }),
+    syncLag: new Histogram({ name: 'zk2etcd_sync_lag_seconds', help: 'watcher: seconds from a ZooKeeper event to the etcd commit', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: r }),
+    leader: new Gauge({ name: 'zk2etcd_leader', help: 'watcher: 1 while this replica is the leader', registers: r }),
+    watches: new Gauge({ name: 'zk2etcd_watches', help: 'watcher: armed ZooKeeper watches', registers: r }),
+    mirroredNodes: new Gauge({ name: 'zk2etcd_mirrored_nodes', help: 'watcher: znodes in the in-memory mirror', registers: r }),
+    pendingChanges: new Gauge({ name: 'zk2etcd_pending_changes', help: 'watcher: changes waiting to be applied', registers: r }),
+    sessions: new Counter({ name: 'zk2etcd_zk_session_rebuilds_total', help: 'watcher: ZooKeeper sessions rebuilt after expiry or loss', registers: r }),
   };
 }
 

@@ -2,12 +2,19 @@ import type { Etcd3, IKeyValue, IRequestOp, ICompare } from 'etcd3';
 import { EtcdError } from '../errors.js';
 import { withRetry } from '../retry.js';
 import { toEtcdError } from './errors.js';
-import type { EtcdEntry, EtcdStore, Fence, KeyRange, Snapshot, TxnOp, TxnOutcome } from './store.js';
+import type { EtcdEntry, EtcdStore, Fence, KeyRange, Snapshot, SnapshotEntry, TxnOp, TxnOutcome } from './store.js';
 import { MAX_TXN_OPS } from './store.js';
 
 const READ_RETRY = { attempts: 4, baseDelayMs: 200, maxDelayMs: 2000 };
 const MAX_PAGE_KEYS = 10_000;
 const PAGE_BYTES_TARGET = 16 * 1024 * 1024;
+
+const EMPTY = Buffer.alloc(0);
+
+/** Values arrive as slices of the whole gRPC reply: copy them so the reply can be collected. */
+function ownValue(v: Buffer): Buffer {
+  return v.length === 0 ? EMPTY : Buffer.from(v);
+}
 
 function decodeKey(raw: Buffer): string | null {
   const s = raw.toString('utf8');
@@ -29,14 +36,14 @@ export function etcd3Store(client: Etcd3): EtcdStore {
 
   return {
     async snapshot(ranges: readonly KeyRange[], onPage?: (keys: number) => void): Promise<Snapshot> {
-      const entries = new Map<string, EtcdEntry>();
+      const entries = new Map<string, SnapshotEntry>();
       let undecodable = 0;
       let revision: string | undefined;
       const add = (kvs: IKeyValue[]) => {
         for (const item of kvs) {
           const key = decodeKey(item.key);
           if (key === null) undecodable++;
-          else entries.set(key, { value: item.value, modRevision: item.mod_revision });
+          else entries.set(key, { key, value: ownValue(item.value), modRevision: item.mod_revision });
         }
       };
       for (const range of ranges) {
@@ -86,7 +93,7 @@ export function etcd3Store(client: Etcd3): EtcdStore {
         for (const r of res.responses) {
           for (const item of r.response_range?.kvs ?? []) {
             const key = decodeKey(item.key);
-            if (key !== null) out.set(key, { value: item.value, modRevision: item.mod_revision });
+            if (key !== null) out.set(key, { value: ownValue(item.value), modRevision: item.mod_revision });
           }
         }
       }

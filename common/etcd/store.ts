@@ -11,9 +11,14 @@ export interface KeyRange {
   readonly end: Buffer;
 }
 
+/** A snapshot entry also carries its key string, so a walk can reuse it instead of holding a copy. */
+export interface SnapshotEntry extends EtcdEntry {
+  readonly key: string;
+}
+
 export interface Snapshot {
   readonly revision: string;
-  readonly entries: Map<string, EtcdEntry>;
+  readonly entries: Map<string, SnapshotEntry>;
   /** Keys that are not valid UTF-8: never ours (we write only UTF-8 keys), so they are never touched. */
   readonly undecodable: number;
 }

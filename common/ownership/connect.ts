@@ -12,6 +12,7 @@ function options(cfg: Config['redis'], db: number): RedisOptions {
     db,
     lazyConnect: true,
     connectTimeout: 5000,
+    commandTimeout: 5000, // a stalled Redis fails the call (fail closed) instead of hanging the write path
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
     retryStrategy: (times) => Math.min(times * 200, 2000),

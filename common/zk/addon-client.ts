@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type { Logger } from '../logger.js';
 import { ZkError } from '../errors.js';
 import { ZNONODE, toZkError, zkCodeOf } from './errors.js';
-import type { ZkNode, ZkReader } from './reader.js';
+import type { WatchCallback, ZkNode, ZkWatchReader } from './reader.js';
 
 const require = createRequire(import.meta.url);
 
@@ -10,13 +10,18 @@ interface AddonStat {
   ephemeralOwner: string | number;
   numChildren: number;
   version: number;
+  mzxid: number;
 }
+type AddonWatch = (type: number, state: number, path: string) => void;
 /** The slice of the `zookeeper` addon's promise API we use. */
 interface AddonZk {
   on(event: 'connect' | 'close' | 'connecting', cb: () => void): void;
   init(config: Record<string, unknown>): void;
   get(path: string, watch: boolean): Promise<[AddonStat, Buffer | string | null]>;
   get_children(path: string, watch: boolean): Promise<string[]>;
+  w_get(path: string, cb: AddonWatch): Promise<[AddonStat, Buffer | string | null]>;
+  w_get_children(path: string, cb: AddonWatch): Promise<string[]>;
+  w_exists(path: string, cb: AddonWatch): Promise<AddonStat | null>;
   add_auth(scheme: string, auth: string, cb: (rc: number, error: string) => void): void;
   close(): void;
 }
@@ -29,10 +34,36 @@ export interface ZkConnectOptions {
   readonly connectTimeoutMs?: number;
   readonly logger: Logger;
   readonly onConnect?: () => void;
+  /** The session ended without close(): expired, or the handle gave up. Watches are gone with it. */
+  readonly onSessionLost?: () => void;
 }
 
-export interface ZkConnection extends ZkReader {
+export interface ZkConnection extends ZkWatchReader {
   close(): void;
+}
+
+const SESSION_EVENT = -1;
+
+const EMPTY = Buffer.alloc(0);
+
+function toNode(stat: AddonStat, data: Buffer | string | null): ZkNode {
+  return {
+    data: data === null || data.length === 0 ? EMPTY : Buffer.isBuffer(data) ? data : Buffer.from(data),
+    ephemeral: String(stat.ephemeralOwner) !== '0',
+    numChildren: stat.numChildren,
+    version: stat.version,
+    mzxid: stat.mzxid,
+  };
+}
+
+/** Runs a read; "no node" becomes `absent`, any other failure a ZkError (never absence). */
+async function read<T, A>(op: string, path: string, absent: A, fn: () => Promise<T>): Promise<T | A> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (zkCodeOf(err) === ZNONODE) return absent;
+    throw toZkError(err, op, path);
+  }
 }
 
 /** Opens a session; resolves once connected (and authenticated), or throws a ZkError naming the servers. */
@@ -75,29 +106,23 @@ export async function connectZk(opts: ZkConnectOptions): Promise<ZkConnection> {
     });
   }
   opts.logger.debug({ servers: opts.servers }, 'zookeeper connected');
+  let closedByUs = false;
+  zk.on('close', () => {
+    if (!closedByUs) opts.onSessionLost?.();
+  });
+  // Every armed watch also receives session events on each disconnect and reconnect: ignore them.
+  const watch = (cb: WatchCallback): AddonWatch => (type) => {
+    if (type !== SESSION_EVENT) cb();
+  };
   return {
-    async get(path: string): Promise<ZkNode | null> {
-      try {
-        const [stat, data] = await zk.get(path, false);
-        return {
-          data: Buffer.isBuffer(data) ? data : Buffer.from(data ?? ''),
-          ephemeral: String(stat.ephemeralOwner) !== '0',
-          numChildren: stat.numChildren,
-          version: stat.version,
-        };
-      } catch (err) {
-        if (zkCodeOf(err) === ZNONODE) return null;
-        throw toZkError(err, 'get', path);
-      }
+    get: (path) => read('get', path, null, async () => toNode(...(await zk.get(path, false)))),
+    children: (path) => read('children', path, null, () => zk.get_children(path, false)),
+    getW: (path, cb) => read('get', path, null, async () => toNode(...(await zk.w_get(path, watch(cb))))),
+    childrenW: (path, cb) => read('children', path, null, () => zk.w_get_children(path, watch(cb))),
+    existsW: (path, cb) => read('exists', path, false, async () => (await zk.w_exists(path, watch(cb))) !== null),
+    close: () => {
+      closedByUs = true;
+      zk.close();
     },
-    async children(path: string): Promise<string[] | null> {
-      try {
-        return await zk.get_children(path, false);
-      } catch (err) {
-        if (zkCodeOf(err) === ZNONODE) return null;
-        throw toZkError(err, 'children', path);
-      }
-    },
-    close: () => zk.close(),
   };
 }

@@ -38,6 +38,7 @@ export interface TestZk {
   createAll(nodes: Iterable<[string, Buffer]>, inFlight?: number): Promise<void>;
   /** Deletes a subtree, children first. */
   removeTree(path: string): Promise<void>;
+  children(path: string): Promise<string[]>;
   close(): void;
 }
 
@@ -94,6 +95,7 @@ export async function testZk(): Promise<TestZk> {
       await Promise.all(children.map((c) => api.removeTree(`${path}/${c}`)));
       await zk.delete_(path, -1).catch(() => {});
     },
+    children: (path) => zk.get_children(path, false),
     close: () => zk.close(),
   };
   return api;
@@ -154,4 +156,29 @@ export async function etcdDump(etcd: Etcd3, prefix: string): Promise<Map<string,
   const res = await etcd.getAll().prefix(prefix).buffers();
   for (const [k, v] of Object.entries(res)) out.set(k, v);
   return out;
+}
+
+/** Every znode under `root` (data by path), read with the product's own walk. */
+export async function zkDump(root: string): Promise<Map<string, Buffer>> {
+  const { connectZk } = await import('../../common/zk/addon-client.js');
+  const { walkTree } = await import('../../common/zk/walk.js');
+  const { silentLogger } = await import('../../common/logger.js');
+  const zk = await connectZk({ servers: [servers.zk], sessionTimeoutMs: 10_000, auth: null, logger: silentLogger() });
+  try {
+    return await walkTree(zk, { prefixes: [root], excludes: [], skipEphemeral: false, allowEmptySource: true, concurrency: 50, keyOf: (p) => p });
+  } finally {
+    zk.close();
+  }
+}
+
+/** Asserts etcd under `root` (the key and `root/...`) equals the ZooKeeper tree, byte for byte. */
+export async function assertMirrored(etcd: Etcd3, root: string, foreign: readonly string[] = []): Promise<void> {
+  const [want, got] = await Promise.all([zkDump(root), etcdDump(etcd, root)]);
+  for (const key of [...got.keys()]) if ((key !== root && !key.startsWith(`${root}/`)) || foreign.includes(key)) got.delete(key);
+  const missing = [...want.keys()].filter((k) => !got.has(k));
+  const extra = [...got.keys()].filter((k) => !want.has(k));
+  const differ = [...want.keys()].filter((k) => got.has(k) && !(got.get(k) as Buffer).equals(want.get(k) as Buffer));
+  if (missing.length + extra.length + differ.length > 0) {
+    throw new Error(`etcd differs from ZooKeeper under ${root}: missing ${missing.length} ${missing.slice(0, 3).join(' ')}; extra ${extra.length} ${extra.slice(0, 3).join(' ')}; changed ${differ.length} ${differ.slice(0, 3).join(' ')}`);
+  }
 }

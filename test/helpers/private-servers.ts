@@ -1,0 +1,78 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from './watcher-process.js';
+
+/** A server of our own (not the shared loopback ones), to stop and restart in fault tests. */
+export interface PrivateServer {
+  readonly address: string;
+  start(): Promise<void>;
+  /** SIGKILL: an outage, not a clean shutdown. */
+  kill(): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+function managed(command: string, args: string[], ready: () => Promise<boolean>, address: string, dir: string): PrivateServer {
+  let child: ChildProcess | null = null;
+  const server: PrivateServer = {
+    address,
+    async start() {
+      child = spawn(command, args, { stdio: 'ignore' });
+      for (let i = 0; i < 200; i++) {
+        if (await ready().catch(() => false)) return;
+        await sleep(100);
+      }
+      throw new Error(`${command} did not start`);
+    },
+    async kill() {
+      const c = child;
+      if (!c || c.exitCode !== null) return;
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGKILL');
+      await exited;
+      child = null;
+    },
+    async cleanup() {
+      await server.kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}
+
+/** redis-server with an append-only file synced on every write, so a kill loses no record. */
+export async function privateRedis(): Promise<PrivateServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'zk2etcd-redis-'));
+  const args = ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'];
+  const { Redis } = await import('ioredis');
+  const ping = async () => {
+    const r = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    r.on('error', () => {});
+    try {
+      await r.connect();
+      return (await r.ping()) === 'PONG';
+    } finally {
+      r.disconnect();
+    }
+  };
+  return managed('redis-server', args, ping, `127.0.0.1:${port}`, dir);
+}
+
+/** A single-member etcd with its own data dir and ports. */
+export async function privateEtcd(): Promise<PrivateServer> {
+  const port = await freePort();
+  const peer = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'zk2etcd-etcd-'));
+  const url = `http://127.0.0.1:${port}`;
+  const args = [
+    '--name', 'private', '--data-dir', join(dir, 'data'), '--listen-client-urls', url, '--advertise-client-urls', url,
+    '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
+    '--initial-cluster', `private=http://127.0.0.1:${peer}`, '--unsafe-no-fsync',
+  ];
+  const healthy = async () => (await (await fetch(`${url}/health`)).text()).includes('"health":"true"');
+  return managed('etcd', args, healthy, url, dir);
+}

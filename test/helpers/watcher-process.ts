@@ -1,0 +1,90 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createServer } from 'node:net';
+import { servers } from './services.js';
+
+const BIN = fileURLToPath(new URL('../../bin/zk2etcd.js', import.meta.url));
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export interface WatcherProcess {
+  readonly child: ChildProcess;
+  readonly url: string;
+  /** Everything the process logged so far (JSON lines). */
+  output(): string;
+  /** Resolves with the exit code (and signal). */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `zk2etcd sync` as a real child process and waits until its HTTP server answers. */
+export async function startWatcher(args: readonly string[], env: Record<string, string> = {}): Promise<WatcherProcess> {
+  const port = await freePort();
+  let out = '';
+  const child = spawn(process.execPath, [BIN, 'sync', `--http-addr=127.0.0.1:${port}`, '--fullsync-interval=0', ...args], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      ZK2ETCD_ZOOKEEPER_SERVERS: servers.zk,
+      ZK2ETCD_ETCD_SERVERS: servers.etcd,
+      ZK2ETCD_REDIS_SERVER: servers.redis,
+      ZK2ETCD_LOG_LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`watcher exited early (${child.exitCode}): ${out}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  return {
+    child,
+    url,
+    output: () => out,
+    exited,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** Polls `check` until it stops throwing, or rethrows its last error after `timeoutMs`. */
+export async function eventually(check: () => Promise<void>, timeoutMs = 20_000, everyMs = 100): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await sleep(everyMs);
+    }
+  }
+}
+
+/** Waits until the watcher logged `msg` at least `times` times. */
+export async function waitForLog(w: WatcherProcess, msg: string, times = 1, timeoutMs = 60_000): Promise<void> {
+  await eventually(async () => {
+    const n = w.output().split('\n').filter((l) => l.includes(`"msg":"${msg}"`)).length;
+    if (n < times) throw new Error(`"${msg}" logged ${n} times, waiting for ${times}; output:\n${w.output().slice(-2000)}`);
+  }, timeoutMs);
+}

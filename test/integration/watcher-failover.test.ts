@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { ownershipHashKey } from '../../common/ownership/redis-store.js';
+import { assertMirrored, freshName, testEtcd, testRedis, testZk } from '../helpers/services.js';
+import type { TestZk } from '../helpers/services.js';
+import { eventually, startWatcher, waitForLog } from '../helpers/watcher-process.js';
+import type { WatcherProcess } from '../helpers/watcher-process.js';
+
+async function leaderGauge(w: WatcherProcess): Promise<number> {
+  const text = await (await fetch(`${w.url}/metrics`)).text();
+  const m = /^zk2etcd_leader (\d+)/m.exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+/** Two replicas with etcd leader election: one writes; kill -9 it and the other takes over. */
+describe('watcher failover with --leader-elect etcd', () => {
+  const name = freshName('failover');
+  const root = `/${name}`;
+  const etcd = testEtcd();
+  const redis = testRedis();
+  let zk: TestZk;
+  const replicas: WatcherProcess[] = [];
+  const args = [`--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${name}`, '--leader-elect=etcd', `--lease-name=${name}`];
+
+  before(async () => {
+    zk = await testZk();
+    const nodes: [string, Buffer][] = [[root, Buffer.alloc(0)]];
+    for (let i = 0; i < 100; i++) nodes.push([`${root}/n${i}`, Buffer.from(`v${i}`)]);
+    await zk.createAll(nodes);
+    replicas.push(await startWatcher(args));
+    await waitForLog(replicas[0] as WatcherProcess, 'full reconcile done');
+    replicas.push(await startWatcher(args));
+  });
+
+  after(async () => {
+    await Promise.all(replicas.map((r) => r.stop()));
+    await zk.removeTree(root);
+    zk.close();
+    await etcd.delete().prefix(root);
+    await etcd.delete().prefix(`zk2etcd/leader/${name}`);
+    await redis.del(ownershipHashKey(name));
+    etcd.close();
+    redis.disconnect();
+  });
+
+  test('exactly one replica leads; both are ready', async () => {
+    const [a, b] = replicas as [WatcherProcess, WatcherProcess];
+    await eventually(async () => assert.deepEqual([await leaderGauge(a), await leaderGauge(b)], [1, 0]));
+    for (const r of replicas) assert.equal((await fetch(`${r.url}/readyz`)).status, 200, '/readyz does not depend on leadership');
+    await eventually(() => assertMirrored(etcd, root));
+  });
+
+  test('kill -9 of the leader during changes: the standby takes over and etcd converges', async () => {
+    const [leader, standby] = replicas as [WatcherProcess, WatcherProcess];
+    const changes: Promise<void>[] = [];
+    for (let i = 0; i < 100; i += 2) changes.push(zk.set(`${root}/n${i}`, Buffer.from(`after${i}`)));
+    leader.child.kill('SIGKILL');
+    for (let i = 100; i < 150; i++) changes.push(zk.create(`${root}/n${i}`, Buffer.from(`new${i}`)));
+    for (let i = 1; i < 40; i += 2) changes.push(zk.remove(`${root}/n${i}`));
+    await Promise.all(changes);
+    assert.equal((await leader.exited).signal, 'SIGKILL');
+    await waitForLog(standby, 'became leader');
+    await eventually(() => assertMirrored(etcd, root), 60_000);
+    assert.equal(await leaderGauge(standby), 1);
+  });
+});

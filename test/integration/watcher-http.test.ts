@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ownershipHashKey } from '../../common/ownership/redis-store.js';
+import { freshName, runCli, testEtcd, testRedis, testZk } from '../helpers/services.js';
+import type { TestZk } from '../helpers/services.js';
+import { startWatcher, waitForLog } from '../helpers/watcher-process.js';
+import type { WatcherProcess } from '../helpers/watcher-process.js';
+
+/** Every replica's HTTP surface (SPEC §8) and the `zk2etcd log` subcommand. */
+describe('watcher HTTP endpoints', () => {
+  const name = freshName('http');
+  const root = `/${name}`;
+  const token = `tok-${name}`;
+  const tokenFile = join(mkdtempSync(join(tmpdir(), 'zk2etcd-token-')), 'token');
+  const etcd = testEtcd();
+  const redis = testRedis();
+  let zk: TestZk;
+  let watcher: WatcherProcess;
+
+  before(async () => {
+    writeFileSync(tokenFile, `${token}\n`);
+    zk = await testZk();
+    await zk.createAll([[root, Buffer.from('r')]]);
+    watcher = await startWatcher([`--zookeeper-prefix=${root}`, `--instance=${name}`, `--admin-token-file=${tokenFile}`]);
+    await waitForLog(watcher, 'full reconcile done');
+  });
+
+  after(async () => {
+    await watcher?.stop();
+    await zk.removeTree(root);
+    zk.close();
+    await etcd.delete().prefix(root);
+    await redis.del(ownershipHashKey(name));
+    etcd.close();
+    redis.disconnect();
+  });
+
+  test('GET /metrics exposes the zk2etcd metrics; /healthz and /readyz answer 200', async () => {
+    const metrics = await (await fetch(`${watcher.url}/metrics`)).text();
+    for (const m of ['zk2etcd_etcd_op_total', 'zk2etcd_zk_op_total', 'zk2etcd_leader 1', 'zk2etcd_sync_lag_seconds_bucket', 'zk2etcd_fixed_total', 'process_resident_memory_bytes']) {
+      assert.ok(metrics.includes(m), `missing ${m}`);
+    }
+    assert.equal((await fetch(`${watcher.url}/healthz`)).status, 200);
+    assert.equal((await fetch(`${watcher.url}/readyz`)).status, 200);
+    assert.equal((await fetch(`${watcher.url}/nope`)).status, 404);
+  });
+
+  test('POST /log refuses requests without the right token', async () => {
+    const post = (headers: Record<string, string>) => fetch(`${watcher.url}/log`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: 'level=debug' });
+    assert.equal((await post({})).status, 401);
+    assert.equal((await post({ authorization: 'Bearer wrong' })).status, 401);
+    const bad = await fetch(`${watcher.url}/log`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: 'level=verbose' });
+    assert.equal(bad.status, 400);
+    assert.equal((await post({ authorization: `Bearer ${token}` })).status, 200);
+  });
+
+  test('zk2etcd log changes the level of the running watcher', async () => {
+    const refused = await runCli(['log', '--level', 'warn', '--addr', watcher.url]);
+    assert.equal(refused.code, 1);
+    const r = await runCli(['log', '--level', 'warn', '--addr', watcher.url], { ZK2ETCD_ADMIN_TOKEN_FILE: tokenFile });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /log level set to warn/);
+    await waitForLog(watcher, 'log level changed', 2);
+    const usage = await runCli(['log', '--level', 'loud']);
+    assert.equal(usage.code, 2);
+  });
+
+  test('the token never appears in logs or --help', async () => {
+    assert.ok(!watcher.output().includes(token));
+    const help = await runCli(['sync', '--help']);
+    assert.ok(!help.stdout.includes(token));
+    assert.match(help.stdout, /--admin-token-file/);
+  });
+});

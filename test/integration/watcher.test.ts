@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { ownershipHashKey } from '../../common/ownership/redis-store.js';
+import { assertMirrored, freshName, testEtcd, testRedis, testZk } from '../helpers/services.js';
+import type { TestZk } from '../helpers/services.js';
+import { eventually, startWatcher, waitForLog } from '../helpers/watcher-process.js';
+import type { WatcherProcess } from '../helpers/watcher-process.js';
+import { dubboTree } from '../helpers/dubbo.js';
+
+/** The watcher as a real process following a real ZooKeeper into a real etcd (SPEC §5). */
+describe('zk2etcd sync follows ZooKeeper', () => {
+  const name = freshName('watch');
+  const root = `/${name}`;
+  const etcd = testEtcd();
+  const redis = testRedis();
+  let zk: TestZk;
+  let watcher: WatcherProcess;
+  const mirrored = () => eventually(() => assertMirrored(etcd, root, [`${root}/foreign`]), 30_000);
+
+  before(async () => {
+    zk = await testZk();
+    await zk.createAll(dubboTree(root, 20, 5, 3));
+    await etcd.put(`${root}/foreign`).value('another tool');
+    watcher = await startWatcher([`--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${name}`, '--zookeeper-session-timeout=2s']);
+    await waitForLog(watcher, 'full reconcile done');
+  });
+
+  after(async () => {
+    await watcher?.stop();
+    await zk.removeTree(root);
+    zk.close();
+    await etcd.delete().prefix(root);
+    await redis.del(ownershipHashKey(name));
+    etcd.close();
+    redis.disconnect();
+  });
+
+  test('the initial load copies the tree and keeps foreign keys', async () => {
+    await mirrored();
+    assert.equal(await etcd.get(`${root}/foreign`).string(), 'another tool');
+  });
+
+  test('create, data-only change and delete arrive in etcd', async () => {
+    await zk.create(`${root}/created`, Buffer.from('c1'));
+    await zk.set(`${root}/com.example.service.Service0`, Buffer.from([0, 0xff, 1]));
+    const leaf = (await zk.children(`${root}/com.example.service.Service1/providers`))[0] as string;
+    await zk.remove(`${root}/com.example.service.Service1/providers/${leaf}`);
+    await eventually(async () => {
+      assert.equal(await etcd.get(`${root}/created`).string(), 'c1');
+      assert.deepEqual([...((await etcd.get(`${root}/com.example.service.Service0`).buffer()) ?? [])], [0, 0xff, 1]);
+      assert.equal(await etcd.get(`${root}/com.example.service.Service1/providers/${leaf}`).string(), null);
+    });
+    assert.equal(await etcd.get(`${root}/foreign`).string(), 'another tool');
+  });
+
+  test('a subtree 10 levels deep created in one burst is followed to full depth', async () => {
+    let path = `${root}/deep`;
+    const nodes: Promise<void>[] = [];
+    for (let i = 0; i < 10; i++) {
+      nodes.push(zk.create(path, Buffer.from(`level${i}`)));
+      path += `/l${i}`;
+    }
+    await Promise.all(nodes);
+    await zk.create(`${path}`, Buffer.from('leaf')); // one more below the deepest, created after
+    await eventually(async () => assert.equal(await etcd.get(path).string(), 'leaf'));
+    await mirrored();
+  });
+
+  test('a rollout of 2,000 creates and deletes converges exactly', async () => {
+    const providers = `${root}/com.example.service.Service2/providers`;
+    const old = await zk.children(providers);
+    const fresh: [string, Buffer][] = [];
+    for (let i = 0; i < 1000; i++) fresh.push([`${providers}/${encodeURIComponent(`dubbo://10.2.${i >> 8}.${i & 255}:20880/x?pid=${i}&t=${Date.now()}`)}`, Buffer.from(`ip${i}`)]);
+    const olds: string[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const p = `${providers}/${encodeURIComponent(`dubbo://10.3.${i >> 8}.${i & 255}:20880/x?pid=${i}`)}`;
+      olds.push(p);
+      fresh.push([p, Buffer.alloc(0)]);
+    }
+    await zk.createAll(fresh, 200);
+    await Promise.all([...olds.map((p) => zk.remove(p)), ...old.map((n) => zk.remove(`${providers}/${n}`))]);
+    await mirrored();
+    assert.equal((await etcd.getAll().prefix(`${providers}/`).keys()).length, 1000);
+  });
+
+  test('a deleted and recreated prefix root is followed again', async () => {
+    await zk.removeTree(root);
+    await eventually(async () => assert.equal((await etcd.getAll().prefix(`${root}/com.`).keys()).length, 0));
+    assert.equal(await etcd.get(`${root}/foreign`).string(), 'another tool', 'foreign key survives the root deletion');
+    await zk.createAll([[root, Buffer.from('again')], [`${root}/back`, Buffer.from('b')]]);
+    await eventually(async () => assert.equal(await etcd.get(`${root}/back`).string(), 'b'));
+    await zk.create(`${root}/back/child`, Buffer.from('watched'));
+    await eventually(async () => assert.equal(await etcd.get(`${root}/back/child`).string(), 'watched'));
+  });
+
+  test('changes made while the watcher session is expired are applied after recovery', async () => {
+    watcher.child.kill('SIGSTOP'); // past the 2s session timeout: ZooKeeper expires the session
+    try {
+      await new Promise((r) => setTimeout(r, 5000));
+      await zk.create(`${root}/while-expired`, Buffer.from('x'));
+      await zk.set(`${root}/back`, Buffer.from('changed while expired'));
+      await zk.remove(`${root}/back/child`);
+    } finally {
+      watcher.child.kill('SIGCONT');
+    }
+    await waitForLog(watcher, 'ZooKeeper session lost; rebuilding the session, re-walking and reconciling');
+    await eventually(async () => {
+      assert.equal(await etcd.get(`${root}/while-expired`).string(), 'x');
+      assert.equal(await etcd.get(`${root}/back`).string(), 'changed while expired');
+      assert.equal(await etcd.get(`${root}/back/child`).string(), null);
+    });
+    await zk.create(`${root}/after-recovery`, Buffer.from('y'));
+    await eventually(async () => assert.equal(await etcd.get(`${root}/after-recovery`).string(), 'y'));
+    assert.equal(await etcd.get(`${root}/foreign`).string(), 'another tool');
+  });
+
+  test('SIGTERM stops gracefully with exit 0', async () => {
+    const res = await watcher.stop();
+    assert.equal(res.code, 0, watcher.output().slice(-2000));
+    assert.match(watcher.output(), /"msg":"stopped"/);
+  });
+});

@@ -1,0 +1,131 @@
+import { hostname } from 'node:os';
+import { once } from 'node:events';
+import { collectDefaultMetrics } from 'prom-client';
+import { loadConfig } from '../common/config/load.js';
+import type { Config } from '../common/config/types.js';
+import { createEtcdClient } from '../common/etcd/connect.js';
+import { etcd3Store } from '../common/etcd/etcd3-store.js';
+import { instrumentEtcdStore } from '../common/etcd/instrumented.js';
+import { ConfigError, ExitCode, LeadershipLostError } from '../common/errors.js';
+import { etcdElectionLock } from '../common/leader/etcd-election.js';
+import type { LeaderLock } from '../common/leader/lock.js';
+import { noLeaderElection } from '../common/leader/lock.js';
+import { createLogger } from '../common/logger.js';
+import type { Logger } from '../common/logger.js';
+import { createMetrics } from '../common/metrics.js';
+import { connectRedis } from '../common/ownership/connect.js';
+import { redisOwnershipStore } from '../common/ownership/redis-store.js';
+import { shutdownSignal } from '../common/signals.js';
+import { connectZk } from '../common/zk/addon-client.js';
+import { instrumentZkSession } from '../common/zk/instrumented.js';
+import type { Etcd3 } from 'etcd3';
+import { createHttpServer } from './http.js';
+import { runSync } from './sync.js';
+
+/** Shutdown is bounded: after this long a SIGTERM'd watcher exits anyway. */
+const SHUTDOWN_LIMIT_MS = 20_000;
+
+async function leaderLock(config: Config, etcdClient: Etcd3, logger: Logger): Promise<LeaderLock> {
+  const identity = `${hostname()}-${process.pid}`;
+  switch (config.leaderElect) {
+    case 'none':
+      return noLeaderElection();
+    case 'etcd':
+      return etcdElectionLock({ client: etcdClient, name: config.leaseName, identity, logger });
+    case 'kubernetes': {
+      // Loaded only here: @kubernetes/client-node is heavy and only this mode needs it.
+      const { kubernetesLeaseLock, leaseApiFromKubeConfig, readPodNamespace } = await import('../common/leader/kubernetes-lease.js');
+      return kubernetesLeaseLock({
+        api: await leaseApiFromKubeConfig(),
+        name: config.leaseName,
+        namespace: config.leaseNamespace ?? (await readPodNamespace()),
+        identity,
+        logger,
+      });
+    }
+  }
+}
+
+/** `zk2etcd sync`: the leader-elected watcher. Returns the exit code. */
+export async function runSyncCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let config: Config;
+  try {
+    config = loadConfig({ command: 'sync', argv, env });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const p of err.problems) process.stderr.write(`zk2etcd sync: ${p}\n`);
+      return ExitCode.usage;
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel, 'stdout');
+  const metrics = createMetrics();
+  collectDefaultMetrics({ register: metrics.registry });
+  // Ready once Redis and etcd are connected; a leader also needs its ZooKeeper session. A standby is ready.
+  let clientsUp = false;
+  let zkUp = true;
+  const http = createHttpServer({
+    registry: metrics.registry,
+    healthy: () => true,
+    ready: () => clientsUp && zkUp,
+    setLogLevel: (level) => {
+      logger.level = level;
+      // Always recorded, whatever the new level hides.
+      logger.child({}, { level: 'info' }).info({ newLevel: level }, 'log level changed');
+    },
+    adminToken: config.adminToken,
+  });
+  http.listen(config.httpAddr.port, config.httpAddr.host || undefined);
+  await once(http, 'listening');
+  const shutdown = shutdownSignal((sig) => {
+    logger.info({ signal: sig }, 'stopping: no new events, the batch in flight finishes, leadership is released');
+    setTimeout(() => process.exit(ExitCode.failure), SHUTDOWN_LIMIT_MS).unref();
+  });
+
+  const closers: (() => Promise<void> | void)[] = [() => new Promise<void>((resolve) => http.close(() => resolve()))];
+  let lock: LeaderLock | null = null;
+  let code: number = ExitCode.ok;
+  try {
+    const redis = await connectRedis(config.redis, config.legacyOwnership);
+    closers.push(() => redis.close());
+    const etcdClient = createEtcdClient(config.etcd);
+    closers.push(() => etcdClient.close());
+    lock = await leaderLock(config, etcdClient, logger);
+    clientsUp = true;
+    await runSync({
+      config,
+      metrics,
+      logger,
+      lock,
+      etcd: instrumentEtcdStore(etcd3Store(etcdClient), metrics),
+      ownership: redisOwnershipStore(redis.main, { instance: config.instance, legacy: redis.legacy, onError: () => metrics.ownershipErrors.inc() }),
+      openZk: async (onLost) => {
+        metrics.zkConn.inc();
+        const zk = await connectZk({
+          servers: config.zookeeper.servers,
+          sessionTimeoutMs: config.zookeeper.sessionTimeoutMs,
+          auth: config.zookeeper.auth,
+          logger,
+          onConnect: () => metrics.zkConnect.inc(),
+          onSessionLost: onLost,
+        });
+        return instrumentZkSession(zk, metrics);
+      },
+      signal: shutdown.signal,
+      onReady: (r) => {
+        zkUp = r;
+      },
+    });
+    logger.info('stopped');
+  } catch (err) {
+    code = ExitCode.failure;
+    const lost = err instanceof LeadershipLostError;
+    logger.error({ err: { type: (err as Error).name, message: (err as Error).message } }, lost ? 'leadership lost: exiting so the pod restarts clean' : 'sync failed');
+    if (!lost) process.stderr.write(`zk2etcd sync: ${(err as Error).message}\n`);
+  } finally {
+    await lock?.release().catch(() => {});
+    for (const close of closers.reverse()) await Promise.resolve(close()).catch(() => {});
+    shutdown.dispose();
+  }
+  return code;
+}

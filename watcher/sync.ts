@@ -1,0 +1,166 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { PlanWriter } from '../common/apply/writer.js';
+import { etcdWriter } from '../common/apply/etcd-writer.js';
+import type { Config } from '../common/config/types.js';
+import type { EtcdStore } from '../common/etcd/store.js';
+import { AbortedError, LeadershipLostError } from '../common/errors.js';
+import type { LeaderLock } from '../common/leader/lock.js';
+import type { Logger } from '../common/logger.js';
+import type { Metrics } from '../common/metrics.js';
+import type { OwnershipStore } from '../common/ownership/store.js';
+import { keyMapper } from '../common/paths.js';
+import { reconcile } from '../common/reconcile.js';
+import type { ZkWatchReader } from '../common/zk/reader.js';
+import { ChangeQueue } from './change-queue.js';
+import { createMutex } from './mutex.js';
+import { scheduleReconcile } from './schedule.js';
+import { TreeWatcher } from './tree-watcher.js';
+import { withoutKeys } from './without-keys.js';
+
+export interface ZkSession extends ZkWatchReader {
+  close(): void;
+}
+
+export interface SyncDeps {
+  readonly config: Config;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly lock: LeaderLock;
+  /** Opens a ZooKeeper session; `onLost` fires if it expires. */
+  readonly openZk: (onLost: () => void) => Promise<ZkSession>;
+  readonly etcd: EtcdStore;
+  readonly ownership: OwnershipStore;
+  /** Aborted on SIGTERM: stop taking events, finish the flush in flight, release leadership. */
+  readonly signal: AbortSignal;
+  /** Reports readiness changes (connected to ZooKeeper). */
+  readonly onReady?: (ready: boolean) => void;
+}
+
+/**
+ * The watcher (SPEC §5): once leader, mirror and watch the tree, apply every change through the change
+ * queue, run a full reconcile after every (re)load and on schedule. Returns on SIGTERM; throws
+ * LeadershipLostError when leadership is lost.
+ */
+export async function runSync(deps: SyncDeps): Promise<void> {
+  const { config, metrics, logger, lock } = deps;
+  await lock.acquire(deps.signal);
+  metrics.leader.set(1);
+  logger.info('became leader');
+  const stop = AbortSignal.any([deps.signal, lock.lost]);
+  const mapper = keyMapper(config.etcd.prefix);
+  const writeLock = createMutex();
+  const writer: PlanWriter = etcdWriter({ etcd: deps.etcd, ownership: deps.ownership, metrics, logger, fence: () => lock.fence(), eventLog: config.enableEventLog });
+  let fatal: unknown = null;
+  const fail = new AbortController();
+  const queue = new ChangeQueue({
+    etcd: deps.etcd,
+    ownership: deps.ownership,
+    writer,
+    logger,
+    withWriteLock: writeLock,
+    onApplied: (lag) => metrics.syncLag.observe(lag),
+    onFatal: (err) => {
+      fatal = err;
+      fail.abort();
+    },
+  });
+  // Keys changed by events while a full reconcile runs belong to the event path, which has newer state.
+  let touched: Set<string> | null = null;
+  const fullReconcile = async (reason: string): Promise<void> => {
+    touched = new Set();
+    try {
+      const reconcileWriter = withoutKeys(writer, () => touched ?? new Set());
+      const result = await reconcile(config, { zk: live.session as ZkSession, etcd: deps.etcd, ownership: deps.ownership }, {
+        metrics,
+        logger,
+        signal: stop,
+        writer: { write: (p, s) => writeLock(() => reconcileWriter.write(p, s)) },
+      });
+      logger.info({ reason, applied: result.applied, conflict: result.plan.conflict.length, seconds: result.durationSeconds }, 'full reconcile done');
+    } finally {
+      touched = null;
+    }
+  };
+
+  // Replaced on every session rebuild; read by the gauges and the reconcile.
+  const live: { session: ZkSession | null; watcher: TreeWatcher | null } = { session: null, watcher: null };
+  let rebuilds = 0;
+  const schedule = scheduleReconcile(config.fullSync, () => fullReconcile('scheduled'), logger);
+  const gauges = setInterval(() => {
+    metrics.watches.set(live.watcher?.watchCount ?? 0);
+    metrics.mirroredNodes.set(live.watcher?.size ?? 0);
+    metrics.pendingChanges.set(queue.size);
+  }, 1000);
+
+  /** One ZooKeeper session: load and watch, reconcile, follow events until the session or the run ends. */
+  const runSession = async (): Promise<void> => {
+    const lost = new AbortController();
+    const session = await deps.openZk(() => lost.abort());
+    live.session = session;
+    deps.onReady?.(true);
+    const previous = new Set(live.watcher?.paths() ?? []);
+    const watcher = new TreeWatcher(session, {
+      prefixes: config.zookeeper.prefixes,
+      excludes: config.zookeeper.excludes,
+      skipEphemeral: config.zookeeper.skipEphemeral,
+      concurrency: config.concurrent,
+      logger,
+      onChange: (path, data) => {
+        const key = mapper.toKey(path);
+        touched?.add(key);
+        previous.delete(path);
+        queue.push(key, data);
+      },
+      onError: (err) => {
+        logger.warn({ err: (err as Error).message }, 'ZooKeeper read failed while watching; rebuilding the session');
+        lost.abort();
+      },
+    });
+    try {
+      live.watcher = watcher;
+      await watcher.start();
+      // Nodes mirrored before a session loss and not found now were deleted meanwhile.
+      for (const path of previous) queue.push(mapper.toKey(path), null);
+      await queue.idle();
+      try {
+        await fullReconcile(rebuilds > 0 ? 'session rebuilt' : 'became leader');
+      } catch (err) {
+        if (lost.signal.aborted || stop.aborted) throw err;
+        logger.error({ err: (err as Error).message }, 'full reconcile failed; events are still applied, the schedule retries it');
+      }
+      schedule.start();
+      await Promise.race([once(lost.signal), once(stop), once(fail.signal)]);
+    } catch (err) {
+      if (!lost.signal.aborted && !stop.aborted) throw err;
+    } finally {
+      schedule.stop();
+      watcher.stop();
+      session.close();
+      deps.onReady?.(false);
+    }
+    if (lost.signal.aborted && !stop.aborted) {
+      rebuilds++;
+      metrics.sessions.inc();
+      logger.warn('ZooKeeper session lost; rebuilding the session, re-walking and reconciling');
+      await sleep(200);
+    }
+  };
+
+  try {
+    while (!stop.aborted && !fail.signal.aborted) await runSession();
+  } catch (err) {
+    if (!(err instanceof AbortedError) || !stop.aborted) throw err;
+  } finally {
+    clearInterval(gauges);
+    schedule.stop();
+    live.watcher?.stop();
+    await queue.stop();
+    metrics.leader.set(0);
+  }
+  if (fatal) throw fatal;
+  if (lock.lost.aborted) throw new LeadershipLostError('leadership lost; stopped writing');
+}
+
+function once(signal: AbortSignal): Promise<void> {
+  return signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
