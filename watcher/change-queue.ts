@@ -41,6 +41,7 @@ export class ChangeQueue {
 
   constructor(private readonly deps: ChangeQueueDeps) {}
 
+  /** `since`: when the change was seen (NaN: not a change, e.g. the initial load). */
   push(key: string, value: Buffer | null, since = performance.now()): void {
     if (this.stopped) return;
     const prev = this.pending.get(key);
@@ -107,7 +108,7 @@ export class ChangeQueue {
     const ownership = await this.deps.ownership.lookup(keys.filter((k) => !desired.has(k) && current.has(k)));
     const result = await this.deps.writer.write(plan({ desired, current, ownership, keys }));
     const now = performance.now();
-    if (this.deps.onApplied) for (const p of batch.values()) this.deps.onApplied((now - p.since) / 1000);
+    if (this.deps.onApplied) for (const p of batch.values()) if (!Number.isNaN(p.since)) this.deps.onApplied((now - p.since) / 1000);
     if (result.skipped > 0) {
       // Someone else moved between our read and write: re-plan those keys from their latest state.
       for (const key of result.skippedKeys) if (!this.pending.has(key)) this.pending.set(key, batch.get(key) as Pending);

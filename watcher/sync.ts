@@ -99,6 +99,7 @@ export async function runSync(deps: SyncDeps): Promise<void> {
     live.session = session;
     deps.onReady?.(true);
     const previous = new Set(live.watcher?.paths() ?? []);
+    let loading = true;
     const watcher = new TreeWatcher(session, {
       prefixes: config.zookeeper.prefixes,
       excludes: config.zookeeper.excludes,
@@ -109,7 +110,8 @@ export async function runSync(deps: SyncDeps): Promise<void> {
         const key = mapper.toKey(path);
         touched?.add(key);
         previous.delete(path);
-        queue.push(key, data);
+        // Loading is not a change: only events feed the sync-lag histogram.
+        queue.push(key, data, loading ? Number.NaN : performance.now());
       },
       onError: (err) => {
         logger.warn({ err: (err as Error).message }, 'ZooKeeper read failed while watching; rebuilding the session');
@@ -119,6 +121,7 @@ export async function runSync(deps: SyncDeps): Promise<void> {
     try {
       live.watcher = watcher;
       await watcher.start();
+      loading = false;
       // Nodes mirrored before a session loss and not found now were deleted meanwhile.
       for (const path of previous) queue.push(mapper.toKey(path), null);
       await queue.idle();
