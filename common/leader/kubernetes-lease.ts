@@ -276,8 +276,8 @@ export function kubernetesLeaseLock(opts: KubernetesLeaseOptions): LeaderLock {
       if (!leading) return;
       leading = false;
       stopTimers();
-      // A renewal in flight carries the same resourceVersion; let it land so ours does not 409.
-      if (inflight !== undefined) await withTimeout(inflight, requestTimeoutMs, 'the last renewal').catch(() => undefined);
+      // A renewal in flight carries the same resourceVersion; let it land (briefly) so ours does not 409.
+      if (inflight !== undefined) await withTimeout(inflight, requestTimeoutMs / 2, 'the last renewal').catch(() => undefined);
       await writeRelease();
     },
   };
