@@ -31,13 +31,14 @@ export interface WatcherProcess {
 export async function startWatcher(args: readonly string[], env: Record<string, string> = {}): Promise<WatcherProcess> {
   const port = await freePort();
   let out = '';
-  const child = spawn(process.execPath, [BIN, 'sync', `--http-addr=127.0.0.1:${port}`, '--fullsync-interval=0', ...args], {
+  const child = spawn(process.execPath, [BIN, 'sync', `--http-addr=127.0.0.1:${port}`, ...args], {
     env: {
       PATH: process.env.PATH ?? '',
       ZK2ETCD_ZOOKEEPER_SERVERS: servers.zk,
       ZK2ETCD_ETCD_SERVERS: servers.etcd,
       ZK2ETCD_REDIS_SERVER: servers.redis,
       ZK2ETCD_LOG_LEVEL: 'info',
+      ZK2ETCD_FULLSYNC_INTERVAL: '0', // tests opt in with the flag (flag > env)
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -63,4 +63,12 @@ describe('watcher failover with --leader-elect etcd', () => {
     await eventually(() => assertMirrored(etcd, root), 60_000);
     assert.equal(await leaderGauge(standby), 1);
   });
+
+  test('a leader whose leader key is taken away stops writing and exits non-zero', async () => {
+    const leader = replicas[1] as WatcherProcess;
+    await etcd.delete().key(`zk2etcd/leader/${name}`);
+    const res = await leader.exited;
+    assert.equal(res.code, 1, leader.output().slice(-1500));
+    assert.match(leader.output(), /leadership lost: exiting so the pod restarts clean/);
+  });
 });
