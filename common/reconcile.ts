@@ -83,7 +83,10 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
   metrics.etcdKeys.set(snap.entries.size);
 
   const candidates = [...snap.entries.keys()].filter((k) => !tree.has(k));
-  let current = plan({ desired: tree, current: snap.entries, ownership: await clients.ownership.lookup(candidates) });
+  // A fix also prunes records a crash left behind; only a fix needs the full list of ours.
+  const records = ctx.writer ? await clients.ownership.scan(synced) : undefined;
+  let current = plan({ desired: tree, current: snap.entries, ownership: await clients.ownership.lookup(candidates), records });
+  const staleRecords = current.staleRecords;
   const foreign = new Set(current.foreign);
   let inSync = current.inSync;
 
@@ -100,7 +103,7 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
     inSync += current.inSync; // planned keys that resolved themselves
     logger.debug({ round, differences: differenceCount(current) }, 'confirmation round');
   }
-  const confirmed: Plan = { ...current, foreign: [...foreign].sort(), inSync };
+  const confirmed: Plan = { ...current, foreign: [...foreign].sort(), inSync, staleRecords };
   for (const kind of ['missing', 'changed', 'extra', 'foreign', 'conflict'] as const) metrics.differences.set({ kind }, confirmed[kind].length);
 
   let applied: ApplyResult | null = null;

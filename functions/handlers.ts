@@ -1,5 +1,6 @@
 import { dryRunWriter } from '../common/apply/dry-run.js';
 import { etcdWriter } from '../common/apply/etcd-writer.js';
+import type { Failpoint } from '../common/apply/etcd-writer.js';
 import type { Config } from '../common/config/types.js';
 import type { Logger } from '../common/logger.js';
 import type { Metrics } from '../common/metrics.js';
@@ -14,13 +15,21 @@ export interface HandlerContext {
   readonly logger: Logger;
   readonly progress?: Progress;
   readonly signal?: AbortSignal;
+  readonly failpoint?: (point: Failpoint) => void;
 }
 
 /** `diff` (and `diff --fix`): compare ZooKeeper and etcd; apply only when config.fix. */
 export async function diff(config: Config, clients: ReconcileClients, ctx: HandlerContext): Promise<Report> {
   let writer;
   if (config.fix) {
-    const real = etcdWriter({ etcd: clients.etcd, ownership: clients.ownership, metrics: ctx.metrics, logger: ctx.logger, eventLog: config.enableEventLog });
+    const real = etcdWriter({
+      etcd: clients.etcd,
+      ownership: clients.ownership,
+      metrics: ctx.metrics,
+      logger: ctx.logger,
+      eventLog: config.enableEventLog,
+      failpoint: ctx.failpoint,
+    });
     writer = config.dryRun ? dryRunWriter(real, ctx.logger) : real;
   }
   const result = await runReconcile(config, clients, { ...ctx, writer });

@@ -37,7 +37,10 @@ export async function runOneShot(command: OneShotCommand, argv: readonly string[
   try {
     clients = await openClients(config, metrics, logger);
     const progress = createProgress(logger, process.stderr.isTTY === true);
-    const report = await HANDLERS[command](config, clients, { metrics, logger, progress, signal: shutdown.signal });
+    // Crash tests only: SIGKILL at a named point of the ownership order.
+    const failAt = env.ZK2ETCD_TEST_FAILPOINT;
+    const failpoint = failAt ? (point: string) => point === failAt && process.kill(process.pid, 'SIGKILL') : undefined;
+    const report = await HANDLERS[command](config, clients, { metrics, logger, progress, signal: shutdown.signal, failpoint });
     process.stdout.write(config.output === 'json' ? `${JSON.stringify(report)}\n` : `${formatText(command, report)}\n`);
     code = exitCodeFor(report);
   } catch (err) {

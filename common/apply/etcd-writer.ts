@@ -19,7 +19,11 @@ export interface EtcdWriterDeps {
   readonly inFlight?: number;
   readonly fence?: () => Fence | undefined;
   readonly eventLog?: boolean;
+  /** Test hook: called at the crash points the ownership order must survive. */
+  readonly failpoint?: (point: Failpoint) => void;
 }
+
+export type Failpoint = 'after-pending' | 'after-delete-commit';
 
 const TXN_RETRY = { attempts: 4, baseDelayMs: 250, maxDelayMs: 3000 };
 
@@ -59,6 +63,7 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
         const trace = randomUUID();
         const puts = batch.filter((op) => op.type === 'put').map((op) => op.key);
         const previous = puts.length > 0 ? await ownership.markPending(puts) : new Map();
+        if (puts.length > 0) deps.failpoint?.('after-pending');
         let pending = batch;
         while (pending.length > 0) {
           const fence = deps.fence?.();
@@ -88,12 +93,23 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
           pending = retry;
         }
       });
+      await pruneStaleRecords(plan.staleRecords);
       return { put, delete: del, skipped: skippedKeys.length, skippedKeys };
+
+      /** Records of keys absent from etcd now too: removed unless a writer re-recorded them meanwhile. */
+      async function pruneStaleRecords(stale: ReadonlyMap<string, string>): Promise<void> {
+        if (stale.size === 0) return;
+        const present = await etcd.getMany([...stale.keys()]);
+        const absent = new Map([...stale].filter(([key]) => !present.has(key)));
+        const removed = await ownership.forgetIfUnchanged(absent);
+        if (removed > 0) logger.info({ removed }, 'pruned ownership records of keys that no longer exist');
+      }
 
       async function settle(done: readonly TxnOp[], revision: string, trace: string): Promise<void> {
         const putKeys = done.filter((op) => op.type === 'put').map((op) => op.key);
         const delKeys = done.filter((op) => op.type === 'delete').map((op) => op.key);
         if (putKeys.length > 0) await ownership.recordRevision(putKeys, revision);
+        if (delKeys.length > 0) deps.failpoint?.('after-delete-commit');
         if (delKeys.length > 0) await ownership.forget(delKeys);
         put += putKeys.length;
         del += delKeys.length;

@@ -12,6 +12,12 @@ export interface RedisOwnershipOptions {
 }
 
 const CHUNK = 1000;
+// HDEL each field whose value is still the one given: pairs of (field, value) in ARGV.
+const FORGET_IF_UNCHANGED = `local n = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then n = n + redis.call('HDEL', KEYS[1], ARGV[i]) end
+end
+return n`;
 const RETRY = { attempts: 3, baseDelayMs: 200, maxDelayMs: 1000 };
 
 /** One hash per instance: `zk2etcd:{<instance>}:owned`, field = etcd key, value = mod revision or `pending`. */
@@ -108,6 +114,25 @@ export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): 
         for (const k of chunk) fields.push(k, revision);
         await call('record', () => redis.hset(hash, ...fields));
       }
+    },
+
+    async scan(filter) {
+      const out = new Map<string, string>();
+      let cursor = '0';
+      do {
+        const [next, flat] = await call('scan', () => redis.hscan(hash, cursor, 'COUNT', 1000));
+        for (let i = 0; i + 1 < flat.length; i += 2) if (filter(flat[i] as string)) out.set(flat[i] as string, flat[i + 1] as string);
+        cursor = next;
+      } while (cursor !== '0');
+      return out;
+    },
+
+    async forgetIfUnchanged(records) {
+      let removed = 0;
+      for (const chunk of chunks([...records])) {
+        removed += Number(await call('prune', () => redis.eval(FORGET_IF_UNCHANGED, 1, hash, ...chunk.flat())));
+      }
+      return removed;
     },
 
     async forget(keys) {

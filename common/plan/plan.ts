@@ -25,6 +25,8 @@ export interface Plan {
   readonly conflict: readonly string[];
   /** Keys present and byte-identical on both sides. */
   readonly inSync: number;
+  /** Ownership records (key -> stored value) whose key is in neither etcd nor ZooKeeper: left by a crash. */
+  readonly staleRecords: ReadonlyMap<string, string>;
 }
 
 export interface PlanInput {
@@ -36,6 +38,8 @@ export interface PlanInput {
   readonly ownership: ReadonlyMap<string, OwnershipRecord>;
   /** When given, only these keys are planned (confirmation rounds); otherwise the union of both sides. */
   readonly keys?: Iterable<string>;
+  /** Every record of ours under the prefixes (key -> stored value), when a fix wants stale ones pruned. */
+  readonly records?: ReadonlyMap<string, string>;
 }
 
 /** Pure: trees in, plan out. Lists are sorted by key so plans and reports are deterministic. */
@@ -75,7 +79,9 @@ export function plan(input: PlanInput): Plan {
   extra.sort(byKey);
   foreign.sort();
   conflict.sort();
-  return { missing, changed, extra, foreign, conflict, inSync };
+  const staleRecords = new Map<string, string>();
+  for (const [key, value] of input.records ?? []) if (!input.current.has(key) && !input.desired.has(key)) staleRecords.set(key, value);
+  return { missing, changed, extra, foreign, conflict, inSync, staleRecords };
 }
 
 /** Keys a plan would act on or report as kept-by-rule; the set re-read by a confirmation round. */

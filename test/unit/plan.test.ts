@@ -308,3 +308,32 @@ describe('plannedKeys and differenceCount', () => {
     assert.deepEqual(plannedKeys(kept), ['/dubbo/c']);
   });
 });
+
+describe('plan: stale ownership records', () => {
+  const cases: { name: string; input: PlanInput; expected: [string, string][] }[] = [
+    {
+      name: 'a record whose key is in neither etcd nor ZooKeeper is stale',
+      input: { desired: new Map(), current: new Map(), ownership: new Map(), records: new Map([['/dubbo/gone', 'pending']]) },
+      expected: [['/dubbo/gone', 'pending']],
+    },
+    {
+      name: 'a record whose key is still in etcd is not stale',
+      input: { desired: new Map(), current: new Map([['/dubbo/a', entry('v', '4')]]), ownership: new Map(), records: new Map([['/dubbo/a', '4']]) },
+      expected: [],
+    },
+    {
+      name: 'a record whose key is about to be created (in ZooKeeper) is not stale',
+      input: { desired: new Map([['/dubbo/b', b('v')]]), current: new Map(), ownership: new Map(), records: new Map([['/dubbo/b', '3']]) },
+      expected: [],
+    },
+    {
+      name: 'without records nothing is stale',
+      input: { desired: new Map(), current: new Map(), ownership: new Map() },
+      expected: [],
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, () => assert.deepEqual([...plan(c.input).staleRecords], c.expected));
+  }
+});
+

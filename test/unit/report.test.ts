@@ -25,6 +25,7 @@ function planOf(sizes: PlanSizes): Plan {
     foreign: keys('foreign', sizes.foreign ?? 0),
     conflict: keys('conflict', sizes.conflict ?? 0),
     inSync: sizes.inSync ?? 0,
+    staleRecords: new Map(),
   };
 }
 const applied = (put: number, del: number, skipped: number): ApplyResult => ({ put, delete: del, skipped, skippedKeys: keys('skipped', skipped) });

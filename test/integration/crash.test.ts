@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { ownershipHashKey } from '../../common/ownership/redis-store.js';
+import { freshName, jsonReport, runCli, testEtcd, testRedis, testZk } from '../helpers/services.js';
+import type { TestZk } from '../helpers/services.js';
+
+/** SIGKILL at the crash points of the ownership order (SPEC §3): the next run repairs, never deleting what is not ours. */
+describe('crash safety of the ownership order', () => {
+  const name = freshName('crash');
+  const root = `/${name}`;
+  const hash = ownershipHashKey(name);
+  const etcd = testEtcd();
+  const redis = testRedis();
+  let zk: TestZk;
+  const flags = [`--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${name}`, '--output=json', '--max-delete=100%'];
+  const records = async () => redis.hgetall(hash);
+
+  before(async () => {
+    zk = await testZk();
+    const nodes: [string, Buffer][] = [[root, Buffer.alloc(0)]];
+    for (let i = 0; i < 5; i++) nodes.push([`${root}/n${i}`, Buffer.from(`v${i}`)]);
+    await zk.createAll(nodes);
+    await etcd.put(`${root}/foreign`).value('another tool');
+  });
+
+  after(async () => {
+    await zk.removeTree(root);
+    zk.close();
+    await etcd.delete().prefix(root);
+    await redis.del(hash);
+    etcd.close();
+    redis.disconnect();
+  });
+
+  test('killed between the pending record and the etcd write: the next run writes, records and prunes', async () => {
+    const killed = await runCli(['fix', ...flags], { ZK2ETCD_TEST_FAILPOINT: 'after-pending' });
+    assert.equal(killed.code, -1, 'killed by SIGKILL');
+    const pending = await records();
+    assert.equal(Object.keys(pending).length, 6);
+    assert.ok(Object.values(pending).every((v) => v === 'pending'));
+    assert.equal(await etcd.get(`${root}/n0`).string(), null, 'nothing written after the record');
+
+    await zk.remove(`${root}/n4`); // its pending record now points at a key that will never exist
+    const r = await runCli(['fix', ...flags]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(jsonReport(r).applied.put, 5);
+    const after = await records();
+    assert.deepEqual(Object.keys(after).sort(), [root, ...[0, 1, 2, 3].map((i) => `${root}/n${i}`)].sort());
+    const kvs = (await etcd.getAll().prefix(root).exec()).kvs;
+    for (const kv of kvs) {
+      const key = kv.key.toString();
+      if (key === `${root}/foreign`) continue;
+      assert.equal(after[key], kv.mod_revision, `record of ${key} is its write revision`);
+    }
+    assert.equal(await etcd.get(`${root}/foreign`).string(), 'another tool');
+  });
+
+  test('killed between the etcd delete and removing the record: the stale record is pruned, a key re-created by another writer kept', async () => {
+    await zk.remove(`${root}/n2`);
+    await zk.remove(`${root}/n3`);
+    const killed = await runCli(['fix', ...flags], { ZK2ETCD_TEST_FAILPOINT: 'after-delete-commit' });
+    assert.equal(killed.code, -1, 'killed by SIGKILL');
+    assert.equal(await etcd.get(`${root}/n2`).string(), null);
+    assert.equal(await etcd.get(`${root}/n3`).string(), null);
+    assert.ok((await records())[`${root}/n2`], 'record left behind by the crash');
+
+    await etcd.put(`${root}/n3`).value('re-created by another tool');
+    const r = await runCli(['fix', ...flags]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(jsonReport(r).counts.conflict, 1, 'the re-created key does not carry our revision: kept');
+    assert.equal(await etcd.get(`${root}/n3`).string(), 're-created by another tool');
+    assert.equal(await etcd.get(`${root}/foreign`).string(), 'another tool');
+    assert.equal(await redis.hexists(hash, `${root}/n2`), 0, 'stale record pruned');
+    assert.equal(jsonReport(await runCli(['diff', ...flags])).inSync, true);
+  });
+});
