@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -75,4 +76,28 @@ export async function privateEtcd(): Promise<PrivateServer> {
   ];
   const healthy = async () => (await (await fetch(`${url}/health`)).text()).includes('"health":"true"');
   return managed('etcd', args, healthy, url, dir);
+}
+
+function ruok(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write('ruok'));
+    let reply = '';
+    socket.on('data', (d) => (reply += d.toString()));
+    socket.on('close', () => resolve(reply === 'imok'));
+    socket.on('error', () => resolve(false));
+    socket.setTimeout(1000, () => socket.destroy());
+  });
+}
+
+/** A standalone ZooKeeper 3.8 with its own data dir and port (a JVM: start it only where needed). */
+export async function privateZk(): Promise<PrivateServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'zk2etcd-zk-'));
+  const cfg = join(dir, 'zoo.cfg');
+  writeFileSync(
+    cfg,
+    [`tickTime=500`, `minSessionTimeout=1000`, `dataDir=${join(dir, 'data')}`, `clientPort=${port}`, 'clientPortAddress=127.0.0.1', 'admin.enableServer=false', '4lw.commands.whitelist=*', 'forceSync=no'].join('\n'),
+  );
+  const args = ['-Xmx256m', '-cp', '/usr/share/java/*:/etc/zookeeper/conf', 'org.apache.zookeeper.server.ZooKeeperServerMain', cfg];
+  return managed('java', args, () => ruok(port), `127.0.0.1:${port}`, dir);
 }

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -42,9 +43,9 @@ export interface TestZk {
   close(): void;
 }
 
-export async function testZk(): Promise<TestZk> {
+export async function testZk(connectTo: string = servers.zk): Promise<TestZk> {
   const ZooKeeper = require('zookeeper') as { new (c: object): RawZk; constants: Record<string, number> };
-  const zk = new ZooKeeper({ connect: servers.zk, timeout: 20000, debug_level: 1, host_order_deterministic: false, response_counter_limit: 1_000_000_000 });
+  const zk = new ZooKeeper({ connect: connectTo, timeout: 20000, debug_level: 1, host_order_deterministic: false, response_counter_limit: 1_000_000_000 });
   await new Promise<void>((resolve) => {
     let done = false;
     zk.on('connect', () => {
@@ -119,7 +120,7 @@ export interface CliResult {
 const BIN = fileURLToPath(new URL('../../bin/zk2etcd.js', import.meta.url));
 
 /** Runs the real CLI as a child process. Server flags come from the environment unless overridden. */
-export function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
+export function runCli(args: readonly string[], env: Record<string, string> = {}, onSpawn?: (child: ChildProcess) => void): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       env: {
@@ -132,6 +133,7 @@ export function runCli(args: readonly string[], env: Record<string, string> = {}
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    onSpawn?.(child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
