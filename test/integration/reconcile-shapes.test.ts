@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { ownershipHashKey } from '../../common/ownership/redis-store.js';
+import { assertMirrored, freshName, jsonReport, runCli, testEtcd, testRedis, testZk } from '../helpers/services.js';
+import type { TestZk } from '../helpers/services.js';
+
+/** Tree shapes at the edges: 40 levels deep; one node with 20,000 children whose names exceed 1 MiB. */
+describe('unusual tree shapes copy completely', () => {
+  const name = freshName('shapes');
+  const root = `/${name}`;
+  const etcd = testEtcd();
+  const redis = testRedis();
+  let zk: TestZk;
+  const flags = [`--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${name}`, '--output=json'];
+
+  before(async () => {
+    zk = await testZk();
+    const nodes: [string, Buffer][] = [[root, Buffer.alloc(0)]];
+    let deep = `${root}/deep`;
+    for (let i = 0; i < 40; i++) {
+      nodes.push([deep, Buffer.from(`depth ${i}`)]);
+      deep += `/d${i} %2F x`;
+    }
+    nodes.push([`${root}/wide`, Buffer.alloc(0)]);
+    for (let i = 0; i < 20_000; i++) nodes.push([`${root}/wide/${String(i).padStart(6, '0')}-${'n'.repeat(54)}`, Buffer.alloc(0)]);
+    await zk.createAll(nodes, 400);
+  });
+
+  after(async () => {
+    await zk.removeTree(root);
+    zk.close();
+    await etcd.delete().prefix(root);
+    await redis.del(ownershipHashKey(name));
+    etcd.close();
+    redis.disconnect();
+  });
+
+  test('fix copies every node (the child list of /wide is larger than 1 MiB)', async () => {
+    const r = await runCli(['fix', ...flags]);
+    assert.equal(r.code, 0, r.stderr);
+    const report = jsonReport(r);
+    assert.equal(report.counts.zookeeper, 1 + 40 + 1 + 20_000);
+    assert.equal(report.applied.put, report.counts.zookeeper);
+    await assertMirrored(etcd, root);
+  });
+
+  test('diff afterwards is in sync', async () => {
+    const r = await runCli(['diff', ...flags]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(jsonReport(r).inSync, true);
+  });
+});
