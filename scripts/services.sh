@@ -21,6 +21,7 @@ install_packages() {
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   command -v prometheus-pushgateway >/dev/null 2>&1 || missing+=(prometheus-pushgateway)
   command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus) # promtool checks the alert rules in the tests
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing: ${missing[*]}"
     local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
