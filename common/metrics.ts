@@ -20,6 +20,15 @@ export function createMetrics(registry: Registry = new Registry()) {
     ownershipErrors: new Counter({ name: 'zk2etcd_ownership_errors_total', help: 'ownership store (Redis) failures', registers: r }),
     zkNodes: new Gauge({ name: 'zk2etcd_zk_nodes', help: 'znodes under the mirrored prefixes in the last walk', registers: r }),
     etcdKeys: new Gauge({ name: 'zk2etcd_etcd_keys', help: 'etcd keys under the mirrored prefixes in the last read', registers: r }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** The watcher's own metrics, registered only by `sync` (one-shot pushes never carry them). */
+export function createWatcherMetrics(registry: Registry) {
+  const r = [registry];
+  return {
     syncLag: new Histogram({ name: 'zk2etcd_sync_lag_seconds', help: 'watcher: seconds from a ZooKeeper event to the etcd commit', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: r }),
     leader: new Gauge({ name: 'zk2etcd_leader', help: 'watcher: 1 while this replica is the leader', registers: r }),
     watches: new Gauge({ name: 'zk2etcd_watches', help: 'watcher: armed ZooKeeper watches', registers: r }),
@@ -29,7 +38,7 @@ export function createMetrics(registry: Registry = new Registry()) {
   };
 }
 
-export type Metrics = ReturnType<typeof createMetrics>;
+export type WatcherMetrics = ReturnType<typeof createWatcherMetrics>;
 
 /** Registered only when a run succeeds, so a failed push never overwrites the last success. */
 export function lastSuccessGauge(registry: Registry): Gauge {

@@ -12,7 +12,7 @@ import type { LeaderLock } from '../common/leader/lock.js';
 import { noLeaderElection } from '../common/leader/lock.js';
 import { createLogger } from '../common/logger.js';
 import type { Logger } from '../common/logger.js';
-import { createMetrics } from '../common/metrics.js';
+import { createMetrics, createWatcherMetrics } from '../common/metrics.js';
 import { connectRedis } from '../common/ownership/connect.js';
 import { redisOwnershipStore } from '../common/ownership/redis-store.js';
 import { shutdownSignal } from '../common/signals.js';
@@ -60,6 +60,7 @@ export async function runSyncCommand(argv: readonly string[], env: NodeJS.Proces
   }
   const logger = createLogger(config.logLevel, 'stdout');
   const metrics = createMetrics();
+  const watcherMetrics = createWatcherMetrics(metrics.registry);
   collectDefaultMetrics({ register: metrics.registry });
   // Ready once Redis and etcd are connected; a leader also needs its ZooKeeper session. A standby is ready.
   let clientsUp = false;
@@ -95,6 +96,7 @@ export async function runSyncCommand(argv: readonly string[], env: NodeJS.Proces
     await runSync({
       config,
       metrics,
+      watcherMetrics,
       logger,
       lock,
       etcd: instrumentEtcdStore(etcd3Store(etcdClient), metrics),

@@ -6,7 +6,7 @@ import type { EtcdStore } from '../common/etcd/store.js';
 import { AbortedError, LeadershipLostError } from '../common/errors.js';
 import type { LeaderLock } from '../common/leader/lock.js';
 import type { Logger } from '../common/logger.js';
-import type { Metrics } from '../common/metrics.js';
+import type { Metrics, WatcherMetrics } from '../common/metrics.js';
 import type { OwnershipStore } from '../common/ownership/store.js';
 import { keyMapper } from '../common/paths.js';
 import { reconcile } from '../common/reconcile.js';
@@ -24,6 +24,7 @@ export interface ZkSession extends ZkWatchReader {
 export interface SyncDeps {
   readonly config: Config;
   readonly metrics: Metrics;
+  readonly watcherMetrics: WatcherMetrics;
   readonly logger: Logger;
   readonly lock: LeaderLock;
   /** Opens a ZooKeeper session; `onLost` fires if it expires. */
@@ -43,8 +44,9 @@ export interface SyncDeps {
  */
 export async function runSync(deps: SyncDeps): Promise<void> {
   const { config, metrics, logger, lock } = deps;
+  const wm = deps.watcherMetrics;
   await lock.acquire(deps.signal);
-  metrics.leader.set(1);
+  wm.leader.set(1);
   logger.info('became leader');
   const stop = AbortSignal.any([deps.signal, lock.lost]);
   const mapper = keyMapper(config.etcd.prefix);
@@ -58,7 +60,7 @@ export async function runSync(deps: SyncDeps): Promise<void> {
     writer,
     logger,
     withWriteLock: writeLock,
-    onApplied: (lag) => metrics.syncLag.observe(lag),
+    onApplied: (lag) => wm.syncLag.observe(lag),
     onFatal: (err) => {
       fatal = err;
       fail.abort();
@@ -87,9 +89,9 @@ export async function runSync(deps: SyncDeps): Promise<void> {
   let rebuilds = 0;
   const schedule = scheduleReconcile(config.fullSync, () => fullReconcile('scheduled'), logger);
   const gauges = setInterval(() => {
-    metrics.watches.set(live.watcher?.watchCount ?? 0);
-    metrics.mirroredNodes.set(live.watcher?.size ?? 0);
-    metrics.pendingChanges.set(queue.size);
+    wm.watches.set(live.watcher?.watchCount ?? 0);
+    wm.mirroredNodes.set(live.watcher?.size ?? 0);
+    wm.pendingChanges.set(queue.size);
   }, 1000);
 
   /** One ZooKeeper session: load and watch, reconcile, follow events until the session or the run ends. */
@@ -143,7 +145,7 @@ export async function runSync(deps: SyncDeps): Promise<void> {
     }
     if (lost.signal.aborted && !stop.aborted) {
       rebuilds++;
-      metrics.sessions.inc();
+      wm.sessions.inc();
       logger.warn('ZooKeeper session lost; rebuilding the session, re-walking and reconciling');
       await sleep(200);
     }
@@ -158,7 +160,7 @@ export async function runSync(deps: SyncDeps): Promise<void> {
     schedule.stop();
     live.watcher?.stop();
     await queue.stop();
-    metrics.leader.set(0);
+    wm.leader.set(0);
   }
   if (fatal) throw fatal;
   if (lock.lost.aborted) throw new LeadershipLostError('leadership lost; stopped writing');

@@ -21,6 +21,7 @@ function managed(command: string, args: string[], ready: () => Promise<boolean>,
   const server: PrivateServer = {
     address,
     async start() {
+      if (child && child.exitCode === null && child.signalCode === null) return; // already running
       child = spawn(command, args, { stdio: 'ignore' });
       for (let i = 0; i < 200; i++) {
         if (await ready().catch(() => false)) return;

@@ -46,11 +46,17 @@ export interface TestZk {
 export async function testZk(connectTo: string = servers.zk): Promise<TestZk> {
   const ZooKeeper = require('zookeeper') as { new (c: object): RawZk; constants: Record<string, number> };
   const zk = new ZooKeeper({ connect: connectTo, timeout: 20000, debug_level: 1, host_order_deterministic: false, response_counter_limit: 1_000_000_000 });
-  await new Promise<void>((resolve) => {
+  await new Promise<void>((resolve, reject) => {
     let done = false;
+    const timer = setTimeout(() => {
+      done = true;
+      zk.close();
+      reject(new Error(`test ZooKeeper client: no connection to ${connectTo} within 20s`));
+    }, 20_000);
     zk.on('connect', () => {
       if (!done) {
         done = true;
+        clearTimeout(timer);
         resolve();
       }
     });
@@ -161,11 +167,11 @@ export async function etcdDump(etcd: Etcd3, prefix: string): Promise<Map<string,
 }
 
 /** Every znode under `root` (data by path), read with the product's own walk. */
-export async function zkDump(root: string): Promise<Map<string, Buffer>> {
+export async function zkDump(root: string, zkAddress: string = servers.zk): Promise<Map<string, Buffer>> {
   const { connectZk } = await import('../../common/zk/addon-client.js');
   const { walkTree } = await import('../../common/zk/walk.js');
   const { silentLogger } = await import('../../common/logger.js');
-  const zk = await connectZk({ servers: [servers.zk], sessionTimeoutMs: 10_000, auth: null, logger: silentLogger() });
+  const zk = await connectZk({ servers: [zkAddress], sessionTimeoutMs: 10_000, auth: null, logger: silentLogger() });
   try {
     return await walkTree(zk, { prefixes: [root], excludes: [], skipEphemeral: false, allowEmptySource: true, concurrency: 50, keyOf: (p) => p });
   } finally {
@@ -174,8 +180,8 @@ export async function zkDump(root: string): Promise<Map<string, Buffer>> {
 }
 
 /** Asserts etcd under `root` (the key and `root/...`) equals the ZooKeeper tree, byte for byte. */
-export async function assertMirrored(etcd: Etcd3, root: string, foreign: readonly string[] = []): Promise<void> {
-  const [want, got] = await Promise.all([zkDump(root), etcdDump(etcd, root)]);
+export async function assertMirrored(etcd: Etcd3, root: string, foreign: readonly string[] = [], zkAddress: string = servers.zk): Promise<void> {
+  const [want, got] = await Promise.all([zkDump(root, zkAddress), etcdDump(etcd, root)]);
   for (const key of [...got.keys()]) if ((key !== root && !key.startsWith(`${root}/`)) || foreign.includes(key)) got.delete(key);
   const missing = [...want.keys()].filter((k) => !got.has(k));
   const extra = [...got.keys()].filter((k) => !want.has(k));
