@@ -50,6 +50,8 @@ async function main(): Promise<number> {
 main().then(
   (code) => {
     process.exitCode = code;
+    // Clients are closed by now; a lingering socket (grpc-js, TLS) must not keep the process alive.
+    setTimeout(() => process.exit(code), 2000).unref();
   },
   (err: unknown) => {
     process.stderr.write(`zk2etcd: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

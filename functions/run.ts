@@ -45,7 +45,7 @@ export async function runOneShot(command: OneShotCommand, argv: readonly string[
     code = exitCodeFor(report);
   } catch (err) {
     code = err instanceof DeletionGuardError ? ExitCode.guard : ExitCode.failure;
-    logger.error({ err: { type: (err as Error).name, message: (err as Error).message } }, `${command} failed`);
+    logger.error({ err }, `${command} failed`);
     process.stderr.write(`zk2etcd ${command}: ${(err as Error).message}\n`);
   } finally {
     await clients?.close().catch(() => {});

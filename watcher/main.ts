@@ -122,7 +122,7 @@ export async function runSyncCommand(argv: readonly string[], env: NodeJS.Proces
   } catch (err) {
     code = ExitCode.failure;
     const lost = err instanceof LeadershipLostError;
-    logger.error({ err: { type: (err as Error).name, message: (err as Error).message } }, lost ? 'leadership lost: exiting so the pod restarts clean' : 'sync failed');
+    logger.error({ err }, lost ? 'leadership lost: exiting so the pod restarts clean' : 'sync failed');
     if (!lost) process.stderr.write(`zk2etcd sync: ${(err as Error).message}\n`);
   } finally {
     await lock?.release().catch(() => {});

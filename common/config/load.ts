@@ -93,7 +93,7 @@ export function loadConfig(input: LoadInput): Config {
     else {
       const given = raw.get(name);
       const origin = given ? ` (got "${maskCredentials(given.value)}" from ${given.source})` : '';
-      for (const issue of result.error.issues) problems.push(`--${name}: ${issue.message}${origin}`);
+      for (const issue of result.error.issues) problems.push(`--${name}: ${maskCredentials(issue.message)}${origin}`);
     }
   }
   const v = parsed;

@@ -19,6 +19,8 @@ export function createEtcdClient(cfg: Config['etcd']): Etcd3 {
     auth: cfg.username && cfg.password ? { username: cfg.username, password: cfg.password } : undefined,
     grpcOptions: { 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 8 * 1024 * 1024 },
     dialTimeout: 10_000,
+    // etcd3 does not apply dialTimeout: without a deadline a call to a server that never answers hangs.
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: new Date(Date.now() + 10_000) }),
     faultHandling: { host: () => noop, global: noop },
   });
 }

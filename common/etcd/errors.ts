@@ -16,7 +16,7 @@ export function toEtcdError(err: unknown, op: string): EtcdError {
       return false;
     }
   })();
-  const hint = /PermissionDenied|AuthFailed|InvalidAuth/.test(name)
+  const hint = /PermissionDenied|AuthenticationFailed|AuthFailed|InvalidAuth|Unauthenticated/.test(name)
     ? ' (check --etcd-username/--etcd-password-file and the user role)'
     : /Unavailable|ConnectFailed/.test(name)
       ? ' (check --etcd-servers and TLS flags)'

@@ -3,6 +3,8 @@ import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
+import { createServer } from 'node:net';
+import type { Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -91,7 +93,7 @@ export async function tlsEtcd(pki: TestPki): Promise<TlsEtcd> {
   ];
   const healthy = () =>
     new Promise<boolean>((resolve) => {
-      const req = request(`${url}/health`, { ca: pki.read(pki.caCert), cert: pki.read(pki.clientCert), key: pki.read(pki.clientKey), timeout: 1000 }, (res) => {
+      const req = request(`${url}/health`, { servername: 'localhost', ca: pki.read(pki.caCert), cert: pki.read(pki.clientCert), key: pki.read(pki.clientKey), timeout: 1000 }, (res) => {
         let body = '';
         res.on('data', (d: Buffer) => (body += d.toString()));
         res.on('end', () => resolve(body.includes('"health":"true"')));
@@ -318,4 +320,25 @@ export function secretFile(dir: string, name: string, value: string): string {
 /** A one-line description of a CLI result for assertion messages. */
 export function describeRun(r: CliResult & { timedOut?: boolean; ms?: number }): string {
   return `exit ${r.code}${r.timedOut ? ' (killed at the deadline: hung)' : ''}${r.ms !== undefined ? ` after ${r.ms} ms` : ''}; stdout: ${r.stdout.slice(0, 2000)}; stderr: ${r.stderr.slice(0, 3000)}`;
+}
+
+/** A TCP listener that accepts connections and never answers: a hung server (TLS handshake never completes). */
+export async function blackHole(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const srv = createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const addr = srv.address();
+  if (!addr || typeof addr !== 'object') throw new Error('no port');
+  return {
+    port: addr.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        srv.close(() => resolve());
+      }),
+  };
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Etcd3 } from 'etcd3';
-import { authEtcd, describeRun, etcdctl, runCliBounded, secretFile, tlsEtcd } from '../helpers/secure-servers.js';
+import { authEtcd, blackHole, describeRun, etcdctl, runCliBounded, secretFile, tlsEtcd } from '../helpers/secure-servers.js';
 import type { AuthEtcd, TlsEtcd } from '../helpers/secure-servers.js';
 import { etcdDump, freshName, jsonReport, testRedis, testZk } from '../helpers/services.js';
 import type { TestZk } from '../helpers/services.js';
@@ -12,8 +12,8 @@ import { generatePki } from '../helpers/tls.js';
 import type { TestPki } from '../helpers/tls.js';
 import { ownershipHashKey } from '../../common/ownership/redis-store.js';
 
-/** A failing connection must end the run within this (the CLI's own dial timeout is 10 s). */
-const FAIL_DEADLINE_MS = 25_000;
+/** A refused connection must end the run within this; it takes about 1.5 s here (a hang is killed). */
+const FAIL_DEADLINE_MS = 15_000;
 
 /** The tree every test copies: a root, an intermediate node, leaves with text, binary and empty data. */
 function tree(root: string): [string, Buffer][] {
@@ -87,6 +87,7 @@ describe('etcd over TLS with a client certificate', () => {
     assert.equal(r.timedOut, false, `hung: ${describeRun(r)}`);
     assert.equal(r.code, 1, describeRun(r));
     assert.match(r.stderr, /etcd/i, 'the error names etcd');
+    assert.match(r.stderr, /TLS flags/, 'the error points at the TLS flags');
     assert.deepEqual(await etcdDump(client, root), before, 'nothing written');
     assert.equal(await client.get(`${root}/providers/c`).string(), null);
   });
@@ -210,5 +211,33 @@ describe('etcd with username and password', () => {
     assert.match(r.stderr, /--etcd-username/);
     assert.deepEqual([...(await etcdDump(rootClient, other)).keys()], [other], 'only the pre-existing key is there');
     assert.equal(await redis.exists(ownershipHashKey(`${instance}-outside`)), 0);
+  });
+});
+
+/** A hung etcd (accepts TCP, never answers) must fail the run, never hang it. */
+describe('an etcd endpoint that never answers', () => {
+  /** With per-call deadlines of 10 s and 4 read attempts, about 45 s; a hang is killed here. */
+  const HANG_DEADLINE_MS = 60_000;
+
+  test('https and http: exit 1 within the deadline, with a message', { timeout: 120_000 }, async () => {
+    const pki = generatePki('zk2etcd-hang');
+    const hole = await blackHole();
+    try {
+      const tlsFlags = [`--etcd-cacert=${pki.caCert}`, `--etcd-cert=${pki.clientCert}`, `--etcd-key=${pki.clientKey}`];
+      const common = ['diff', `--zookeeper-prefix=/${freshName('sec-etcd-hang')}`, '--allow-empty-source', '--output=json'];
+      const [https, http] = await Promise.all([
+        runCliBounded([...common, `--etcd-servers=https://127.0.0.1:${hole.port}`, ...tlsFlags], {}, HANG_DEADLINE_MS),
+        runCliBounded([...common, `--etcd-servers=http://127.0.0.1:${hole.port}`], {}, HANG_DEADLINE_MS),
+      ]);
+      for (const [label, r] of [['https', https], ['http', http]] as const) {
+        assert.equal(r.timedOut, false, `${label}: hung: ${describeRun(r)}`);
+        assert.equal(r.code, 1, `${label}: ${describeRun(r)}`);
+        assert.match(r.stderr, /etcd/i, label);
+        assert.equal(r.stdout, '', `${label}: no report`);
+      }
+    } finally {
+      await hole.close();
+      pki.cleanup();
+    }
   });
 });
