@@ -119,7 +119,10 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
   return { zkNodes: tree.size, etcdKeys: snap.entries.size, plan: confirmed, applied, durationSeconds };
 }
 
-/** Keys under the prefixes that are ours (the base of --max-delete percentages): the extras plus recorded mirrored keys. */
+/**
+ * Keys under the prefixes that are ours (the base of --max-delete percentages): the extras plus mirrored keys
+ * with a record. A per-key lookup, not the scan: zk2etcd 1.x records (--legacy-ownership) count too.
+ */
 async function countOwned(mirrored: readonly string[], ownership: OwnershipStore, extras: number): Promise<number> {
   return extras + (await ownership.lookup(mirrored)).size;
 }

@@ -5,13 +5,33 @@ import { instrumentEtcdStore } from '../common/etcd/instrumented.js';
 import type { Logger } from '../common/logger.js';
 import type { Metrics } from '../common/metrics.js';
 import { connectRedis } from '../common/ownership/connect.js';
+import type { RedisClients } from '../common/ownership/connect.js';
+import type { OwnershipStore } from '../common/ownership/store.js';
 import { redisOwnershipStore } from '../common/ownership/redis-store.js';
 import type { ReconcileClients } from '../common/reconcile.js';
 import { connectZk } from '../common/zk/addon-client.js';
-import { instrumentZkReader } from '../common/zk/instrumented.js';
+import { instrumentZkSession } from '../common/zk/instrumented.js';
 
 export interface OpenClients extends ReconcileClients {
   close(): Promise<void>;
+}
+
+/** A counted, instrumented ZooKeeper session (entry points only); `onLost` fires on session expiry. */
+export async function openZkSession(config: Config, metrics: Metrics, logger: Logger, onLost?: () => void) {
+  metrics.zkConn.inc();
+  const zk = await connectZk({
+    servers: config.zookeeper.servers,
+    sessionTimeoutMs: config.zookeeper.sessionTimeoutMs,
+    auth: config.zookeeper.auth,
+    logger,
+    onConnect: () => metrics.zkConnect.inc(),
+    onSessionLost: onLost,
+  });
+  return instrumentZkSession(zk, metrics);
+}
+
+export function ownershipStoreFor(config: Config, redis: RedisClients, metrics: Metrics): OwnershipStore {
+  return redisOwnershipStore(redis.main, { instance: config.instance, legacy: redis.legacy, onError: () => metrics.ownershipErrors.inc() });
 }
 
 /** Creates the real clients (entry points only). Redis first: without ownership nothing may run. */
@@ -23,23 +43,12 @@ export async function openClients(config: Config, metrics: Metrics, logger: Logg
   try {
     const redis = await connectRedis(config.redis, config.legacyOwnership);
     closers.push(() => redis.close());
-    const ownership = redisOwnershipStore(redis.main, {
-      instance: config.instance,
-      legacy: redis.legacy,
-      onError: () => metrics.ownershipErrors.inc(),
-    });
+    const ownership = ownershipStoreFor(config, redis, metrics);
     const etcdClient = createEtcdClient(config.etcd);
     closers.push(() => etcdClient.close());
-    metrics.zkConn.inc();
-    const zk = await connectZk({
-      servers: config.zookeeper.servers,
-      sessionTimeoutMs: config.zookeeper.sessionTimeoutMs,
-      auth: config.zookeeper.auth,
-      logger,
-      onConnect: () => metrics.zkConnect.inc(),
-    });
+    const zk = await openZkSession(config, metrics, logger);
     closers.push(() => zk.close());
-    return { zk: instrumentZkReader(zk, metrics), etcd: instrumentEtcdStore(etcd3Store(etcdClient), metrics), ownership, close };
+    return { zk, etcd: instrumentEtcdStore(etcd3Store(etcdClient), metrics), ownership, close };
   } catch (err) {
     await close();
     throw err;

@@ -14,10 +14,8 @@ import { createLogger } from '../common/logger.js';
 import type { Logger } from '../common/logger.js';
 import { createMetrics, createWatcherMetrics } from '../common/metrics.js';
 import { connectRedis } from '../common/ownership/connect.js';
-import { redisOwnershipStore } from '../common/ownership/redis-store.js';
 import { shutdownSignal } from '../common/signals.js';
-import { connectZk } from '../common/zk/addon-client.js';
-import { instrumentZkSession } from '../common/zk/instrumented.js';
+import { openZkSession, ownershipStoreFor } from '../functions/clients.js';
 import type { Etcd3 } from 'etcd3';
 import { createHttpServer } from './http.js';
 import { runSync } from './sync.js';
@@ -100,19 +98,8 @@ export async function runSyncCommand(argv: readonly string[], env: NodeJS.Proces
       logger,
       lock,
       etcd: instrumentEtcdStore(etcd3Store(etcdClient), metrics),
-      ownership: redisOwnershipStore(redis.main, { instance: config.instance, legacy: redis.legacy, onError: () => metrics.ownershipErrors.inc() }),
-      openZk: async (onLost) => {
-        metrics.zkConn.inc();
-        const zk = await connectZk({
-          servers: config.zookeeper.servers,
-          sessionTimeoutMs: config.zookeeper.sessionTimeoutMs,
-          auth: config.zookeeper.auth,
-          logger,
-          onConnect: () => metrics.zkConnect.inc(),
-          onSessionLost: onLost,
-        });
-        return instrumentZkSession(zk, metrics);
-      },
+      ownership: ownershipStoreFor(config, redis, metrics),
+      openZk: (onLost) => openZkSession(config, metrics, logger, onLost),
       signal: shutdown.signal,
       onReady: (r) => {
         zkUp = r;

@@ -1,17 +1,9 @@
 import { errorClassOf } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { observe } from '../metrics.js';
-import type { ZkReader, ZkWatchReader } from './reader.js';
+import type { ZkWatchReader } from './reader.js';
 
-/** Adds zk2etcd_zk_op_* metrics to any ZkReader. */
-export function instrumentZkReader(reader: ZkReader, metrics: Metrics): ZkReader {
-  return {
-    get: (path) => observe(metrics.zkOps, metrics.zkOpSeconds, 'get', errorClassOf, () => reader.get(path)),
-    children: (path) => observe(metrics.zkOps, metrics.zkOpSeconds, 'children', errorClassOf, () => reader.children(path)),
-  };
-}
-
-/** The same, for the watcher's session (watching reads included). */
+/** Adds zk2etcd_zk_op_* metrics to a ZooKeeper session (watching reads included). */
 export function instrumentZkSession<T extends ZkWatchReader & { close(): void }>(session: T, metrics: Metrics): ZkWatchReader & { close(): void } {
   const o = <R>(op: string, fn: () => Promise<R>) => observe(metrics.zkOps, metrics.zkOpSeconds, op, errorClassOf, fn);
   return {
