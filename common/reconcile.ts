@@ -7,7 +7,7 @@ import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { OwnershipStore } from './ownership/store.js';
 import { etcdRangesFor, isSynced, keyMapper } from './paths.js';
-import { checkDeletionGuard } from './plan/guard.js';
+import { checkDeletionGuard, deletionLimit } from './plan/guard.js';
 import type { Plan } from './plan/plan.js';
 import { differenceCount, plan } from './plan/plan.js';
 import { confirmPlan } from './confirm.js';
@@ -83,8 +83,16 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
   metrics.etcdKeys.set(snap.entries.size);
 
   const candidates = [...snap.entries.keys()].filter((k) => !tree.has(k));
-  // A fix also prunes records a crash left behind; only a fix needs the full list of ours.
-  const records = ctx.writer ? await clients.ownership.scan(synced) : undefined;
+  // A fix also prunes records a crash left behind: only records of keys in neither etcd nor ZooKeeper
+  // can be stale, so only those are kept from the scan (the full list is 10^5 strings of ~1 KB).
+  // The scan also counts our records of keys present in etcd: a lower bound for the deletion guard.
+  let recordedPresent = 0;
+  const records = ctx.writer
+    ? await clients.ownership.scan((k) => {
+        if (snap.entries.has(k)) recordedPresent++;
+        return synced(k) && !snap.entries.has(k) && !tree.has(k);
+      })
+    : undefined;
   let current = plan({ desired: tree, current: snap.entries, ownership: await clients.ownership.lookup(candidates), records });
   const staleRecords = current.staleRecords;
   const foreign = new Set(current.foreign);
@@ -108,9 +116,13 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
 
   let applied: ApplyResult | null = null;
   if (ctx.writer) {
-    if (confirmed.extra.length > 0) {
-      const owned = await countOwned([...snap.entries.keys()].filter((k) => tree.has(k)), clients.ownership, confirmed.extra.length);
-      checkDeletionGuard(confirmed.extra.length, owned, opts.maxDelete, opts.force);
+    const deletes = confirmed.extra.length;
+    if (deletes > 0 && !opts.force) {
+      // The exact count (a lookup of every mirrored key) only when the lower bound would refuse.
+      const lower = Math.max(deletes, recordedPresent);
+      const owned =
+        deletionLimit(opts.maxDelete, lower) >= deletes ? lower : await countOwned([...snap.entries.keys()].filter((k) => tree.has(k)), clients.ownership, deletes);
+      checkDeletionGuard(deletes, owned, opts.maxDelete, opts.force);
     }
     applied = await ctx.writer.write(confirmed, ctx.signal);
   }

@@ -56,7 +56,7 @@ start_bg() { # name cmd...
 
 start_zk() {
   zk_healthy && { log "zookeeper already running on $ZK_PORT"; return; }
-  mkdir -p "$STATE/zk-data"
+  rm -rf "$STATE/zk-data"; mkdir -p "$STATE/zk-data" # fixtures: a stopped server starts empty
   cat >"$STATE/zoo.cfg" <<CFG
 tickTime=500
 minSessionTimeout=1000
@@ -68,6 +68,8 @@ maxClientCnxns=0
 admin.enableServer=false
 4lw.commands.whitelist=*
 forceSync=no
+autopurge.snapRetainCount=3
+autopurge.purgeInterval=1
 CFG
   start_bg zookeeper java -Xmx1g -Dzookeeper.jmx.log4j.disable=true -cp "/usr/share/java/*:/etc/zookeeper/conf" \
     org.apache.zookeeper.server.ZooKeeperServerMain "$STATE/zoo.cfg"
@@ -76,11 +78,13 @@ CFG
 
 start_etcd() {
   etcd_healthy && { log "etcd already running on $ETCD_PORT"; return; }
+  rm -rf "$STATE/etcd-data"
+  # Compaction keeps the fixture small; 5m is longer than any paged snapshot read pins its revision.
   start_bg etcd etcd --name zk2etcd-test --data-dir "$STATE/etcd-data" \
     --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
     --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
     --initial-cluster "zk2etcd-test=http://127.0.0.1:$ETCD_PEER_PORT" --quota-backend-bytes 8589934592 \
-    --unsafe-no-fsync --auto-compaction-retention 1h
+    --unsafe-no-fsync --auto-compaction-mode periodic --auto-compaction-retention 5m
   wait_for etcd etcd_healthy
 }
 

@@ -10,6 +10,7 @@ import { assertMirrored, etcdDump, freshName, runCli, testZk } from '../helpers/
 import type { TestZk } from '../helpers/services.js';
 import { eventually, startWatcher, waitForLog } from '../helpers/watcher-process.js';
 import type { WatcherProcess } from '../helpers/watcher-process.js';
+import { prng } from '../helpers/prng.js';
 
 /** Fails a step that takes longer than `ms` instead of hanging the suite. */
 async function bounded<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
@@ -19,18 +20,6 @@ async function bounded<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed with ZK2ETCD_MODEL_SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const SEED = Number(process.env.ZK2ETCD_MODEL_SEED ?? Math.floor(Math.random() * 2 ** 31));
