@@ -9,7 +9,8 @@ bash scripts/services.sh start
 # shellcheck disable=SC1091
 source "${ZK2ETCD_SERVICES_DIR:-/tmp/zk2etcd-services}/env"
 export ZK2ETCD_INSTANCE=demo
-npm run build --silent
+# Inside the test suite the build is already there (and other tests are running from it).
+[ "${DEMO_SKIP_BUILD:-0}" = 1 ] || npm run build --silent
 zk2etcd() { node dist/bin/zk2etcd.js "$@"; }
 etcd() { etcdctl --endpoints "$ZK2ETCD_ETCD_SERVERS" "$@"; }
 finish() {
@@ -59,9 +60,9 @@ etcd get /dubbo/com.example.service.Service1
 etcd get /dubbo/written-by-another-tool --print-value-only | sed 's/^/foreign key still there: /'
 
 step "zk2etcd sync: the watcher follows live changes"
-node dist/bin/zk2etcd.js sync --http-addr=127.0.0.1:18080 --log-level=warn > /tmp/zk2etcd-demo-sync.log 2>&1 &
+node dist/bin/zk2etcd.js sync --http-addr=127.0.0.1:${DEMO_HTTP_PORT:-18080} --log-level=warn > /tmp/zk2etcd-demo-sync.log 2>&1 &
 SYNC_PID=$!
-for _ in $(seq 1 100); do curl -fs 127.0.0.1:18080/readyz >/dev/null 2>&1 && break; sleep 0.2; done
+for _ in $(seq 1 100); do curl -fs "127.0.0.1:${DEMO_HTTP_PORT:-18080}/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
 sleep 1
 node --input-type=module -e "
 import { testZk } from './dist/test/helpers/services.js';
@@ -72,10 +73,13 @@ await zk.set('/dubbo/com.example.service.Service8', Buffer.from('live data chang
 zk.close();
 console.log('made 2 live changes in ZooKeeper');
 "
-for _ in $(seq 1 50); do
-  [ "$(etcd get /dubbo/com.example.service.Service8 --print-value-only)" = "live data change" ] && break; sleep 0.1
+# The watcher is loading the tree meanwhile; on a busy machine that can take a while.
+for _ in $(seq 1 300); do
+  [ "$(etcd get /dubbo/com.example.service.Service8 --print-value-only)" = "live data change" ] &&
+    etcd get --prefix /dubbo/com.example.service.Service7/providers/ --keys-only | grep -q demo && break
+  sleep 0.1
 done
 etcd get --prefix /dubbo/com.example.service.Service7/providers/ --keys-only | grep 'demo' | sed 's/^/arrived in etcd: /'
 etcd get /dubbo/com.example.service.Service8 --print-value-only | sed 's/^/arrived in etcd: Service8 = /'
-curl -s 127.0.0.1:18080/metrics | grep -E '^zk2etcd_(sync_lag_seconds_(sum|count)|mirrored_nodes|leader) '
+curl -s "127.0.0.1:${DEMO_HTTP_PORT:-18080}/metrics" | grep -E '^zk2etcd_(sync_lag_seconds_(sum|count)|mirrored_nodes|leader) '
 kill -TERM "$SYNC_PID"; wait "$SYNC_PID" && echo "watcher stopped cleanly (exit 0)"

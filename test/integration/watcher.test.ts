@@ -114,9 +114,19 @@ describe('zk2etcd sync follows ZooKeeper', () => {
     assert.equal(await etcd.get(`${root}/foreign`).string(), 'another tool');
   });
 
-  test('SIGTERM stops gracefully with exit 0', async () => {
+  test('SIGTERM during a burst stops gracefully with exit 0; a new watcher converges', async () => {
+    await zk.create(`${root}/burst`, Buffer.alloc(0));
+    const burst: Promise<void>[] = [];
+    for (let i = 0; i < 1000; i++) burst.push(zk.create(`${root}/burst/p${i}`, Buffer.from(`b${i}`)));
+    await new Promise((r) => setTimeout(r, 100));
     const res = await watcher.stop();
     assert.equal(res.code, 0, watcher.output().slice(-2000));
     assert.match(watcher.output(), /"msg":"stopped"/);
+    await Promise.all(burst);
+    watcher = await startWatcher([`--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${name}`]);
+    await waitForLog(watcher, 'full reconcile done');
+    await mirrored();
+    assert.equal(await etcd.get(`${root}/foreign`).string(), 'another tool');
+    assert.equal((await watcher.stop()).code, 0);
   });
 });
