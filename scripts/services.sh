@@ -71,7 +71,7 @@ forceSync=no
 autopurge.snapRetainCount=3
 autopurge.purgeInterval=1
 CFG
-  start_bg zookeeper java -Xmx1g -Dzookeeper.jmx.log4j.disable=true -cp "/usr/share/java/*:/etc/zookeeper/conf" \
+  start_bg zookeeper java -Xmx3g -Dzookeeper.jmx.log4j.disable=true -cp "/usr/share/java/*:/etc/zookeeper/conf" \
     org.apache.zookeeper.server.ZooKeeperServerMain "$STATE/zoo.cfg"
   wait_for zookeeper zk_healthy
 }

@@ -1,0 +1,31 @@
+/** Server addresses from the environment, and cleanup of what a benchmark run wrote to etcd and Redis. */
+import type { Etcd3 } from 'etcd3';
+import { Redis } from 'ioredis';
+
+/** Deletes etcd key `prefix` and everything under `prefix/` (segment-wise, SPEC §2). */
+export async function deleteEtcdPrefix(etcd: Etcd3, prefix: string): Promise<number> {
+  const exact = await etcd.kv.deleteRange({ key: Buffer.from(prefix) });
+  const below = await etcd.kv.deleteRange({ key: Buffer.from(`${prefix}/`), range_end: Buffer.from(`${prefix}0`) });
+  return Number(exact.deleted) + Number(below.deleted);
+}
+
+export const ownershipHash = (instance: string): string => `zk2etcd:{${instance}}:owned`;
+
+export async function deleteOwnership(redisServer: string, instance: string): Promise<void> {
+  const redis = new Redis(redisServer.includes('://') ? redisServer : `redis://${redisServer}`, { maxRetriesPerRequest: 2 });
+  try {
+    await redis.del(ownershipHash(instance));
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export function serversFromEnv(): { zk: string; etcd: string; redis: string } {
+  const zk = process.env.ZK2ETCD_ZOOKEEPER_SERVERS;
+  const etcd = process.env.ZK2ETCD_ETCD_SERVERS;
+  const redis = process.env.ZK2ETCD_REDIS_SERVER;
+  if (!zk || !etcd || !redis) {
+    throw new Error('set ZK2ETCD_ZOOKEEPER_SERVERS, ZK2ETCD_ETCD_SERVERS and ZK2ETCD_REDIS_SERVER (source /tmp/zk2etcd-services/env)');
+  }
+  return { zk, etcd, redis };
+}

@@ -1,0 +1,124 @@
+/** Aggregation (median of repeated runs) and the markdown report of the benchmark. */
+import type { CliRun, Measured, ServerCpu } from './measure.js';
+
+export const TARGETS = { copySeconds: 15, diffSeconds: 12, peakRssMb: 400 };
+export const GO_REFERENCE_70K = { copySeconds: 374, diffSeconds: 22 };
+
+/** A CLI run as stored in the results: the report's key lists are replaced by their lengths. */
+export type CliRunRecord = Omit<CliRun, 'stdoutHead' | 'stderrTail' | 'report'> & { report: Record<string, unknown> | null };
+
+export interface Sample extends Measured {
+  readonly notes: string;
+  /** CPU the ZooKeeper and etcd servers used during the step (includes any other clients of theirs). */
+  readonly serverCpuSeconds: ServerCpu;
+  readonly run?: CliRunRecord;
+}
+
+export type StepKey = 'load' | 'walk' | 'puts' | 'copy' | 'diff' | 'fix';
+
+export interface Step extends Measured {
+  readonly key: StepKey;
+  readonly name: string;
+  readonly notes: string;
+  /** Wall seconds of every run; the step reports the median run (and the highest peak RSS of all runs). */
+  readonly wallRange: [number, number];
+  readonly serverCpuSeconds: ServerCpu;
+  readonly samples: Sample[];
+}
+
+export function record(run: CliRun): CliRunRecord {
+  const { stdoutHead: _o, stderrTail: _e, report, ...kept } = run;
+  const slim = report
+    ? Object.fromEntries(Object.entries(report).map(([k, v]) => [k, Array.isArray(v) ? `${v.length} keys listed` : (v as unknown)]))
+    : null;
+  return { ...kept, report: slim };
+}
+
+export function combine(key: StepKey, name: string, samples: Sample[]): Step {
+  const sorted = [...samples].sort((a, b) => a.wallSeconds - b.wallSeconds);
+  const median = sorted[Math.floor((sorted.length - 1) / 2)] as Sample;
+  const rss = samples.map((s) => s.maxRssMb).filter((m): m is number => m !== null);
+  return {
+    key,
+    name,
+    notes: median.notes,
+    wallSeconds: median.wallSeconds,
+    cpuSeconds: median.cpuSeconds,
+    userSeconds: median.userSeconds,
+    systemSeconds: median.systemSeconds,
+    maxRssMb: rss.length > 0 ? Math.max(...rss) : null,
+    serverCpuSeconds: median.serverCpuSeconds,
+    wallRange: [(sorted[0] as Sample).wallSeconds, (sorted[sorted.length - 1] as Sample).wallSeconds],
+    samples,
+  };
+}
+
+const fmt = (n: number | null | undefined, digits = 2): string => (n === null || n === undefined || Number.isNaN(n) ? '–' : n.toFixed(digits));
+
+export interface Summary {
+  maxBaselineSeconds: number | null;
+  copyOverMaxBaseline: number | null;
+  diffOverMaxBaseline: number | null;
+  peakRssMb: number | null;
+  targets: Record<'copy' | 'diff' | 'peakRss', { value: number; target: number; pass: boolean } | null>;
+  goReference70k: typeof GO_REFERENCE_70K;
+}
+
+export function summarize(steps: readonly Step[]): Summary {
+  const find = (k: StepKey): Step | undefined => steps.find((s) => s.key === k);
+  const [walk, puts, copy, diff] = [find('walk'), find('puts'), find('copy'), find('diff')];
+  const base = walk && puts ? Math.max(walk.wallSeconds, puts.wallSeconds) : null;
+  const cliRss = steps.filter((s) => s.key === 'copy' || s.key === 'diff' || s.key === 'fix').map((s) => s.maxRssMb ?? NaN);
+  const peakRss = cliRss.length > 0 ? Math.max(...cliRss) : null;
+  const target = (value: number | undefined, t: number): { value: number; target: number; pass: boolean } | null =>
+    value === undefined || value === null || Number.isNaN(value) ? null : { value, target: t, pass: value < t };
+  return {
+    maxBaselineSeconds: base,
+    copyOverMaxBaseline: base && copy ? copy.wallSeconds / base : null,
+    diffOverMaxBaseline: base && diff ? diff.wallSeconds / base : null,
+    peakRssMb: peakRss,
+    targets: {
+      copy: target(copy?.wallSeconds, TARGETS.copySeconds),
+      diff: target(diff?.wallSeconds, TARGETS.diffSeconds),
+      peakRss: target(peakRss ?? undefined, TARGETS.peakRssMb),
+    },
+    goReference70k: GO_REFERENCE_70K,
+  };
+}
+
+export interface ReportContext {
+  readonly title: string;
+  readonly nodes: number;
+  readonly runs: number;
+  readonly failure: string | null;
+  readonly extraLines?: readonly string[];
+}
+
+export function markdown(steps: readonly Step[], s: Summary, ctx: ReportContext): string {
+  const wall = (st: Step): string =>
+    st.samples.length > 1 ? `${fmt(st.wallSeconds)} (${fmt(st.wallRange[0])}–${fmt(st.wallRange[1])})` : fmt(st.wallSeconds);
+  const mark = (x: { pass: boolean; value: number } | null, digits = 2): string =>
+    x === null ? 'not run' : `${x.pass ? 'PASS' : 'FAIL'} (${fmt(x.value, digits)})`;
+  const lines = [
+    ctx.title,
+    '',
+    `| step | runs | wall s${ctx.runs > 1 ? ' (median, min–max)' : ''} | nodes/s | CPU s (user+sys) | peak RSS MB | server CPU s ZK / etcd | notes |`,
+    '|---|---:|---:|---:|---:|---:|---:|---|',
+    ...steps.map((st) =>
+      `| ${st.name} | ${st.samples.length} | ${wall(st)} | ${fmt(ctx.nodes / st.wallSeconds, 0)} | ${fmt(st.cpuSeconds)} | ${st.maxRssMb === null ? 'in-process' : fmt(st.maxRssMb, 0)} | ${fmt(st.serverCpuSeconds.zookeeper, 1)} / ${fmt(st.serverCpuSeconds.etcd, 1)} | ${st.notes} |`),
+    '',
+    `- max(baselines) = ${fmt(s.maxBaselineSeconds)} s; **copy / max(baselines) = ${fmt(s.copyOverMaxBaseline)}**; **diff / max(baselines) = ${fmt(s.diffOverMaxBaseline)}**`,
+    `- targets: copy < ${TARGETS.copySeconds} s: ${mark(s.targets.copy)}; in-sync diff < ${TARGETS.diffSeconds} s: ${mark(s.targets.diff)}; peak RSS < ${TARGETS.peakRssMb} MB: ${mark(s.targets.peakRss, 0)}`,
+    `- reference, Go zk2etcd 1.3 at 70k on this machine class: copy ${GO_REFERENCE_70K.copySeconds} s, in-sync diff ${GO_REFERENCE_70K.diffSeconds} s`,
+  ];
+  lines.push(...(ctx.extraLines ?? []));
+  const timelines = steps.flatMap((st) => {
+    const sample = st.samples.find((x) => x.wallSeconds === st.wallSeconds);
+    const ev = sample?.run?.events ?? [];
+    if (!sample?.run || ev.length === 0) return [];
+    return [`- ${st.name}: ${ev.map((e) => `${e.msg} ${fmt(e.t)}`).join(' → ')} → exit ${fmt(sample.wallSeconds)}`];
+  });
+  if (timelines.length > 0) lines.push('', 'CLI timelines (seconds since start, from --log-level=debug):', ...timelines);
+  if (ctx.failure) lines.push('', '**FAILED:**', '```', ctx.failure, '```');
+  return lines.join('\n');
+}
