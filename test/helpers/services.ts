@@ -190,3 +190,13 @@ export async function assertMirrored(etcd: Etcd3, root: string, foreign: readonl
     throw new Error(`etcd differs from ZooKeeper under ${root}: missing ${missing.length} ${missing.slice(0, 3).join(' ')}; extra ${extra.length} ${extra.slice(0, 3).join(' ')}; changed ${differ.length} ${differ.slice(0, 3).join(' ')}`);
   }
 }
+
+/** Removes what a test file made under its fresh root (znodes, etcd keys, ownership hash) and closes its clients. */
+export async function cleanupRoot(c: { zk: TestZk; etcd: Etcd3; redis: Redis; root: string; instance: string }): Promise<void> {
+  await c.zk.removeTree(c.root);
+  c.zk.close();
+  await c.etcd.delete().prefix(c.root);
+  await c.redis.del(`zk2etcd:{${c.instance}}:owned`);
+  c.etcd.close();
+  c.redis.disconnect();
+}

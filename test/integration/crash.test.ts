@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ownershipHashKey } from '../../common/ownership/redis-store.js';
-import { freshName, jsonReport, runCli, testEtcd, testRedis, testZk } from '../helpers/services.js';
+import { freshName, jsonReport, runCli, testEtcd, testRedis, testZk, cleanupRoot } from '../helpers/services.js';
 import type { TestZk } from '../helpers/services.js';
 
 /** SIGKILL at the crash points of the ownership order (SPEC §3): the next run repairs, never deleting what is not ours. */
@@ -24,12 +24,7 @@ describe('crash safety of the ownership order', () => {
   });
 
   after(async () => {
-    await zk.removeTree(root);
-    zk.close();
-    await etcd.delete().prefix(root);
-    await redis.del(hash);
-    etcd.close();
-    redis.disconnect();
+    await cleanupRoot({ zk, etcd, redis, root, instance: name });
   });
 
   test('killed between the pending record and the etcd write: the next run writes, records and prunes', async () => {

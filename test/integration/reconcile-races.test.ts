@@ -10,7 +10,7 @@ import type { ZkReader } from '../../common/zk/reader.js';
 import { openClients } from '../../functions/clients.js';
 import type { OpenClients } from '../../functions/clients.js';
 import { diff, fix } from '../../functions/handlers.js';
-import { freshName, servers, testEtcd, testRedis, testZk } from '../helpers/services.js';
+import { freshName, servers, testEtcd, testRedis, testZk, cleanupRoot } from '../helpers/services.js';
 import type { TestZk } from '../helpers/services.js';
 
 /** Races between our read and our write, injected at exact points around real servers. */
@@ -37,12 +37,7 @@ describe('reconcile under concurrent writers', () => {
 
   after(async () => {
     await clients.close();
-    await zk.removeTree(root);
-    zk.close();
-    await etcd.delete().prefix(root);
-    await redis.del(hash);
-    etcd.close();
-    redis.disconnect();
+    await cleanupRoot({ zk, etcd, redis, root, instance: name });
   });
 
   test('a difference that resolves itself before confirmation is not reported', async () => {

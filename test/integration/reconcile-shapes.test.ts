@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ownershipHashKey } from '../../common/ownership/redis-store.js';
-import { assertMirrored, freshName, jsonReport, runCli, testEtcd, testRedis, testZk } from '../helpers/services.js';
+import { assertMirrored, freshName, jsonReport, runCli, testEtcd, testRedis, testZk, cleanupRoot } from '../helpers/services.js';
 import type { TestZk } from '../helpers/services.js';
 
 /** Tree shapes at the edges: 40 levels deep; one node with 20,000 children whose names exceed 1 MiB. */
@@ -27,12 +26,7 @@ describe('unusual tree shapes copy completely', () => {
   });
 
   after(async () => {
-    await zk.removeTree(root);
-    zk.close();
-    await etcd.delete().prefix(root);
-    await redis.del(ownershipHashKey(name));
-    etcd.close();
-    redis.disconnect();
+    await cleanupRoot({ zk, etcd, redis, root, instance: name });
   });
 
   test('fix copies every node (the child list of /wide is larger than 1 MiB)', async () => {

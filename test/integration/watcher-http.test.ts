@@ -3,8 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ownershipHashKey } from '../../common/ownership/redis-store.js';
-import { freshName, runCli, testEtcd, testRedis, testZk } from '../helpers/services.js';
+import { freshName, runCli, testEtcd, testRedis, testZk, cleanupRoot } from '../helpers/services.js';
 import type { TestZk } from '../helpers/services.js';
 import { startWatcher, waitForLog } from '../helpers/watcher-process.js';
 import type { WatcherProcess } from '../helpers/watcher-process.js';
@@ -30,12 +29,7 @@ describe('watcher HTTP endpoints', () => {
 
   after(async () => {
     await watcher?.stop();
-    await zk.removeTree(root);
-    zk.close();
-    await etcd.delete().prefix(root);
-    await redis.del(ownershipHashKey(name));
-    etcd.close();
-    redis.disconnect();
+    await cleanupRoot({ zk, etcd, redis, root, instance: name });
   });
 
   test('GET /metrics exposes the zk2etcd metrics; /healthz and /readyz answer 200', async () => {

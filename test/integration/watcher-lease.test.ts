@@ -3,9 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ownershipHashKey } from '../../common/ownership/redis-store.js';
 import { FakeLeaseServer } from '../helpers/fake-lease-server.js';
-import { freshName, testEtcd, testRedis, testZk } from '../helpers/services.js';
+import { freshName, testEtcd, testRedis, testZk, cleanupRoot } from '../helpers/services.js';
 import type { TestZk } from '../helpers/services.js';
 import { eventually, startWatcher, waitForLog } from '../helpers/watcher-process.js';
 import type { WatcherProcess } from '../helpers/watcher-process.js';
@@ -47,12 +46,7 @@ describe('watcher processes with Kubernetes Lease election', () => {
   after(async () => {
     await Promise.all(replicas.map((r) => r.stop()));
     await fake?.close();
-    await zk.removeTree(root);
-    zk.close();
-    await etcd.delete().prefix(root);
-    await redis.del(ownershipHashKey(name));
-    etcd.close();
-    redis.disconnect();
+    await cleanupRoot({ zk, etcd, redis, root, instance: name });
   });
 
   test('one leader: the first replica holds the Lease, the second waits', async () => {

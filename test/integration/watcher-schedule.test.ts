@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ownershipHashKey } from '../../common/ownership/redis-store.js';
-import { freshName, testEtcd, testRedis, testZk } from '../helpers/services.js';
+import { freshName, testEtcd, testRedis, testZk, cleanupRoot } from '../helpers/services.js';
 import type { TestZk } from '../helpers/services.js';
 import { eventually, startWatcher, waitForLog } from '../helpers/watcher-process.js';
 import type { WatcherProcess } from '../helpers/watcher-process.js';
@@ -22,12 +22,7 @@ describe('scheduled reconcile and event log', () => {
 
   after(async () => {
     await Promise.all(watchers.map((w) => w.stop()));
-    await zk.removeTree(root);
-    zk.close();
-    await etcd.delete().prefix(root);
-    await redis.del(ownershipHashKey(name));
-    etcd.close();
-    redis.disconnect();
+    await cleanupRoot({ zk, etcd, redis, root, instance: name });
   });
 
   for (const [label, spec] of [['an interval', '1s'], ['a cron expression', '* * * * * *']] as const) {

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ownershipHashKey } from '../../common/ownership/redis-store.js';
-import { assertMirrored, freshName, testEtcd, testRedis, testZk } from '../helpers/services.js';
+import { assertMirrored, freshName, testEtcd, testRedis, testZk, cleanupRoot } from '../helpers/services.js';
 import type { TestZk } from '../helpers/services.js';
 import { eventually, startWatcher, waitForLog } from '../helpers/watcher-process.js';
 import type { WatcherProcess } from '../helpers/watcher-process.js';
@@ -27,12 +26,7 @@ describe('zk2etcd sync follows ZooKeeper', () => {
 
   after(async () => {
     await watcher?.stop();
-    await zk.removeTree(root);
-    zk.close();
-    await etcd.delete().prefix(root);
-    await redis.del(ownershipHashKey(name));
-    etcd.close();
-    redis.disconnect();
+    await cleanupRoot({ zk, etcd, redis, root, instance: name });
   });
 
   test('the initial load copies the tree and keeps foreign keys', async () => {
