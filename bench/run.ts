@@ -58,9 +58,8 @@ const leafNames = leafNameStats(levels);
 const loadBefore = os.loadavg();
 const code = codeVersion();
 log(`size ${values.size}: ${total} znodes = 1 root + ${shape.interfaces} interfaces x (1 + 4 categories + ${shape.providers} providers + ${shape.consumers} consumers); leaf names ${leafNames.min}-${leafNames.max} bytes (avg ${leafNames.avg})`);
-log(`root ${root}, instance ${instance}, ${runs} run(s) per step, logs in ${logDir}, CPU/RSS via ${useTime ? '/usr/bin/time' : 'process.resourceUsage (preload hook)'}; load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`);
+log(`root ${root}, instance ${instance}, ${runs} round(s), logs in ${logDir}, CPU/RSS via ${useTime ? '/usr/bin/time' : 'process.resourceUsage (preload hook)'}; load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`);
 
-const steps: Step[] = [];
 let failure: string | null = null;
 let lastDrift: Drift | null = null;
 
@@ -80,83 +79,78 @@ const pick = (m: Measured): Measured => ({
   wallSeconds: m.wallSeconds, cpuSeconds: m.cpuSeconds, userSeconds: m.userSeconds, systemSeconds: m.systemSeconds, maxRssMb: m.maxRssMb,
 });
 
-/** Runs an in-process step `n` times (prepare before each, untimed); `check` validates and returns the notes. */
-async function inProcess<T>(key: StepKey, name: string, n: number, fn: () => Promise<T>, check: (v: T) => Promise<string>, prepare?: () => Promise<void>): Promise<void> {
-  const samples: Sample[] = [];
-  for (let i = 0; i < n; i++) {
-    await prepare?.();
-    log(`${name} (run ${i + 1}/${n}) ...`);
-    const cpu0 = serverCpu();
-    const { value, m } = await measureInProcess(fn);
-    const serverCpuSeconds = serverCpuSince(cpu0);
-    samples.push({ ...m, serverCpuSeconds, notes: await check(value) });
-  }
-  steps.push(combine(key, name, samples));
+const NAMES: Record<StepKey, string> = {
+  load: `load ZooKeeper (generator, ${zkOpts.connections}x${zkOpts.inFlight} creates in flight)`,
+  walk: `baseline: ZooKeeper walk alone (walkTree, concurrency ${concurrency})`,
+  puts: 'baseline: etcd writes alone (128-op txns, 16 in flight)',
+  copy: '(a) copy into empty etcd (fix)',
+  diff: '(b) diff when in sync',
+  fix: '(c) fix after 1% drift',
+};
+const samples = new Map<StepKey, Sample[]>();
+const add = (key: StepKey, sample: Sample): void => void samples.set(key, [...(samples.get(key) ?? []), sample]);
+
+/** Times an in-process step; `check` validates the result and returns the notes. */
+async function inProcess<T>(key: StepKey, round: number, fn: () => Promise<T>, check: (v: T) => Promise<string>): Promise<void> {
+  log(`${NAMES[key]} (round ${round}) ...`);
+  const cpu0 = serverCpu();
+  const { value, m } = await measureInProcess(fn);
+  const serverCpuSeconds = serverCpuSince(cpu0);
+  add(key, { ...m, serverCpuSeconds, notes: await check(value) });
 }
 
-/** Runs a CLI scenario `n` times (prepare before each, untimed); `check` throws on a wrong result and returns the notes. */
-async function scenario(key: StepKey, name: string, args: string[], check: (r: CliRun) => string, prepare?: () => Promise<void>): Promise<void> {
-  const samples: Sample[] = [];
-  for (let i = 0; i < runs; i++) {
-    await prepare?.();
-    log(`${name} (run ${i + 1}/${runs}): zk2etcd ${args.join(' ')} ...`);
-    const cpu0 = serverCpu();
-    const run = await runCli(`${key}-${i + 1}`, [...args, ...common], logDir, useTime);
-    const serverCpuSeconds = serverCpuSince(cpu0);
-    log(`  exit ${run.exitCode}, ${run.wallSeconds.toFixed(2)} s, CPU ${run.cpuSeconds.toFixed(2)} s, peak RSS ${run.maxRssMb?.toFixed(0)} MB`);
-    let notes = 'FAILED';
-    let failed: unknown = null;
-    try {
-      notes = check(run);
-    } catch (err) {
-      failed = err;
-    }
-    samples.push({ ...pick(run), notes, serverCpuSeconds, run: record(run) });
-    if (failed !== null) {
-      steps.push(combine(key, name, samples));
-      throw failed;
-    }
+/** Runs and times one CLI scenario; `check` throws on a wrong result and returns the notes. */
+async function scenario(key: StepKey, round: number, args: string[], check: (r: CliRun) => string): Promise<void> {
+  log(`${NAMES[key]} (round ${round}): zk2etcd ${args.join(' ')} ...`);
+  const cpu0 = serverCpu();
+  const run = await runCli(`${key}-${round}`, [...args, ...common], logDir, useTime);
+  const serverCpuSeconds = serverCpuSince(cpu0);
+  log(`  exit ${run.exitCode}, ${run.wallSeconds.toFixed(2)} s, CPU ${run.cpuSeconds.toFixed(2)} s, peak RSS ${run.maxRssMb?.toFixed(0)} MB`);
+  let notes = 'FAILED';
+  try {
+    notes = check(run);
+  } finally {
+    add(key, { ...pick(run), notes, serverCpuSeconds, run: record(run) });
   }
-  steps.push(combine(key, name, samples));
 }
 
-async function scenarios(): Promise<void> {
-  expect((await countEtcd(etcd, root)) === 0, null, `etcd already has keys under ${root}`);
-  await inProcess('load', `load ZooKeeper (generator, ${zkOpts.connections}x${zkOpts.inFlight} creates in flight)`, 1,
-    () => loadTree(levels, zkOpts), async () => `${total} znodes created`);
+/**
+ * One round: both baselines, then (a), (b), (c). Rounds interleave so that baselines and scenarios see
+ * the same machine conditions; each step reports its median over the rounds.
+ */
+async function round(i: number): Promise<void> {
+  await inProcess('walk', i, () => zkWalkBaseline(servers.zk, root, concurrency), async (n) => {
+    expect(n === total, null, `baseline walk read ${n} nodes, expected ${total}`);
+    return `${n} nodes read`;
+  });
 
-  await inProcess('walk', `baseline: ZooKeeper walk alone (walkTree, concurrency ${concurrency})`, runs,
-    () => zkWalkBaseline(servers.zk, root, concurrency), async (n) => {
-      expect(n === total, null, `baseline walk read ${n} nodes, expected ${total}`);
-      return `${n} nodes read`;
-    });
-
-  await inProcess('puts', 'baseline: etcd writes alone (128-op txns, 16 in flight)', runs,
-    () => etcdPutBaseline(etcd, baselinePrefix, levels, 128, 16), async () => {
-      const written = await countEtcd(etcd, baselinePrefix);
-      expect(written === total, null, `baseline etcd puts left ${written} keys, expected ${total}`);
-      return `${written} keys put`;
-    }, async () => void (await deleteEtcdPrefix(etcd, baselinePrefix)));
+  await deleteEtcdPrefix(etcd, baselinePrefix);
+  await inProcess('puts', i, () => etcdPutBaseline(etcd, baselinePrefix, levels, 128, 16), async () => {
+    const written = await countEtcd(etcd, baselinePrefix);
+    expect(written === total, null, `baseline etcd puts left ${written} keys, expected ${total}`);
+    return `${written} keys put`;
+  });
   await deleteEtcdPrefix(etcd, baselinePrefix);
 
-  await scenario('copy', '(a) copy into empty etcd (fix)', ['fix'], (r) => {
+  await deleteEtcdPrefix(etcd, root);
+  await redis.del(ownershipHash(instance));
+  await scenario('copy', i, ['fix'], (r) => {
     expect(r.exitCode === 0 && r.report !== null, r, 'copy (fix into an empty etcd) did not exit 0 with a JSON report');
     expect(r.report?.applied?.put === total, r, `copy put ${r.report?.applied?.put} keys, expected ${total}`);
     return `applied ${JSON.stringify(r.report?.applied)}`;
-  }, async () => {
-    await deleteEtcdPrefix(etcd, root);
-    await redis.del(ownershipHash(instance));
   });
 
-  await scenario('diff', '(b) diff when in sync', ['diff'], (r) => {
+  await scenario('diff', i, ['diff'], (r) => {
     expect(r.exitCode === 0 && r.report?.inSync === true, r, 'diff after the copy is not in sync');
     expect(r.report?.counts.zookeeper === total, r, `diff counted ${r.report?.counts.zookeeper} znodes, generated ${total}`);
     expect(r.report?.counts.etcd === total, r, `diff counted ${r.report?.counts.etcd} etcd keys, expected ${total}`);
     return `inSync ${r.report?.inSync}, counts.zookeeper ${r.report?.counts.zookeeper}, counts.etcd ${r.report?.counts.etcd}`;
   });
 
-  let d: Drift = { missing: [], changed: [], extra: [] };
-  await scenario('fix', '(c) fix after 1% drift', ['fix'], (r) => {
+  const d = await applyDrift(etcd, redis, instance, levels, 0.01);
+  lastDrift = d;
+  log(`drift: ${d.missing.length} missing (deleted), ${d.changed.length} changed (other values), ${d.extra.length} extra (recorded pending)`);
+  await scenario('fix', i, ['fix'], (r) => {
     expect(r.exitCode === 0 && r.report !== null, r, 'fix after drift did not exit 0 with a JSON report');
     const c = r.report?.counts;
     expect(c?.missing === d.missing.length && c?.changed === d.changed.length && c?.extra === d.extra.length, r,
@@ -164,11 +158,13 @@ async function scenarios(): Promise<void> {
     const a = r.report?.applied;
     expect(a?.put === d.missing.length + d.changed.length && a?.delete === d.extra.length && a?.skipped === 0, r, `fix applied ${JSON.stringify(a)}`);
     return `drift m/c/e ${c?.missing}/${c?.changed}/${c?.extra}; applied ${JSON.stringify(a)}`;
-  }, async () => {
-    d = await applyDrift(etcd, redis, instance, levels, 0.01);
-    lastDrift = d;
-    log(`drift: ${d.missing.length} missing (deleted), ${d.changed.length} changed (other values), ${d.extra.length} extra (recorded pending)`);
   });
+}
+
+async function scenarios(): Promise<void> {
+  expect((await countEtcd(etcd, root)) === 0, null, `etcd already has keys under ${root}`);
+  await inProcess('load', 1, () => loadTree(levels, zkOpts), async () => `${total} znodes created`);
+  for (let i = 1; i <= runs; i++) await round(i);
 
   const after = await runCli('diff-after-fix', ['diff', ...common], logDir, useTime);
   expect(after.exitCode === 0 && after.report?.inSync === true && after.report.counts.etcd === total, after, 'diff after the drift fix is not in sync');
@@ -202,6 +198,10 @@ try {
   redis.disconnect();
 }
 
+const steps: Step[] = (Object.keys(NAMES) as StepKey[]).flatMap((k) => {
+  const list = samples.get(k);
+  return list ? [combine(k, NAMES[k], list)] : [];
+});
 const summary = summarize(steps);
 const machine = machineInfo();
 const title = `zk2etcd benchmark, size ${values.size}: ${total} znodes (${shape.interfaces} interfaces x ${shape.providers} providers + ${shape.consumers} consumers), leaf names ${leafNames.min}-${leafNames.max} B; ${String(machine.cpuModel)} x${String(machine.cpuCount)}, ${String(machine.totalMemoryGiB)} GiB, Node ${process.version}; zk2etcd ${code.commit}${code.modified.length > 0 ? ` + ${code.modified.length} uncommitted files (listed in the JSON)` : ''}`;

@@ -72,7 +72,8 @@ export async function connectZk(opts: ZkConnectOptions): Promise<ZkConnection> {
   const zk = new ZooKeeper({
     connect: opts.servers.join(','),
     timeout: opts.sessionTimeoutMs,
-    debug_level: ZooKeeper.constants.ZOO_LOG_LEVEL_ERROR,
+    // 0 = silent: the addon prints its own log lines on stdout, which would corrupt --output json.
+    debug_level: 0,
     host_order_deterministic: false,
     // The addon closes the session after 10 partial reads of one reply (its default): a 1 MiB value
     // arrives in many more. The limit only guards against a busy loop, so make it effectively unbounded.

@@ -45,7 +45,7 @@ export interface TestZk {
 
 export async function testZk(connectTo: string = servers.zk): Promise<TestZk> {
   const ZooKeeper = require('zookeeper') as { new (c: object): RawZk; constants: Record<string, number> };
-  const zk = new ZooKeeper({ connect: connectTo, timeout: 20000, debug_level: 1, host_order_deterministic: false, response_counter_limit: 1_000_000_000 });
+  const zk = new ZooKeeper({ connect: connectTo, timeout: 20000, debug_level: 0, host_order_deterministic: false, response_counter_limit: 1_000_000_000 });
   await new Promise<void>((resolve, reject) => {
     let done = false;
     const timer = setTimeout(() => {
