@@ -3,7 +3,7 @@ import type { PlanWriter } from '../common/apply/writer.js';
 import { etcdWriter } from '../common/apply/etcd-writer.js';
 import type { Config } from '../common/config/types.js';
 import type { EtcdStore } from '../common/etcd/store.js';
-import { AbortedError, LeadershipLostError } from '../common/errors.js';
+import { AbortedError, LeadershipLostError, ZkError } from '../common/errors.js';
 import type { LeaderLock } from '../common/leader/lock.js';
 import type { Logger } from '../common/logger.js';
 import type { Metrics, WatcherMetrics } from '../common/metrics.js';
@@ -136,7 +136,12 @@ export async function runSync(deps: SyncDeps): Promise<void> {
       schedule.start();
       await Promise.race([once(lost.signal), once(stop), once(fail.signal)]);
     } catch (err) {
-      if (!lost.signal.aborted && !stop.aborted) throw err;
+      // A ZooKeeper error while loading (e.g. the session expired before its close event arrived) means
+      // this session is unusable: rebuild it. Anything else is a bug or a lost leadership: stop.
+      if (err instanceof ZkError && !stop.aborted) {
+        logger.warn({ err: (err as Error).message }, 'ZooKeeper failed while loading the tree; rebuilding the session');
+        lost.abort();
+      } else if (!lost.signal.aborted && !stop.aborted) throw err;
     } finally {
       schedule.stop();
       watcher.stop();

@@ -139,6 +139,7 @@ describe(`model test (seed ${SEED}; replay with ZK2ETCD_MODEL_SEED=${SEED})`, ()
       log.push('quiesce');
       if (process.env.ZK2ETCD_MODEL_TRACE) process.stderr.write('[model] quiesce\n');
       await Promise.all([redisServer.start().catch(() => {}), etcdServer.start().catch(() => {})]);
+      assert.equal(watcher.child.exitCode, null, 'the watcher is still running');
       const foreignKeys = [...foreign.keys()];
       await eventually(() => assertMirrored(etcd, root, foreignKeys, zkServer.address), 90_000, 500);
       const fix = await runCli(['fix', ...watcherArgs, '--output=json'], env());
@@ -157,7 +158,8 @@ describe(`model test (seed ${SEED}; replay with ZK2ETCD_MODEL_SEED=${SEED})`, ()
         redis.disconnect();
       }
     } catch (err) {
-      throw new Error(`model test failed with seed ${SEED} (replay: ZK2ETCD_MODEL_SEED=${SEED}); steps: ${log.join('; ')}: ${(err as Error).message}`, { cause: err });
+      const tail = watcher.output().split('\n').filter((l) => !l.includes('"level":"info"')).slice(-15).join('\n');
+      throw new Error(`model test failed with seed ${SEED} (replay: ZK2ETCD_MODEL_SEED=${SEED}); steps: ${log.join('; ')}: ${(err as Error).message}\nwatcher log (warnings and errors, last 15):\n${tail}`, { cause: err });
     }
   });
 });
