@@ -5,6 +5,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import { freePort } from './watcher-process.js';
 
 /** A server of our own (not the shared loopback ones), to stop and restart in fault tests. */
@@ -45,23 +47,24 @@ function managed(command: string, args: string[], ready: () => Promise<boolean>,
   return server;
 }
 
+/** True when a Redis on `port` answers PING (with `options` for auth or TLS); never retries. */
+export async function redisAnswers(port: number, options: RedisOptions = {}): Promise<boolean> {
+  const r = new Redis(port, '127.0.0.1', { ...options, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  r.on('error', () => {});
+  try {
+    await r.connect();
+    return (await r.ping()) === 'PONG';
+  } finally {
+    r.disconnect();
+  }
+}
+
 /** redis-server with an append-only file synced on every write, so a kill loses no record. */
 export async function privateRedis(): Promise<PrivateServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'zk2etcd-redis-'));
   const args = ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'];
-  const { Redis } = await import('ioredis');
-  const ping = async () => {
-    const r = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    r.on('error', () => {});
-    try {
-      await r.connect();
-      return (await r.ping()) === 'PONG';
-    } finally {
-      r.disconnect();
-    }
-  };
-  return managed('redis-server', args, ping, `127.0.0.1:${port}`, dir);
+  return managed('redis-server', args, () => redisAnswers(port), `127.0.0.1:${port}`, dir);
 }
 
 /** A single-member etcd with its own data dir and ports. */

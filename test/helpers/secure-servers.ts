@@ -13,7 +13,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Etcd3 } from 'etcd3';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
-import { servers } from './services.js';
+import { removeZkTree, servers } from './services.js';
+import { redisAnswers } from './private-servers.js';
 import type { CliResult } from './services.js';
 import type { TestPki } from './tls.js';
 import { freePort } from './watcher-process.js';
@@ -185,16 +186,7 @@ export async function aclRedis(opts: { users: readonly RedisUser[]; adminPasswor
     maxRetriesPerRequest: 1,
     ...(tls ? { tls: { ca: tls.read(tls.caCert) } } : {}),
   });
-  const ping = async () => {
-    const r = new Redis(port, '127.0.0.1', { ...connOpts(), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    r.on('error', () => {});
-    try {
-      await r.connect();
-      return (await r.ping()) === 'PONG';
-    } finally {
-      r.disconnect();
-    }
-  };
+  const ping = () => redisAnswers(port, connOpts());
   const server = await startManaged('redis-server', args, ping, `127.0.0.1:${port}`, dir);
   return { ...server, port, admin: () => new Redis(port, '127.0.0.1', connOpts()) };
 }
@@ -249,16 +241,7 @@ export async function authedZk(userPassword: string): Promise<AuthedZk> {
       // The addon reads the permission from `perm` (not `perms`) when it builds an ACL vector.
       await zk.set_acl(path, -1, [{ perm: ALL, scheme: 'digest', auth: digestId(up) }]);
     },
-    async removeTree(path) {
-      let children: string[];
-      try {
-        children = await zk.get_children(path, false);
-      } catch {
-        return;
-      }
-      await Promise.all(children.map((c) => api.removeTree(`${path}/${c}`)));
-      await zk.delete_(path, -1).catch(() => {});
-    },
+    removeTree: (path) => removeZkTree(zk, path),
     close: () => zk.close(),
   };
   return api;

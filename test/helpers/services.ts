@@ -43,6 +43,18 @@ export interface TestZk {
   close(): void;
 }
 
+/** Deletes a subtree children first, through any addon session (a missing node is already gone). */
+export async function removeZkTree(zk: Pick<RawZk, 'get_children' | 'delete_'>, path: string): Promise<void> {
+  let children: string[];
+  try {
+    children = await zk.get_children(path, false);
+  } catch {
+    return;
+  }
+  await Promise.all(children.map((c) => removeZkTree(zk, `${path}/${c}`)));
+  await zk.delete_(path, -1).catch(() => {});
+}
+
 export async function testZk(connectTo: string = servers.zk): Promise<TestZk> {
   const ZooKeeper = require('zookeeper') as { new (c: object): RawZk; constants: Record<string, number> };
   const zk = new ZooKeeper({ connect: connectTo, timeout: 20000, debug_level: 0, host_order_deterministic: false, response_counter_limit: 1_000_000_000 });
@@ -92,16 +104,7 @@ export async function testZk(connectTo: string = servers.zk): Promise<TestZk> {
         );
       }
     },
-    async removeTree(path) {
-      let children: string[];
-      try {
-        children = await zk.get_children(path, false);
-      } catch {
-        return;
-      }
-      await Promise.all(children.map((c) => api.removeTree(`${path}/${c}`)));
-      await zk.delete_(path, -1).catch(() => {});
-    },
+    removeTree: (path) => removeZkTree(zk, path),
     children: (path) => zk.get_children(path, false),
     close: () => zk.close(),
   };
