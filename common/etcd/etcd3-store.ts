@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { Etcd3, IKeyValue, IRequestOp, ICompare } from 'etcd3';
 import { EtcdError } from '../errors.js';
 import { withRetry } from '../retry.js';
@@ -11,14 +12,28 @@ const PAGE_BYTES_TARGET = 16 * 1024 * 1024;
 
 const EMPTY = Buffer.alloc(0);
 
-/** Values arrive as slices of the whole gRPC reply: copy them so the reply can be collected. */
-function ownValue(v: Buffer): Buffer {
-  return v.length === 0 ? EMPTY : Buffer.from(v);
+/**
+ * Values arrive as slices of the whole gRPC reply: copy them so the reply can be collected. A page's
+ * values are copied into one buffer of their own (not Buffer.from's shared 8 KiB pool: a 12-byte value
+ * there keeps a whole pool slab alive, along with whatever else was allocated from it).
+ */
+function ownValues(kvs: readonly IKeyValue[]): Buffer[] {
+  let total = 0;
+  for (const item of kvs) total += item.value.length;
+  const arena = total === 0 ? EMPTY : Buffer.allocUnsafeSlow(total);
+  let offset = 0;
+  return kvs.map((item) => {
+    const v = item.value;
+    if (v.length === 0) return EMPTY;
+    v.copy(arena, offset);
+    offset += v.length;
+    return arena.subarray(offset - v.length, offset);
+  });
 }
 
+/** The key as a string, or null when its bytes are not valid UTF-8 (the string would not map back to them). */
 function decodeKey(raw: Buffer): string | null {
-  const s = raw.toString('utf8');
-  return Buffer.byteLength(s) === raw.length && Buffer.from(s, 'utf8').equals(raw) ? s : null;
+  return isUtf8(raw) ? raw.toString('utf8') : null;
 }
 
 /** EtcdStore over an etcd3 client whose own retries are off: reads retry here, writes never blindly. */
@@ -40,11 +55,14 @@ export function etcd3Store(client: Etcd3): EtcdStore {
       let undecodable = 0;
       let revision: string | undefined;
       const add = (kvs: IKeyValue[]) => {
-        for (const item of kvs) {
-          const key = decodeKey(item.key);
-          if (key === null) undecodable++;
-          else entries.set(key, { key, value: ownValue(item.value), modRevision: item.mod_revision });
-        }
+        const keys = kvs.map((item) => decodeKey(item.key));
+        const values = ownValues(kvs.filter((_, i) => keys[i] !== null));
+        let v = 0;
+        kvs.forEach((item, i) => {
+          const key = keys[i];
+          if (key === null || key === undefined) undecodable++;
+          else entries.set(key, { key, value: values[v++] as Buffer, modRevision: item.mod_revision });
+        });
       };
       for (const range of ranges) {
         if (range.exact) {
@@ -90,12 +108,9 @@ export function etcd3Store(client: Etcd3): EtcdStore {
             throw toEtcdError(err, 'get');
           }
         }, READ_RETRY);
-        for (const r of res.responses) {
-          for (const item of r.response_range?.kvs ?? []) {
-            const key = decodeKey(item.key);
-            if (key !== null) out.set(key, { value: ownValue(item.value), modRevision: item.mod_revision });
-          }
-        }
+        const kvs = res.responses.flatMap((r) => r.response_range?.kvs ?? []).filter((item) => isUtf8(item.key));
+        const values = ownValues(kvs);
+        kvs.forEach((item, i) => out.set(item.key.toString('utf8'), { value: values[i] as Buffer, modRevision: item.mod_revision }));
       }
       return out;
     },
