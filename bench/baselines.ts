@@ -3,13 +3,18 @@ import type { Etcd3 } from 'etcd3';
 import type { Redis } from 'ioredis';
 import { silentLogger } from '../common/logger.js';
 import { connectZk } from '../common/zk/addon-client.js';
+import { connectZkFast } from '../common/zk/fast-client.js';
 import { walkTree } from '../common/zk/walk.js';
 import type { GenNode, Levels } from './generate.js';
 import { ownershipHash } from './env.js';
 
-/** Baseline 1: a walk of the tree with our ZooKeeper client and walker (one connection). Returns nodes read. */
-export async function zkWalkBaseline(servers: string, root: string, concurrency: number): Promise<number> {
-  const conn = await connectZk({ servers: servers.split(','), sessionTimeoutMs: 30_000, auth: null, logger: silentLogger() });
+/**
+ * Baseline 1: a walk of the tree with our walker (one connection), over the protocol client (multiRead
+ * batches, ZooKeeper 3.6+) or the addon client (one request per node). Returns nodes read.
+ */
+export async function zkWalkBaseline(servers: string, root: string, concurrency: number, client: 'fast' | 'addon'): Promise<number> {
+  const opts = { servers: servers.split(','), sessionTimeoutMs: 30_000, auth: null, logger: silentLogger() };
+  const conn = client === 'fast' ? await connectZkFast(opts) : await connectZk(opts);
   try {
     const tree = await walkTree(conn, {
       prefixes: [root],

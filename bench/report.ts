@@ -14,7 +14,7 @@ export interface Sample extends Measured {
   readonly run?: CliRunRecord;
 }
 
-export type StepKey = 'load' | 'walk' | 'puts' | 'copy' | 'diff' | 'fix';
+export type StepKey = 'load' | 'walkAddon' | 'walk' | 'puts' | 'copy' | 'diff' | 'fix';
 
 export interface Step extends Measured {
   readonly key: StepKey;
@@ -58,6 +58,8 @@ const fmt = (n: number | null | undefined, digits = 2): string => (n === null ||
 export interface Summary {
   maxBaselineSeconds: number | null;
   copyOverMaxBaseline: number | null;
+  /** Issue #7: the walk over the protocol client (multiRead) against the addon's, same tree and run. */
+  walkSpeedupOverAddon: number | null;
   diffOverMaxBaseline: number | null;
   peakRssMb: number | null;
   targets: Record<'copy' | 'diff' | 'peakRss', { value: number; target: number; pass: boolean } | null>;
@@ -66,7 +68,7 @@ export interface Summary {
 
 export function summarize(steps: readonly Step[]): Summary {
   const find = (k: StepKey): Step | undefined => steps.find((s) => s.key === k);
-  const [walk, puts, copy, diff] = [find('walk'), find('puts'), find('copy'), find('diff')];
+  const [walk, puts, copy, diff, walkAddon] = [find('walk'), find('puts'), find('copy'), find('diff'), find('walkAddon')];
   const base = walk && puts ? Math.max(walk.wallSeconds, puts.wallSeconds) : null;
   const cliRss = steps.filter((s) => s.key === 'copy' || s.key === 'diff' || s.key === 'fix').map((s) => s.maxRssMb ?? NaN);
   const peakRss = cliRss.length > 0 ? Math.max(...cliRss) : null;
@@ -75,6 +77,7 @@ export function summarize(steps: readonly Step[]): Summary {
   return {
     maxBaselineSeconds: base,
     copyOverMaxBaseline: base && copy ? copy.wallSeconds / base : null,
+    walkSpeedupOverAddon: walk && walkAddon && walk.key !== walkAddon.key ? walkAddon.wallSeconds / walk.wallSeconds : null,
     diffOverMaxBaseline: base && diff ? diff.wallSeconds / base : null,
     peakRssMb: peakRss,
     targets: {
@@ -108,6 +111,7 @@ export function markdown(steps: readonly Step[], s: Summary, ctx: ReportContext)
       `| ${st.name} | ${st.samples.length} | ${wall(st)} | ${fmt(ctx.nodes / st.wallSeconds, 0)} | ${fmt(st.cpuSeconds)} | ${st.maxRssMb === null ? 'in-process' : fmt(st.maxRssMb, 0)} | ${fmt(st.serverCpuSeconds.zookeeper, 1)} / ${fmt(st.serverCpuSeconds.etcd, 1)} | ${st.notes} |`),
     '',
     `- max(baselines) = ${fmt(s.maxBaselineSeconds)} s; **copy / max(baselines) = ${fmt(s.copyOverMaxBaseline)}**; **diff / max(baselines) = ${fmt(s.diffOverMaxBaseline)}**`,
+    ...(s.walkSpeedupOverAddon === null ? [] : [`- walk: protocol client (multiRead) ${fmt(s.walkSpeedupOverAddon)}x faster than the addon client (issue #7 target: at least 4x)`]),
     `- targets: copy < ${TARGETS.copySeconds} s: ${mark(s.targets.copy)}; in-sync diff < ${TARGETS.diffSeconds} s: ${mark(s.targets.diff)}; peak RSS < ${TARGETS.peakRssMb} MB: ${mark(s.targets.peakRss, 0)}`,
     `- reference, Go zk2etcd 1.3 at 70k on this machine class: copy ${GO_REFERENCE_70K.copySeconds} s, in-sync diff ${GO_REFERENCE_70K.diffSeconds} s`,
   ];

@@ -5,6 +5,7 @@
  * Prints a markdown table, writes bench/results/<date>-<size>.json, and cleans everything up.
  *
  *   node dist/bench/run.js --size 10k|70k|300k|1m [--runs N] [--keep] [--rusage auto|time|node] [--concurrent 50]
+ *     [--fast-path auto|off]   (off: the scenarios and the walk baseline use the addon client)
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     concurrent: { type: 'string', default: '50' },
     rusage: { type: 'string', default: 'auto' },
     keep: { type: 'boolean', default: false },
+    'fast-path': { type: 'string', default: 'auto' },
   },
 });
 const log = (msg: string): void => void process.stderr.write(`[bench] ${msg}\n`);
@@ -49,6 +51,7 @@ const useTime = values.rusage === 'time' || (values.rusage === 'auto' && haveTim
 const zkOpts = { servers: servers.zk, connections: Number(values.connections), inFlight: Number(values['in-flight']) };
 const concurrency = Number(values.concurrent);
 const runs = Math.max(1, Number(values.runs) || 1);
+const fastPath = values['fast-path'] === 'off' ? 'off' : 'auto';
 
 const shape = shapeFor(values.size);
 const levels = generateTree(root, shape);
@@ -68,7 +71,7 @@ const redis = new Redis(servers.redis.includes('://') ? servers.redis : `redis:/
 const common = [
   `--zookeeper-servers=${servers.zk}`, `--etcd-servers=${servers.etcd}`, `--redis-server=${servers.redis}`,
   `--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${instance}`, '--output=json',
-  `--concurrent=${concurrency}`, '--log-level=debug',
+  `--concurrent=${concurrency}`, '--log-level=debug', `--zookeeper-fast-path=${fastPath}`,
 ];
 
 function expect(cond: boolean, run: CliRun | null, why: string): void {
@@ -81,7 +84,8 @@ const pick = (m: Measured): Measured => ({
 
 const NAMES: Record<StepKey, string> = {
   load: `load ZooKeeper (generator, ${zkOpts.connections}x${zkOpts.inFlight} creates in flight)`,
-  walk: `baseline: ZooKeeper walk alone (walkTree, concurrency ${concurrency})`,
+  walkAddon: `ZooKeeper walk alone, addon client (one request per node, concurrency ${concurrency})`,
+  walk: fastPath === 'off' ? `baseline: ZooKeeper walk alone (addon client, concurrency ${concurrency})` : 'baseline: ZooKeeper walk alone (protocol client, multiRead batches)',
   puts: 'baseline: etcd writes alone (128-op txns, 16 in flight)',
   copy: '(a) copy into empty etcd (fix)',
   diff: '(b) diff when in sync',
@@ -119,7 +123,13 @@ async function scenario(key: StepKey, round: number, args: string[], check: (r: 
  * the same machine conditions; each step reports its median over the rounds.
  */
 async function round(i: number): Promise<void> {
-  await inProcess('walk', i, () => zkWalkBaseline(servers.zk, root, concurrency), async (n) => {
+  if (fastPath !== 'off') {
+    await inProcess('walkAddon', i, () => zkWalkBaseline(servers.zk, root, concurrency, 'addon'), async (n) => {
+      expect(n === total, null, `addon walk read ${n} nodes, expected ${total}`);
+      return `${n} nodes read`;
+    });
+  }
+  await inProcess('walk', i, () => zkWalkBaseline(servers.zk, root, concurrency, fastPath === 'off' ? 'addon' : 'fast'), async (n) => {
     expect(n === total, null, `baseline walk read ${n} nodes, expected ${total}`);
     return `${n} nodes read`;
   });

@@ -10,24 +10,39 @@ import type { OwnershipStore } from '../common/ownership/store.js';
 import { redisOwnershipStore } from '../common/ownership/redis-store.js';
 import type { ReconcileClients } from '../common/reconcile.js';
 import { connectZk } from '../common/zk/addon-client.js';
-import { instrumentZkSession } from '../common/zk/instrumented.js';
+import { connectZkFast, FastPathUnsupportedError } from '../common/zk/fast-client.js';
+import { instrumentFastSession, instrumentZkSession } from '../common/zk/instrumented.js';
+import type { ZkSession, ZkSessionHooks } from '../common/zk/reader.js';
 
 export interface OpenClients extends ReconcileClients {
   close(): Promise<void>;
 }
 
-/** A counted, instrumented ZooKeeper session (entry points only); `onLost` fires on session expiry. */
-export async function openZkSession(config: Config, metrics: Metrics, logger: Logger, onLost?: () => void) {
+/**
+ * A counted, instrumented ZooKeeper session (entry points only). `--zookeeper-fast-path`: `on` requires
+ * the protocol client, `off` uses the addon, `auto` tries the protocol client and falls back to the
+ * addon on a server without multiRead (before 3.6).
+ */
+export async function openZkSession(config: Config, metrics: Metrics, logger: Logger, hooks: ZkSessionHooks = {}): Promise<ZkSession> {
   metrics.zkConn.inc();
-  const zk = await connectZk({
+  const common = {
     servers: config.zookeeper.servers,
     sessionTimeoutMs: config.zookeeper.sessionTimeoutMs,
     auth: config.zookeeper.auth,
     logger,
     onConnect: () => metrics.zkConnect.inc(),
-    onSessionLost: onLost,
-  });
-  return instrumentZkSession(zk, metrics);
+    onSessionLost: hooks.onLost,
+  };
+  if (config.zookeeper.fastPath !== 'off') {
+    try {
+      const zk = await connectZkFast({ ...common, onReconnect: hooks.onReconnect, onTreeEvent: hooks.onTreeEvent });
+      return instrumentFastSession(zk, metrics);
+    } catch (err) {
+      if (!(err instanceof FastPathUnsupportedError) || config.zookeeper.fastPath === 'on') throw err;
+      logger.info('ZooKeeper does not support multiRead (before 3.6): using the one-request-per-node client');
+    }
+  }
+  return instrumentZkSession(await connectZk(common), metrics);
 }
 
 export function ownershipStoreFor(config: Config, redis: RedisClients, metrics: Metrics): OwnershipStore {

@@ -99,7 +99,7 @@ export async function runSyncCommand(argv: readonly string[], env: NodeJS.Proces
       lock,
       etcd: instrumentEtcdStore(etcd3Store(etcdClient), metrics),
       ownership: ownershipStoreFor(config, redis, metrics),
-      openZk: (onLost) => openZkSession(config, metrics, logger, onLost),
+      openZk: (hooks) => openZkSession(config, metrics, logger, hooks),
       signal: shutdown.signal,
       onReady: (r) => {
         zkUp = r;

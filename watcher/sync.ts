@@ -10,16 +10,13 @@ import type { Metrics, WatcherMetrics } from '../common/metrics.js';
 import type { OwnershipStore } from '../common/ownership/store.js';
 import { keyMapper } from '../common/paths.js';
 import { reconcile } from '../common/reconcile.js';
-import type { ZkWatchReader } from '../common/zk/reader.js';
+import { hasTreeWatches, type ZkSession, type ZkSessionHooks, type ZkTreeWatchReader, type ZkWatchReader } from '../common/zk/reader.js';
 import { ChangeQueue } from './change-queue.js';
 import { createMutex } from './mutex.js';
 import { scheduleReconcile } from './schedule.js';
+import { TreeFollower } from './tree-follower.js';
 import { TreeWatcher } from './tree-watcher.js';
 import { withoutKeys } from './without-keys.js';
-
-export interface ZkSession extends ZkWatchReader {
-  close(): void;
-}
 
 export interface SyncDeps {
   readonly config: Config;
@@ -27,8 +24,8 @@ export interface SyncDeps {
   readonly watcherMetrics: WatcherMetrics;
   readonly logger: Logger;
   readonly lock: LeaderLock;
-  /** Opens a ZooKeeper session; `onLost` fires if it expires. */
-  readonly openZk: (onLost: () => void) => Promise<ZkSession>;
+  /** Opens a ZooKeeper session: the protocol client (tree watches) or the addon (one-shot watches). */
+  readonly openZk: (hooks: ZkSessionHooks) => Promise<ZkSession>;
   readonly etcd: EtcdStore;
   readonly ownership: OwnershipStore;
   /** Aborted on SIGTERM: stop taking events, finish the flush in flight, release leadership. */
@@ -78,57 +75,120 @@ export async function runSync(deps: SyncDeps): Promise<void> {
         signal: stop,
         writer: { write: (p, s) => writeLock(() => reconcileWriter.write(p, s)) },
       });
+      live.followed = result.zkNodes;
       logger.info({ reason, applied: result.applied, conflict: result.plan.conflict.length, seconds: result.durationSeconds }, 'full reconcile done');
     } finally {
       touched = null;
     }
   };
+  // One reconcile at a time; a request while one runs queues one more run (the latest reason wins).
+  let running: Promise<void> | null = null;
+  let again: string | null = null;
+  const requestReconcile = (reason: string): Promise<void> => {
+    if (running) {
+      again = reason;
+      return running;
+    }
+    const run = async (): Promise<void> => {
+      try {
+        await fullReconcile(reason);
+      } finally {
+        running = null;
+      }
+      if (again !== null) {
+        const next = again;
+        again = null;
+        await requestReconcile(next);
+      }
+    };
+    running = run();
+    return running;
+  };
 
   // Replaced on every session rebuild; read by the gauges and the reconcile.
-  const live: { session: ZkSession | null; watcher: TreeWatcher | null } = { session: null, watcher: null };
+  const live: { session: ZkSession | null; watcher: TreeWatcher | null; treeWatches: number; followed: number } = {
+    session: null,
+    watcher: null,
+    treeWatches: 0,
+    followed: 0,
+  };
   let rebuilds = 0;
-  const schedule = scheduleReconcile(config.fullSync, () => fullReconcile('scheduled'), logger);
+  const schedule = scheduleReconcile(config.fullSync, () => requestReconcile('scheduled'), logger);
   const gauges = setInterval(() => {
-    wm.watches.set(live.watcher?.watchCount ?? 0);
-    wm.mirroredNodes.set(live.watcher?.size ?? 0);
+    wm.watches.set(live.watcher?.watchCount ?? live.treeWatches);
+    wm.mirroredNodes.set(live.watcher?.size ?? live.followed);
     wm.pendingChanges.set(queue.size);
   }, 1000);
+  const push = (path: string, data: Buffer | null, since: number): void => {
+    const key = mapper.toKey(path);
+    touched?.add(key);
+    queue.push(key, data, since);
+  };
+  const zkOpts = { prefixes: config.zookeeper.prefixes, excludes: config.zookeeper.excludes, skipEphemeral: config.zookeeper.skipEphemeral };
 
-  /** One ZooKeeper session: load and watch, reconcile, follow events until the session or the run ends. */
-  const runSession = async (): Promise<void> => {
-    const lost = new AbortController();
-    const session = await deps.openZk(() => lost.abort());
-    live.session = session;
-    deps.onReady?.(true);
+  /** Addon client: load the mirror with one-shot watches on every node; returns its stop. */
+  const startMirror = async (session: ZkSession & ZkWatchReader, lost: AbortController): Promise<() => void> => {
     const previous = new Set(live.watcher?.paths() ?? []);
     let loading = true;
     const watcher = new TreeWatcher(session, {
-      prefixes: config.zookeeper.prefixes,
-      excludes: config.zookeeper.excludes,
-      skipEphemeral: config.zookeeper.skipEphemeral,
+      ...zkOpts,
       concurrency: config.concurrent,
       logger,
       onChange: (path, data) => {
-        const key = mapper.toKey(path);
-        touched?.add(key);
         previous.delete(path);
         // Loading is not a change: only events feed the sync-lag histogram.
-        queue.push(key, data, loading ? Number.NaN : performance.now());
+        push(path, data, loading ? Number.NaN : performance.now());
       },
       onError: (err) => {
         logger.warn({ err: (err as Error).message }, 'ZooKeeper read failed while watching; rebuilding the session');
         lost.abort();
       },
     });
+    live.watcher = watcher;
+    await watcher.start();
+    loading = false;
+    // Nodes mirrored before a session loss and not found now were deleted meanwhile.
+    for (const path of previous) queue.push(mapper.toKey(path), null);
+    await queue.idle();
+    return () => watcher.stop();
+  };
+
+  /** Protocol client: one persistent recursive watch per prefix, armed before the reconcile reads. */
+  const startFollowing = async (session: ZkSession & ZkTreeWatchReader, lost: AbortController, hooks: MutableHooks): Promise<() => void> => {
+    const follower = new TreeFollower(session, {
+      ...zkOpts,
+      onChange: push,
+      onError: (err) => {
+        logger.warn({ err: (err as Error).message }, 'ZooKeeper read failed while following; rebuilding the session');
+        lost.abort();
+      },
+    });
+    hooks.onTreeEvent = (path) => follower.event(path);
+    hooks.onReconnect = () => {
+      logger.warn('reconnected to ZooKeeper: reconciling, since watch events are not delivered while disconnected');
+      requestReconcile('reconnected').catch((err: unknown) => logger.error({ err: (err as Error).message }, 'reconcile after reconnect failed; the schedule retries it'));
+    };
+    live.watcher = null;
+    live.treeWatches = 0;
+    for (const prefix of config.zookeeper.prefixes) {
+      await session.watchTree(prefix);
+      live.treeWatches++;
+    }
+    return () => follower.stop();
+  };
+
+  /** One ZooKeeper session: watch, reconcile, follow events until the session or the run ends. */
+  const runSession = async (): Promise<void> => {
+    const lost = new AbortController();
+    const hooks: MutableHooks = { onTreeEvent: () => undefined, onReconnect: () => undefined };
+    const session = await deps.openZk({ onLost: () => lost.abort(), onTreeEvent: (p) => hooks.onTreeEvent(p), onReconnect: () => hooks.onReconnect() });
+    live.session = session;
+    deps.onReady?.(true);
+    let stopWatching = (): void => undefined;
     try {
-      live.watcher = watcher;
-      await watcher.start();
-      loading = false;
-      // Nodes mirrored before a session loss and not found now were deleted meanwhile.
-      for (const path of previous) queue.push(mapper.toKey(path), null);
-      await queue.idle();
+      stopWatching = hasTreeWatches(session) ? await startFollowing(session, lost, hooks) : await startMirror(session, lost);
       try {
-        await fullReconcile(rebuilds > 0 ? 'session rebuilt' : 'became leader');
+        await requestReconcile(rebuilds > 0 ? 'session rebuilt' : 'became leader');
       } catch (err) {
         if (lost.signal.aborted || stop.aborted) throw err;
         logger.error({ err: (err as Error).message }, 'full reconcile failed; events are still applied, the schedule retries it');
@@ -144,7 +204,7 @@ export async function runSync(deps: SyncDeps): Promise<void> {
       } else if (!lost.signal.aborted && !stop.aborted) throw err;
     } finally {
       schedule.stop();
-      watcher.stop();
+      stopWatching();
       session.close();
       deps.onReady?.(false);
     }
@@ -169,6 +229,11 @@ export async function runSync(deps: SyncDeps): Promise<void> {
   }
   if (fatal) throw fatal;
   if (lock.lost.aborted) throw new LeadershipLostError('leadership lost; stopped writing');
+}
+
+interface MutableHooks {
+  onTreeEvent: (path: string) => void;
+  onReconnect: () => void;
 }
 
 function once(signal: AbortSignal): Promise<void> {

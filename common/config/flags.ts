@@ -18,6 +18,7 @@ export const FLAGS: readonly FlagDef[] = [
   { name: 'zookeeper-exclude-prefix', kind: 'string', default: '/dubbo/config', help: 'comma-separated subtrees to leave out (empty: none)' },
   { name: 'zookeeper-auth', kind: 'string', secret: true, help: 'ZooKeeper digest auth, user:password' },
   { name: 'zookeeper-session-timeout', kind: 'string', default: '30s', help: 'ZooKeeper session timeout' },
+  { name: 'zookeeper-fast-path', kind: 'string', default: 'auto', help: 'auto, on or off: batched multiRead walks and persistent recursive watches (ZooKeeper 3.6+); auto uses them when the server supports them' },
   { name: 'etcd-servers', kind: 'string', help: 'comma-separated etcd endpoints, http(s)://host:port or host:port (required)' },
   { name: 'etcd-prefix', kind: 'string', default: '', help: 'prepended to every ZooKeeper path to form the etcd key' },
   { name: 'etcd-cacert', kind: 'string', help: 'CA bundle (file) to verify etcd servers' },

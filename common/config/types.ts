@@ -19,6 +19,8 @@ export interface Config {
     readonly auth: string | null;
     readonly sessionTimeoutMs: number;
     readonly skipEphemeral: boolean;
+    /** The protocol client with multiRead and persistent recursive watches (3.6+), or the addon. */
+    readonly fastPath: 'auto' | 'on' | 'off';
     readonly allowEmptySource: boolean;
   };
   readonly etcd: {

@@ -3,8 +3,19 @@ import { ZkError, zkCodeName } from '../errors.js';
 export const ZNONODE = -101;
 const RETRYABLE = new Set([-4, -7]); // connection loss, operation timeout: the session survives
 
+/** A request failed with a ZooKeeper error code, on the protocol client (reply header, or local: connection loss, expiry). */
+export class ZkProtocolError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** The addon's errors are plain Errors whose message starts with the numeric code; parse it here only. */
 export function zkCodeOf(err: unknown): number | null {
+  if (err instanceof ZkProtocolError) return err.code;
   const m = /^(-?\d+)\b/.exec(err instanceof Error ? err.message : String(err));
   return m ? Number(m[1]) : null;
 }

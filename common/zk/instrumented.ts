@@ -1,17 +1,35 @@
 import { errorClassOf } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { observe } from '../metrics.js';
+import type { FastZkConnection } from './fast-client.js';
 import type { ZkWatchReader } from './reader.js';
 
-/** Adds zk2etcd_zk_op_* metrics to a ZooKeeper session (watching reads included). */
+type Observe = <R>(op: string, fn: () => Promise<R>) => Promise<R>;
+const observer = (metrics: Metrics): Observe => (op, fn) => observe(metrics.zkOps, metrics.zkOpSeconds, op, errorClassOf, fn);
+
+/** Adds zk2etcd_zk_op_* metrics to an addon session (watching reads included). */
 export function instrumentZkSession<T extends ZkWatchReader & { close(): void }>(session: T, metrics: Metrics): ZkWatchReader & { close(): void } {
-  const o = <R>(op: string, fn: () => Promise<R>) => observe(metrics.zkOps, metrics.zkOpSeconds, op, errorClassOf, fn);
+  const o = observer(metrics);
   return {
     get: (path) => o('get', () => session.get(path)),
     children: (path) => o('children', () => session.children(path)),
     getW: (path, cb) => o('get', () => session.getW(path, cb)),
     childrenW: (path, cb) => o('children', () => session.childrenW(path, cb)),
     existsW: (path, cb) => o('exists', () => session.existsW(path, cb)),
+    close: () => session.close(),
+  };
+}
+
+/** The same metrics for a protocol-client session; a multiRead counts as one `multi_read` op. */
+export function instrumentFastSession(session: FastZkConnection, metrics: Metrics): FastZkConnection {
+  const o = observer(metrics);
+  return {
+    batchReads: true,
+    maxBatchReplyBytes: session.maxBatchReplyBytes,
+    get: (path) => o('get', () => session.get(path)),
+    children: (path) => o('children', () => session.children(path)),
+    readMany: (ops) => o('multi_read', () => session.readMany(ops)),
+    watchTree: (path) => o('add_watch', () => session.watchTree(path)),
     close: () => session.close(),
   };
 }

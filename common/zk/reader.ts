@@ -1,3 +1,5 @@
+import type { ZkError } from '../errors.js';
+
 /** What the reconcile needs from ZooKeeper; implemented over the native addon in `addon-client.ts`. */
 export interface ZkNode {
   readonly data: Buffer;
@@ -26,4 +28,48 @@ export interface ZkWatchReader extends ZkReader {
   childrenW(path: string, onEvent: WatchCallback): Promise<string[] | null>;
   /** exists with a watch that fires when the node is created, changed or deleted. */
   existsW(path: string, onEvent: WatchCallback): Promise<boolean>;
+}
+
+/** One read inside a batch; a batch may mix both kinds. */
+export type BatchRead = { readonly kind: 'data'; readonly path: string } | { readonly kind: 'children'; readonly path: string };
+
+/** A batch read's outcome per op: null when the node does not exist; any other failure is a ZkError. */
+export type BatchResult = ZkNode | string[] | null | ZkError;
+
+/** ZooKeeper 3.6+ over the protocol client: many reads in one request (multiRead). */
+export interface ZkBatchReader extends ZkReader {
+  readonly batchReads: true;
+  /** A multi-op reply larger than this is refused (ZkReplyTooLargeError): size batches below it. */
+  readonly maxBatchReplyBytes: number;
+  /** One result per op, in order; one op failing does not fail the others. */
+  readMany(ops: readonly BatchRead[]): Promise<BatchResult[]>;
+}
+
+export function isBatchReader(reader: ZkReader): reader is ZkBatchReader {
+  return (reader as Partial<ZkBatchReader>).batchReads === true;
+}
+
+/** What a persistent recursive watch reports: a node at `path` was created, changed or deleted. */
+export type TreeEventCallback = (path: string) => void;
+
+/** ZooKeeper 3.6+: one persistent recursive watch per subtree, never re-armed. */
+export interface ZkTreeWatchReader extends ZkBatchReader {
+  /** Watches `path` and everything below it, whether or not it exists yet. */
+  watchTree(path: string): Promise<void>;
+}
+
+/** A session of either client: the protocol client (tree watches) or the addon (one-shot watches). */
+export type ZkSession = (ZkTreeWatchReader | ZkWatchReader) & { close(): void };
+
+export function hasTreeWatches(session: ZkSession): session is ZkTreeWatchReader & { close(): void } {
+  return isBatchReader(session) && typeof (session as Partial<ZkTreeWatchReader>).watchTree === 'function';
+}
+
+export interface ZkSessionHooks {
+  /** The session expired (or was refused on reconnect): its watches are gone. */
+  readonly onLost?: () => void;
+  /** Protocol client only: reconnected within the session; tree-watch events in between were lost. */
+  readonly onReconnect?: () => void;
+  /** Protocol client only: a node under a watched tree was created, changed or deleted. */
+  readonly onTreeEvent?: (path: string) => void;
 }

@@ -1,7 +1,8 @@
 import { AbortedError, SourceMissingError } from '../errors.js';
 import { childPath, isExcluded, ZK_SYSTEM_PREFIX, covers } from '../paths.js';
 import { withRetry } from '../retry.js';
-import type { ZkReader } from './reader.js';
+import { walkBatched } from './batched-walk.js';
+import { isBatchReader, type ZkReader } from './reader.js';
 
 export interface WalkOptions {
   readonly prefixes: readonly string[];
@@ -26,6 +27,7 @@ const RETRY = { attempts: 5, baseDelayMs: 200, maxDelayMs: 3000 };
  * A prefix root that does not exist is an error unless allowed; a node that vanishes mid-walk is skipped.
  */
 export async function walkTree(reader: ZkReader, opts: WalkOptions): Promise<ZkTree> {
+  if (isBatchReader(reader)) return walkBatched(reader, opts);
   const tree: ZkTree = new Map();
   const roots = new Set(opts.prefixes);
   const queue: string[] = [...opts.prefixes];

@@ -1,0 +1,150 @@
+import { ZkError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { ZkProtocolConnection } from './connection.js';
+import { toZkError, ZkProtocolError } from './errors.js';
+import type { JuteReader } from './jute.js';
+import { AddWatchMode, decodeMultiRead, EMPTY, encodeMultiRead, Err, EventType, Op, pathWatch, readStat, type Stat } from './protocol.js';
+import type { BatchRead, BatchResult, ZkNode, ZkTreeWatchReader } from './reader.js';
+
+export interface FastZkOptions {
+  readonly servers: readonly string[];
+  readonly sessionTimeoutMs: number;
+  readonly auth: string | null;
+  readonly connectTimeoutMs?: number;
+  /** Replies to a batch larger than this are skipped and the batch is split (ZooKeeper's packet limit). */
+  readonly maxBatchReplyBytes?: number;
+  readonly logger: Logger;
+  readonly onConnect?: () => void;
+  /** The session ended without close(): expired, or auth refused on a reconnect. */
+  readonly onSessionLost?: () => void;
+  /** The connection dropped and came back in the same session: watch events in between are lost. */
+  readonly onReconnect?: () => void;
+  /** A node under a watched tree was created, changed or deleted. */
+  readonly onTreeEvent?: (path: string) => void;
+}
+
+export interface FastZkConnection extends ZkTreeWatchReader {
+  close(): void;
+}
+
+/** The server answered multiRead with "unimplemented" (before 3.6): use the addon path instead. */
+export class FastPathUnsupportedError extends ZkError {
+  constructor(servers: readonly string[]) {
+    super(Err.unimplemented, '/', 'multi_read', `ZooKeeper at ${servers.join(',')} does not support multiRead (needs 3.6+); use --zookeeper-fast-path=off or auto`, false);
+  }
+}
+
+export const DEFAULT_BATCH_REPLY_BYTES = 1024 * 1024;
+
+function toNode(data: Buffer | null, stat: Stat): ZkNode {
+  return {
+    data: data === null || data.length === 0 ? EMPTY : data,
+    ephemeral: stat.ephemeralOwner !== 0n,
+    numChildren: stat.numChildren,
+    version: stat.version,
+    mzxid: stat.mzxid,
+  };
+}
+
+async function read<T, A>(op: string, path: string, absent: A, fn: () => Promise<T>): Promise<T | A> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof ZkProtocolError && err.code === Err.noNode) return absent;
+    throw toZkError(err, op, path);
+  }
+}
+
+/** Opens a session over the protocol client and checks that the server supports multiRead. */
+export async function connectZkFast(opts: FastZkOptions): Promise<FastZkConnection> {
+  let first = true;
+  let ready = false;
+  let closedByUs = false;
+  let onFirst: ((ok: boolean) => void) | null = null;
+  const conn = new ZkProtocolConnection({
+    servers: opts.servers,
+    sessionTimeoutMs: opts.sessionTimeoutMs,
+    auth: opts.auth,
+    maxBatchReplyBytes: opts.maxBatchReplyBytes ?? DEFAULT_BATCH_REPLY_BYTES,
+    onEvent: (ev) => {
+      if (ev.type >= EventType.created && ev.type <= EventType.dataChanged) opts.onTreeEvent?.(ev.path);
+    },
+    onState: (state) => {
+      if (state === 'connected') {
+        opts.onConnect?.();
+        if (first) onFirst?.(true);
+        else opts.onReconnect?.();
+        first = false;
+      } else if (state === 'expired' || state === 'auth_failed') {
+        if (first) onFirst?.(false);
+        else if (ready && !closedByUs) opts.onSessionLost?.();
+      }
+    },
+  });
+  const connectTimeoutMs = opts.connectTimeoutMs ?? Math.max(10_000, opts.sessionTimeoutMs);
+  const connected = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), connectTimeoutMs);
+    onFirst = (ok) => {
+      clearTimeout(timer);
+      resolve(ok);
+    };
+    conn.start();
+  });
+  if (!connected) {
+    await conn.close();
+    throw new ZkError(Err.connectionLoss, '/', 'connect', `cannot connect to ZooKeeper at ${opts.servers.join(',')} within ${connectTimeoutMs / 1000}s; check --zookeeper-servers`, true);
+  }
+  const close = () => {
+    closedByUs = true;
+    void conn.close();
+  };
+  // One multiRead round trip: proves the capability and, replies being in order, that auth was accepted.
+  try {
+    await conn.request(Op.multiRead, encodeMultiRead([{ kind: 'data', path: '/' }]));
+  } catch (err) {
+    close();
+    if (err instanceof ZkProtocolError && err.code === Err.unimplemented) throw new FastPathUnsupportedError(opts.servers);
+    if (err instanceof ZkProtocolError && err.code === -115) {
+      throw new ZkError(err.code, '/', 'auth', `ZooKeeper digest auth failed (${err.code}); check --zookeeper-auth`, false);
+    }
+    throw toZkError(err, 'multi_read', '/');
+  }
+  ready = true;
+  opts.logger.debug({ servers: opts.servers }, 'zookeeper connected (protocol client, multiRead)');
+
+  const get = (path: string) =>
+    read('get', path, null, async () => {
+      const r = await conn.request(Op.getData, pathWatch(path, false));
+      const data = r.buffer();
+      return toNode(data === null ? null : Buffer.from(data), readStat(r));
+    });
+  const children = (path: string) => read('children', path, null, async () => (await conn.request(Op.getChildren, pathWatch(path, false))).strings());
+
+  return {
+    batchReads: true,
+    maxBatchReplyBytes: opts.maxBatchReplyBytes ?? DEFAULT_BATCH_REPLY_BYTES,
+    get,
+    children,
+    async readMany(ops: readonly BatchRead[]): Promise<BatchResult[]> {
+      let reply: JuteReader;
+      try {
+        reply = await conn.request(Op.multiRead, encodeMultiRead(ops), { batch: ops.length > 1, sizeHint: 32 + ops.length * 64 });
+      } catch (err) {
+        if (err instanceof ZkProtocolError) throw toZkError(err, 'multi_read', ops[0]?.path ?? '/');
+        throw err; // ZkReplyTooLargeError: the caller splits the batch
+      }
+      return decodeMultiRead(reply).map((res, i): BatchResult => {
+        if (res.kind === 'data') return toNode(res.data, res.stat);
+        if (res.kind === 'children') return res.children;
+        if (res.code === Err.noNode) return null;
+        const op = ops[i] as BatchRead;
+        return toZkError(new ZkProtocolError(res.code, `ZooKeeper error ${res.code}`), op.kind === 'data' ? 'get' : 'children', op.path);
+      });
+    },
+    async watchTree(path: string): Promise<void> {
+      await read('add_watch', path, null, () => conn.request(Op.addWatch, (w) => w.string(path).int(AddWatchMode.persistentRecursive)));
+      conn.recursiveWatches.add(path);
+    },
+    close,
+  };
+}

@@ -1,0 +1,104 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isRetryable, ZkError } from '../common/errors.js';
+import { isSynced } from '../common/paths.js';
+import type { ZkBatchReader, ZkNode } from '../common/zk/reader.js';
+
+export interface TreeFollowerOptions {
+  readonly prefixes: readonly string[];
+  readonly excludes: readonly string[];
+  readonly skipEphemeral: boolean;
+  /** The latest state of one path (null: gone), with when its first unapplied event arrived. */
+  readonly onChange: (path: string, data: Buffer | null, since: number) => void;
+  /** A read failed in a way a retry will not fix: the owner rebuilds the session. */
+  readonly onError: (err: unknown) => void;
+}
+
+const MAX_BATCH = 100;
+const MAX_IN_FLIGHT = 4;
+
+/**
+ * Follows the events of persistent recursive watches (ZooKeeper 3.6+): no mirror and no re-arming.
+ * An event only names a path, so each touched path is re-read (many per multiRead) and its latest
+ * state reported. A path is read by one request at a time; an event arriving during that read
+ * schedules another, so the last state reported is never older than the last event.
+ */
+export class TreeFollower {
+  /** Paths waiting for a read -> when their first unread event arrived. */
+  private readonly dirty = new Map<string, number>();
+  private readonly reading = new Set<string>();
+  private inFlight = 0;
+  private stopped = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly zk: ZkBatchReader,
+    private readonly opts: TreeFollowerOptions,
+  ) {}
+
+  /** A watch event for `path`. */
+  event(path: string, at = performance.now()): void {
+    if (this.stopped || !isSynced(path, this.opts.prefixes, this.opts.excludes)) return;
+    if (!this.dirty.has(path)) this.dirty.set(path, at);
+    this.pump();
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Paths waiting for or in a read. */
+  get backlog(): number {
+    return this.dirty.size + this.reading.size;
+  }
+
+  /** Resolves when every event so far has been read and reported. */
+  idle(): Promise<void> {
+    if (this.backlog === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private pump(): void {
+    while (!this.stopped && this.inFlight < MAX_IN_FLIGHT) {
+      const batch: [string, number][] = [];
+      for (const [path, since] of this.dirty) {
+        if (this.reading.has(path)) continue;
+        batch.push([path, since]);
+        if (batch.length >= MAX_BATCH) break;
+      }
+      if (batch.length === 0) break;
+      for (const [path] of batch) {
+        this.dirty.delete(path);
+        this.reading.add(path);
+      }
+      this.inFlight++;
+      void this.read(batch).finally(() => {
+        this.inFlight--;
+        for (const [path] of batch) this.reading.delete(path);
+        if (this.backlog === 0) for (const w of this.idleWaiters.splice(0)) w();
+        else this.pump();
+      });
+    }
+  }
+
+  private async read(batch: readonly [string, number][]): Promise<void> {
+    try {
+      const results = await this.zk.readMany(batch.map(([path]) => ({ kind: 'data', path })));
+      results.forEach((res, i) => {
+        const [path, since] = batch[i] as [string, number];
+        if (res instanceof ZkError) throw res;
+        const node = res as ZkNode | null;
+        if (node === null) this.opts.onChange(path, null, since);
+        else if (!(this.opts.skipEphemeral && node.ephemeral)) this.opts.onChange(path, node.data, since);
+      });
+    } catch (err) {
+      if (this.stopped) return;
+      if (!isRetryable(err)) {
+        this.opts.onError(err);
+        return;
+      }
+      // Connection lost: the client reconnects and the owner reconciles; read these again meanwhile.
+      await sleep(200);
+      for (const [path, since] of batch) if (!this.dirty.has(path)) this.dirty.set(path, since);
+    }
+  }
+}
