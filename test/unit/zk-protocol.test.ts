@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { FrameReader } from '../../common/zk/frame-reader.js';
+import { JuteDecodeError, JuteReader, JuteWriter } from '../../common/zk/jute.js';
+import { decodeConnect, decodeMultiRead, encodeConnect, encodeMultiRead, encodeRequest, Op, readStat } from '../../common/zk/protocol.js';
+
+/** The body of a frame (without its 4-byte length). */
+const body = (frame: Buffer): Buffer => {
+  assert.equal(frame.readInt32BE(0), frame.length - 4, 'length prefix');
+  return frame.subarray(4);
+};
+
+const STAT = { czxid: 1n, mzxid: 0x1_0000_0002n, ctime: 3n, mtime: 4n, version: 5, cversion: 6, aversion: 7, ephemeralOwner: 0x72n, dataLength: 9, numChildren: 10, pzxid: 11n };
+const writeStat = (w: JuteWriter, s = STAT): JuteWriter =>
+  w.long(s.czxid).long(s.mzxid).long(s.ctime).long(s.mtime).int(s.version).int(s.cversion).int(s.aversion).long(s.ephemeralOwner).int(s.dataLength).int(s.numChildren).long(s.pzxid);
+
+describe('jute encoding', () => {
+  const cases: { name: string; write: (w: JuteWriter) => void; read: (r: JuteReader) => unknown; expected: unknown }[] = [
+    { name: 'negative int', write: (w) => w.int(-101), read: (r) => r.int(), expected: -101 },
+    { name: 'long above 2^32', write: (w) => w.long(0x1_2345_6789n), read: (r) => r.long(), expected: 0x1_2345_6789 },
+    { name: 'session id as bigint', write: (w) => w.long(-2n), read: (r) => r.longBig(), expected: -2n },
+    { name: 'bool', write: (w) => w.bool(true).bool(false), read: (r) => [r.bool(), r.bool()], expected: [true, false] },
+    { name: 'null buffer', write: (w) => w.buffer(null), read: (r) => r.buffer(), expected: null },
+    { name: 'binary buffer with NUL and invalid UTF-8', write: (w) => w.buffer(Buffer.from([0, 0xff, 0xfe, 1])), read: (r) => [...(r.buffer() as Buffer)], expected: [0, 0xff, 0xfe, 1] },
+    { name: 'unicode string', write: (w) => w.string('/a/提供者 %2F'), read: (r) => r.string(), expected: '/a/提供者 %2F' },
+    { name: 'string vector', write: (w) => w.strings(['x', '', 'ü']), read: (r) => r.strings(), expected: ['x', '', 'ü'] },
+    { name: 'grows past the initial size', write: (w) => w.string('p'.repeat(5000)), read: (r) => r.string().length, expected: 5000 },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const w = new JuteWriter(8);
+      c.write(w);
+      const r = new JuteReader(body(w.frame()));
+      assert.deepEqual(c.read(r), c.expected);
+      assert.equal(r.remaining, 0);
+    });
+  }
+
+  test('a truncated reply is a decode error, not a short value', () => {
+    const b = body(new JuteWriter().buffer(Buffer.from('abcdef')).frame()).subarray(0, 7);
+    assert.throws(() => new JuteReader(b).buffer(), JuteDecodeError);
+  });
+});
+
+describe('protocol records', () => {
+  test('Stat: the fields we use come from their offsets', () => {
+    const s = readStat(new JuteReader(body(writeStat(new JuteWriter()).frame())));
+    assert.deepEqual(s, { mzxid: 0x1_0000_0002, version: 5, ephemeralOwner: 0x72n, dataLength: 9, numChildren: 10 });
+  });
+
+  test('ConnectRequest layout and ConnectResponse', () => {
+    const b = body(encodeConnect({ lastZxidSeen: 7n, timeoutMs: 30000, sessionId: 9n, passwd: Buffer.alloc(16, 1) }));
+    const r = new JuteReader(b);
+    assert.deepEqual([r.int(), r.long(), r.int(), r.long(), r.buffer()?.length, r.bool(), r.remaining], [0, 7, 30000, 9, 16, false, 0]);
+    const res = decodeConnect(body(new JuteWriter().int(0).int(4000).long(0x1234n).buffer(Buffer.alloc(16, 2)).bool(false).frame()));
+    assert.deepEqual([res.timeoutMs, res.sessionId, res.passwd.length], [4000, 0x1234n, 16]);
+  });
+
+  test('multiRead request: a header per op, then the closing header', () => {
+    const r = new JuteReader(body(encodeRequest(5, Op.multiRead, encodeMultiRead([{ kind: 'data', path: '/a' }, { kind: 'children', path: '/b' }]))));
+    assert.deepEqual([r.int(), r.int()], [5, Op.multiRead]);
+    assert.deepEqual([r.int(), r.bool(), r.int(), r.string(), r.bool()], [Op.getData, false, -1, '/a', false]);
+    assert.deepEqual([r.int(), r.bool(), r.int(), r.string(), r.bool()], [Op.getChildren, false, -1, '/b', false]);
+    assert.deepEqual([r.int(), r.bool(), r.int(), r.remaining], [-1, true, -1, 0]);
+  });
+
+  test('multiRead reply: data, children and a per-op error, in order', () => {
+    const w = new JuteWriter();
+    w.int(Op.getData).bool(false).int(0).buffer(Buffer.from([0, 1]));
+    writeStat(w);
+    w.int(Op.getChildren).bool(false).int(0).strings(['c1', 'c2']);
+    w.int(Op.error).bool(false).int(-101).int(-101);
+    w.int(Op.getData).bool(false).int(0).buffer(null);
+    writeStat(w);
+    w.int(-1).bool(true).int(-1);
+    const res = decodeMultiRead(new JuteReader(body(w.frame())));
+    assert.equal(res.length, 4);
+    assert.deepEqual(res[0]?.kind === 'data' && [...res[0].data], [0, 1]);
+    assert.deepEqual(res[1], { kind: 'children', children: ['c1', 'c2'] });
+    assert.deepEqual(res[2], { kind: 'error', code: -101 });
+    assert.deepEqual(res[3]?.kind === 'data' && res[3].data.length, 0);
+  });
+});
+
+describe('FrameReader', () => {
+  const frames = [Buffer.from('first frame'), Buffer.alloc(3000, 7), Buffer.from('x')].map((b) => {
+    const f = Buffer.alloc(4 + b.length);
+    f.writeInt32BE(b.length, 0);
+    b.copy(f, 4);
+    return f;
+  });
+  const stream = Buffer.concat(frames);
+
+  /** Splits the stream into chunks of `size` and reads back every frame. */
+  const readAll = (size: number): Buffer[] => {
+    const rx = new FrameReader();
+    const out: Buffer[] = [];
+    for (let i = 0; i < stream.length; i += size) {
+      rx.push(stream.subarray(i, i + size));
+      for (;;) {
+        const head = rx.peek(0, 4);
+        if (head === null || rx.available < 4 + head.readInt32BE(0)) break;
+        rx.drop(4);
+        out.push(Buffer.from(rx.take(head.readInt32BE(0))));
+      }
+    }
+    assert.equal(rx.available, 0);
+    return out;
+  };
+
+  for (const size of [1, 3, 4, 5, 17, 1000, stream.length]) {
+    test(`frames split into chunks of ${size} bytes come back whole`, () => {
+      assert.deepEqual(readAll(size), frames.map((f) => f.subarray(4)));
+    });
+  }
+
+  test('drop skips across chunks and reports what it dropped', () => {
+    const rx = new FrameReader();
+    rx.push(Buffer.from('abc'));
+    rx.push(Buffer.from('defg'));
+    assert.equal(rx.drop(5), 5);
+    assert.equal(rx.take(2).toString(), 'fg');
+    assert.equal(rx.drop(10), 0);
+  });
+});
