@@ -52,6 +52,8 @@ main().then(
     process.exitCode = code;
     // Clients are closed by now; a lingering socket (grpc-js, TLS) must not keep the process alive.
     setTimeout(() => process.exit(code), 2000).unref();
+    // The work is done: a signal now ends the process with the run's own code, not as killed.
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => process.exit(code));
   },
   (err: unknown) => {
     process.stderr.write(`zk2etcd: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

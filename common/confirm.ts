@@ -1,10 +1,10 @@
-import type { EtcdStore } from './etcd/store.js';
+import type { EtcdEntry, EtcdStore, KeyRange } from './etcd/store.js';
 import type { OwnershipStore } from './ownership/store.js';
 import { splitPath } from './paths.js';
 import type { Plan } from './plan/plan.js';
 import { plan, plannedKeys } from './plan/plan.js';
-import { forEachPool } from './pool.js';
-import type { ZkReader } from './zk/reader.js';
+import { readAll } from './zk/read-all.js';
+import type { ZkNode, ZkReader } from './zk/reader.js';
 
 export interface ConfirmDeps {
   readonly zk: ZkReader;
@@ -14,7 +14,13 @@ export interface ConfirmDeps {
   readonly skipEphemeral: boolean;
   readonly roots: readonly string[];
   readonly toPath: (key: string) => string;
+  /** The ranges the snapshot read, and how many keys it held: re-read whole when most keys are planned. */
+  readonly etcdRanges: readonly KeyRange[];
+  readonly etcdKeys: number;
 }
+
+/** Planned keys per snapshot key above which one paged range read beats point reads (~10x cheaper per key). */
+const REREAD_RANGE_RATIO = 0.1;
 
 /**
  * Re-reads both sides for just the planned keys and re-plans them (SPEC §4.3). On the ZooKeeper side a
@@ -44,8 +50,10 @@ export async function confirmPlan(previous: Plan, deps: ConfirmDeps): Promise<Pl
     else byParent.set(parent, [key]);
   }
 
-  await forEachPool([...byParent], deps.concurrency, async ([parent, group]) => {
-    const names = new Set((await deps.zk.children(parent)) ?? []);
+  const parents = [...byParent];
+  const lists = await readAll(deps.zk, parents.map(([path]) => ({ kind: 'children', path })), deps.concurrency);
+  parents.forEach(([, group], i) => {
+    const names = new Set((lists[i] as string[] | null) ?? []);
     for (const key of group) {
       if (!names.has(splitPath(deps.toPath(key)).name)) continue;
       const data = walkData.get(key);
@@ -53,12 +61,24 @@ export async function confirmPlan(previous: Plan, deps: ConfirmDeps): Promise<Pl
       else readWithGet.push(key); // not in the walk, present now: read it
     }
   });
-  await forEachPool(readWithGet, deps.concurrency, async (key) => {
-    const node = await deps.zk.get(deps.toPath(key));
+  const nodes = await readAll(deps.zk, readWithGet.map((key) => ({ kind: 'data', path: deps.toPath(key) })), deps.concurrency);
+  readWithGet.forEach((key, i) => {
+    const node = nodes[i] as ZkNode | null;
     if (node && !(deps.skipEphemeral && node.ephemeral)) desired.set(key, node.data);
   });
 
-  const current = await deps.etcd.getMany(keys);
+  const current = keys.length > 1000 && keys.length >= REREAD_RANGE_RATIO * (deps.etcdKeys + keys.length) ? await reread(deps, keys) : await deps.etcd.getMany(keys);
   const ownership = await deps.ownership.lookup(keys.filter((k) => !desired.has(k) && current.has(k)));
   return plan({ desired, current, ownership, keys });
+}
+
+/** The planned keys' current state from a fresh read of the snapshot's ranges (a copy plans every key). */
+async function reread(deps: ConfirmDeps, keys: readonly string[]): Promise<Map<string, EtcdEntry>> {
+  const snap = await deps.etcd.snapshot(deps.etcdRanges);
+  const out = new Map<string, EtcdEntry>();
+  for (const key of keys) {
+    const entry = snap.entries.get(key);
+    if (entry) out.set(key, entry);
+  }
+  return out;
 }

@@ -57,10 +57,8 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
   };
 
   // etcd first: a key created during the walk then shows up as missing, never as extra.
-  const snap = await clients.etcd.snapshot(
-    prefixes.map((p) => etcdRangesFor(opts.etcd.prefix, p)),
-    (n) => progress.update('reading etcd', n),
-  );
+  const ranges = prefixes.map((p) => etcdRangesFor(opts.etcd.prefix, p));
+  const snap = await clients.etcd.snapshot(ranges, (n) => progress.update('reading etcd', n));
   for (const key of snap.entries.keys()) if (!synced(key)) snap.entries.delete(key);
   logger.debug({ keys: snap.entries.size, revision: snap.revision, undecodable: snap.undecodable }, 'etcd snapshot read');
 
@@ -79,6 +77,7 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
     onProgress: (n) => progress.update('walking ZooKeeper', n),
   });
   progress.done();
+  logger.debug({ nodes: tree.size }, 'zookeeper walked');
   metrics.zkNodes.set(tree.size);
   metrics.etcdKeys.set(snap.entries.size);
 
@@ -94,6 +93,7 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
       })
     : undefined;
   let current = plan({ desired: tree, current: snap.entries, ownership: await clients.ownership.lookup(candidates), records });
+  logger.debug({ differences: differenceCount(current) }, 'planned');
   const staleRecords = current.staleRecords;
   const foreign = new Set(current.foreign);
   let inSync = current.inSync;
@@ -106,6 +106,8 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
       skipEphemeral: opts.zookeeper.skipEphemeral,
       roots: prefixes,
       toPath: (key) => mapper.toPath(key) as string,
+      etcdRanges: ranges,
+      etcdKeys: snap.entries.size,
     });
     for (const k of current.foreign) foreign.add(k);
     inSync += current.inSync; // planned keys that resolved themselves

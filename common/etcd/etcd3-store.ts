@@ -2,11 +2,13 @@ import { isUtf8 } from 'node:buffer';
 import type { Etcd3, IKeyValue, IRequestOp, ICompare } from 'etcd3';
 import { EtcdError } from '../errors.js';
 import { withRetry } from '../retry.js';
+import { forEachPool } from '../pool.js';
 import { toEtcdError } from './errors.js';
 import type { EtcdEntry, EtcdStore, Fence, KeyRange, Snapshot, SnapshotEntry, TxnOp, TxnOutcome } from './store.js';
 import { MAX_TXN_OPS } from './store.js';
 
 const READ_RETRY = { attempts: 4, baseDelayMs: 200, maxDelayMs: 2000 };
+const GET_MANY_IN_FLIGHT = 8;
 const MAX_PAGE_KEYS = 10_000;
 const PAGE_BYTES_TARGET = 16 * 1024 * 1024;
 
@@ -99,8 +101,11 @@ export function etcd3Store(client: Etcd3): EtcdStore {
 
     async getMany(keys: readonly string[]): Promise<Map<string, EtcdEntry>> {
       const out = new Map<string, EtcdEntry>();
-      for (let i = 0; i < keys.length; i += MAX_TXN_OPS) {
-        const chunk = keys.slice(i, i + MAX_TXN_OPS);
+      const starts: number[] = [];
+      for (let i = 0; i < keys.length; i += MAX_TXN_OPS) starts.push(i);
+      // Several read transactions in flight: a confirmation round of a 70k-node copy reads 70k keys.
+      await forEachPool(starts, GET_MANY_IN_FLIGHT, async (start) => {
+        const chunk = keys.slice(start, start + MAX_TXN_OPS);
         const res = await withRetry(async () => {
           try {
             return await kv.txn({ compare: [], success: chunk.map((k) => ({ request_range: { key: Buffer.from(k) } })), failure: [] });
@@ -111,7 +116,7 @@ export function etcd3Store(client: Etcd3): EtcdStore {
         const kvs = res.responses.flatMap((r) => r.response_range?.kvs ?? []).filter((item) => isUtf8(item.key));
         const values = ownValues(kvs);
         kvs.forEach((item, i) => out.set(item.key.toString('utf8'), { value: values[i] as Buffer, modRevision: item.mod_revision }));
-      }
+      });
       return out;
     },
 

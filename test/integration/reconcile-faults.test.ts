@@ -98,7 +98,8 @@ describe('fix across ZooKeeper and etcd restarts and SIGTERM', () => {
     await redis.del(hash);
     let child: ChildProcess | undefined;
     const run = fix((c) => (child = c));
-    await sleep(1200);
+    // Signal once the apply has started (the first key is in etcd), whatever the machine's speed.
+    while ((await etcd.getAll().prefix(root).count()) === 0 && child?.exitCode === null) await sleep(10);
     child?.kill('SIGTERM');
     await converge(await run);
   });
