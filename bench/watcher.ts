@@ -375,6 +375,9 @@ async function main(): Promise<void> {
     log(`burst: ${JSON.stringify(burstRes)}`);
     await watch.cancel();
     const afterLatency = await metrics(main.w);
+    // Right after start-up the heap still holds the start-up reconcile's garbage (no major GC has run
+    // while idle); after the latency runs it has been collected: the steady cost of following the tree.
+    const perAfterLatency = perNode(afterLatency, baseMem[1] as MemSample);
 
     // -- report
     const rows: [string, string][] = [
@@ -387,6 +390,7 @@ async function main(): Promise<void> {
       ['RSS per node beyond baseline', `${per[0]!.rssPerNode} / ${per[1]!.rssPerNode} B`],
       ['heap per node beyond baseline', `${per[0]!.heapPerNode} / ${per[1]!.heapPerNode} B (avg path ${Math.round(pathBytes / total)} B)`],
       ['RSS / heap after latency runs', `${mb(afterLatency.rssBytes)} / ${mb(afterLatency.heapUsedBytes)}`],
+      ['RSS / heap per node beyond baseline, after latency runs', `${perAfterLatency.rssPerNode} / ${perAfterLatency.heapPerNode} B`],
     ];
     const latRow = (name: string, l: LatencyResult): string =>
       `| ${name} | ${l.issued} | ${l.achievedRate}/s | ${l.arrived} | ${l.missing + l.failedToIssue} | ${l.p50} | ${l.p95} | ${l.p99} | ${l.max} |`;
@@ -429,6 +433,7 @@ async function main(): Promise<void> {
           memory: mem,
           perNodeBeyondBaseline: per,
           afterLatency,
+          perNodeAfterLatency: perAfterLatency,
           steady: { rate, seconds: Number(values['steady-seconds']), ...steadyRes },
           burst: burstRes,
           node: process.version,
