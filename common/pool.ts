@@ -31,3 +31,36 @@ export function createLimiter(limit: number): <T>(fn: () => Promise<T>) => Promi
     }
   };
 }
+
+/**
+ * Runs work that grows while it runs (a tree walk): `next` hands out the next item, or undefined when
+ * none is ready; at most `limit` run at once. Resolves when nothing is left or running; rejects with the
+ * first failure (or AbortedError on abort) and starts nothing after it.
+ */
+export function drain<W>(next: () => W | undefined, run: (item: W) => Promise<void>, limit: number, signal?: AbortSignal, onAbort?: () => Error): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let inFlight = 0;
+    let failed = false;
+    const fail = (err: unknown): void => {
+      if (failed) return;
+      failed = true;
+      reject(err);
+    };
+    const pump = (): void => {
+      if (failed) return;
+      if (signal?.aborted) {
+        fail(onAbort?.() ?? new Error('aborted'));
+        return;
+      }
+      for (let item = inFlight < limit ? next() : undefined; item !== undefined; item = inFlight < limit ? next() : undefined) {
+        inFlight++;
+        run(item).then(() => {
+          inFlight--;
+          pump();
+        }, fail);
+      }
+      if (inFlight === 0) resolve();
+    };
+    pump();
+  });
+}

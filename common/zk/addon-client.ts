@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Logger } from '../logger.js';
 import { ZkError } from '../errors.js';
-import { ZNONODE, toZkError, zkCodeOf } from './errors.js';
+import { readOrAbsent } from './errors.js';
 import type { WatchCallback, ZkNode, ZkWatchReader } from './reader.js';
 
 const require = createRequire(import.meta.url);
@@ -56,16 +56,6 @@ function toNode(stat: AddonStat, data: Buffer | string | null): ZkNode {
   };
 }
 
-/** Runs a read; "no node" becomes `absent`, any other failure a ZkError (never absence). */
-async function read<T, A>(op: string, path: string, absent: A, fn: () => Promise<T>): Promise<T | A> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (zkCodeOf(err) === ZNONODE) return absent;
-    throw toZkError(err, op, path);
-  }
-}
-
 /** Opens a session; resolves once connected (and authenticated), or throws a ZkError naming the servers. */
 export async function connectZk(opts: ZkConnectOptions): Promise<ZkConnection> {
   const ZooKeeper = require('zookeeper') as AddonCtor;
@@ -116,11 +106,11 @@ export async function connectZk(opts: ZkConnectOptions): Promise<ZkConnection> {
     if (type !== SESSION_EVENT) cb();
   };
   return {
-    get: (path) => read('get', path, null, async () => toNode(...(await zk.get(path, false)))),
-    children: (path) => read('children', path, null, () => zk.get_children(path, false)),
-    getW: (path, cb) => read('get', path, null, async () => toNode(...(await zk.w_get(path, watch(cb))))),
-    childrenW: (path, cb) => read('children', path, null, () => zk.w_get_children(path, watch(cb))),
-    existsW: (path, cb) => read('exists', path, false, async () => (await zk.w_exists(path, watch(cb))) !== null),
+    get: (path) => readOrAbsent('get', path, null, async () => toNode(...(await zk.get(path, false)))),
+    children: (path) => readOrAbsent('children', path, null, () => zk.get_children(path, false)),
+    getW: (path, cb) => readOrAbsent('get', path, null, async () => toNode(...(await zk.w_get(path, watch(cb))))),
+    childrenW: (path, cb) => readOrAbsent('children', path, null, () => zk.w_get_children(path, watch(cb))),
+    existsW: (path, cb) => readOrAbsent('exists', path, false, async () => (await zk.w_exists(path, watch(cb))) !== null),
     close: () => {
       closedByUs = true;
       zk.close();

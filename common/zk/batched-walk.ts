@@ -1,9 +1,10 @@
-import { AbortedError, SourceMissingError, ZkError } from '../errors.js';
+import { AbortedError, ZkError } from '../errors.js';
 import { childPath, covers, isExcluded, ZK_SYSTEM_PREFIX } from '../paths.js';
+import { drain } from '../pool.js';
 import { withRetry } from '../retry.js';
 import { ZkReplyTooLargeError } from './connection.js';
 import type { BatchRead, ZkBatchReader, ZkNode } from './reader.js';
-import type { WalkOptions, ZkTree } from './walk.js';
+import { keepNode, type WalkOptions, type ZkTree } from './walk.js';
 
 const RETRY = { attempts: 5, baseDelayMs: 200, maxDelayMs: 3000 };
 /** Ops per multiRead; past ~100 the server's gain flattens and replies grow. */
@@ -22,21 +23,11 @@ export async function walkBatched(reader: ZkBatchReader, opts: WalkOptions): Pro
   const todo: BatchRead[] = opts.prefixes.map((path) => ({ kind: 'data', path }));
   const inFlightMax = Math.max(1, Math.min(MAX_IN_FLIGHT, Math.ceil(opts.concurrency / 8)));
   const retry = { ...RETRY, signal: opts.signal };
-  let inFlight = 0;
-  let failed = false;
   // Reply bytes per op seen so far, to size batches under the packet limit before a split is needed.
   let bytesPerOp = 256;
 
   const onData = (path: string, node: ZkNode | null): void => {
-    if (node === null) {
-      if (roots.has(path) && !opts.allowEmptySource) throw new SourceMissingError(path);
-      return;
-    }
-    if (!(opts.skipEphemeral && node.ephemeral)) {
-      tree.set(opts.keyOf(path), node.data);
-      if (tree.size % 5000 === 0) opts.onProgress?.(tree.size);
-    }
-    if (node.numChildren > 0) todo.push({ kind: 'children', path });
+    if (keepNode(tree, roots, opts, path, node)) todo.push({ kind: 'children', path });
   };
   const onChildren = (path: string, names: string[] | null): void => {
     for (const name of names ?? []) {
@@ -74,34 +65,12 @@ export async function walkBatched(reader: ZkBatchReader, opts: WalkOptions): Pro
   };
 
   const limitBytes = reader.maxBatchReplyBytes;
-  await new Promise<void>((resolve, reject) => {
-    const pump = (): void => {
-      if (failed) return;
-      if (opts.signal?.aborted) {
-        failed = true;
-        reject(new AbortedError('walk aborted'));
-        return;
-      }
-      while (inFlight < inFlightMax && todo.length > 0) {
-        const size = Math.max(1, Math.min(MAX_OPS, Math.floor((limitBytes * 0.5) / bytesPerOp)));
-        const batch = todo.splice(Math.max(0, todo.length - size));
-        inFlight++;
-        run(batch).then(
-          () => {
-            inFlight--;
-            if (todo.length === 0 && inFlight === 0) resolve();
-            else pump();
-          },
-          (err: unknown) => {
-            failed = true;
-            reject(err);
-          },
-        );
-      }
-      if (todo.length === 0 && inFlight === 0) resolve();
-    };
-    pump();
-  });
+  const nextBatch = (): BatchRead[] | undefined => {
+    if (todo.length === 0) return undefined;
+    const size = Math.max(1, Math.min(MAX_OPS, Math.floor((limitBytes * 0.5) / bytesPerOp)));
+    return todo.splice(Math.max(0, todo.length - size));
+  };
+  await drain(nextBatch, run, inFlightMax, opts.signal, () => new AbortedError('walk aborted'));
   opts.onProgress?.(tree.size);
   return tree;
 }

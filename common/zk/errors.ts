@@ -35,3 +35,13 @@ export function toZkError(err: unknown, op: string, path: string): ZkError {
     cause: err,
   });
 }
+
+/** Runs a read; "no node" becomes `absent`, any other failure a ZkError (never absence). */
+export async function readOrAbsent<T, A>(op: string, path: string, absent: A, fn: () => Promise<T>): Promise<T | A> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (zkCodeOf(err) === ZNONODE) return absent;
+    throw toZkError(err, op, path);
+  }
+}

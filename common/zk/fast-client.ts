@@ -1,7 +1,7 @@
 import { ZkError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { ZkProtocolConnection } from './connection.js';
-import { toZkError, ZkProtocolError } from './errors.js';
+import { readOrAbsent, toZkError, ZkProtocolError } from './errors.js';
 import type { JuteReader } from './jute.js';
 import { AddWatchMode, decodeMultiRead, EMPTY, encodeMultiRead, Err, EventType, Op, pathWatch, readStat, type Stat } from './protocol.js';
 import type { BatchRead, BatchResult, ZkNode, ZkTreeWatchReader } from './reader.js';
@@ -44,15 +44,6 @@ function toNode(data: Buffer | null, stat: Stat): ZkNode {
     version: stat.version,
     mzxid: stat.mzxid,
   };
-}
-
-async function read<T, A>(op: string, path: string, absent: A, fn: () => Promise<T>): Promise<T | A> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof ZkProtocolError && err.code === Err.noNode) return absent;
-    throw toZkError(err, op, path);
-  }
 }
 
 /** Opens a session over the protocol client and checks that the server supports multiRead. */
@@ -113,12 +104,12 @@ export async function connectZkFast(opts: FastZkOptions): Promise<FastZkConnecti
   opts.logger.debug({ servers: opts.servers }, 'zookeeper connected (protocol client, multiRead)');
 
   const get = (path: string) =>
-    read('get', path, null, async () => {
+    readOrAbsent('get', path, null, async () => {
       const r = await conn.request(Op.getData, pathWatch(path, false));
       const data = r.buffer();
       return toNode(data === null ? null : Buffer.from(data), readStat(r));
     });
-  const children = (path: string) => read('children', path, null, async () => (await conn.request(Op.getChildren, pathWatch(path, false))).strings());
+  const children = (path: string) => readOrAbsent('children', path, null, async () => (await conn.request(Op.getChildren, pathWatch(path, false))).strings());
 
   return {
     batchReads: true,
@@ -142,7 +133,7 @@ export async function connectZkFast(opts: FastZkOptions): Promise<FastZkConnecti
       });
     },
     async watchTree(path: string): Promise<void> {
-      await read('add_watch', path, null, () => conn.request(Op.addWatch, (w) => w.string(path).int(AddWatchMode.persistentRecursive)));
+      await readOrAbsent('add_watch', path, null, () => conn.request(Op.addWatch, (w) => w.string(path).int(AddWatchMode.persistentRecursive)));
       conn.recursiveWatches.add(path);
     },
     close,

@@ -1,8 +1,9 @@
 import { AbortedError, SourceMissingError } from '../errors.js';
 import { childPath, isExcluded, ZK_SYSTEM_PREFIX, covers } from '../paths.js';
+import { drain } from '../pool.js';
 import { withRetry } from '../retry.js';
 import { walkBatched } from './batched-walk.js';
-import { isBatchReader, type ZkReader } from './reader.js';
+import { isBatchReader, type ZkNode, type ZkReader } from './reader.js';
 
 export interface WalkOptions {
   readonly prefixes: readonly string[];
@@ -23,6 +24,22 @@ export type ZkTree = Map<string, Buffer>;
 const RETRY = { attempts: 5, baseDelayMs: 200, maxDelayMs: 3000 };
 
 /**
+ * Adds a node the walk read to the tree (unless skipped as ephemeral); true when its children must be
+ * read. A missing prefix root is an error unless allowed; any other missing node vanished mid-walk.
+ */
+export function keepNode(tree: ZkTree, roots: ReadonlySet<string>, opts: WalkOptions, path: string, node: ZkNode | null): boolean {
+  if (node === null) {
+    if (roots.has(path) && !opts.allowEmptySource) throw new SourceMissingError(path);
+    return false;
+  }
+  if (!(opts.skipEphemeral && node.ephemeral)) {
+    tree.set(opts.keyOf(path), node.data);
+    if (tree.size % 5000 === 0) opts.onProgress?.(tree.size);
+  }
+  return node.numChildren > 0;
+}
+
+/**
  * Reads every znode at or under the prefixes with at most `concurrency` requests in flight.
  * A prefix root that does not exist is an error unless allowed; a node that vanishes mid-walk is skipped.
  */
@@ -31,21 +48,11 @@ export async function walkTree(reader: ZkReader, opts: WalkOptions): Promise<ZkT
   const tree: ZkTree = new Map();
   const roots = new Set(opts.prefixes);
   const queue: string[] = [...opts.prefixes];
-  let inFlight = 0;
-  let failed: unknown = null;
   const retry = { ...RETRY, signal: opts.signal };
 
   const visit = async (path: string): Promise<void> => {
     const node = await withRetry(() => reader.get(path), retry);
-    if (node === null) {
-      if (roots.has(path) && !opts.allowEmptySource) throw new SourceMissingError(path);
-      return;
-    }
-    if (!(opts.skipEphemeral && node.ephemeral)) {
-      tree.set(opts.keyOf(path), node.data);
-      if (tree.size % 5000 === 0) opts.onProgress?.(tree.size);
-    }
-    if (node.numChildren === 0) return;
+    if (!keepNode(tree, roots, opts, path, node)) return;
     const names = await withRetry(() => reader.children(path), retry);
     for (const name of names ?? []) {
       const child = childPath(path, name);
@@ -53,33 +60,7 @@ export async function walkTree(reader: ZkReader, opts: WalkOptions): Promise<ZkT
     }
   };
 
-  await new Promise<void>((resolve, reject) => {
-    const pump = (): void => {
-      if (failed !== null) return;
-      if (opts.signal?.aborted) {
-        failed = new AbortedError('walk aborted');
-        reject(failed);
-        return;
-      }
-      while (inFlight < opts.concurrency && queue.length > 0) {
-        const path = queue.pop() as string;
-        inFlight++;
-        visit(path).then(
-          () => {
-            inFlight--;
-            if (queue.length === 0 && inFlight === 0) resolve();
-            else pump();
-          },
-          (err: unknown) => {
-            failed ??= err;
-            reject(err);
-          },
-        );
-      }
-      if (queue.length === 0 && inFlight === 0) resolve();
-    };
-    pump();
-  });
+  await drain(() => queue.pop(), visit, opts.concurrency, opts.signal, () => new AbortedError('walk aborted'));
   opts.onProgress?.(tree.size);
   return tree;
 }
