@@ -1,5 +1,5 @@
 import type { Logger } from '../common/logger.js';
-import { childPath, isSynced } from '../common/paths.js';
+import { childPath, isSynced, splitPath } from '../common/paths.js';
 import { createLimiter } from '../common/pool.js';
 import type { ZkNode, ZkWatchReader } from '../common/zk/reader.js';
 
@@ -121,7 +121,7 @@ export class TreeWatcher {
     const node: ZkNode | null = await this.limit(() => this.zk.getW(path, () => this.event('data', path)));
     if (this.nodes.get(path) !== entry) return; // replaced or removed while reading: that path already acted
     if (node === null) {
-      this.remove(path);
+      this.gone(path);
       if (this.opts.prefixes.includes(path)) await this.loadRoot(path);
       return;
     }
@@ -141,7 +141,7 @@ export class TreeWatcher {
     const names = await this.limit(() => this.zk.childrenW(path, () => this.event('child', path)));
     if (this.nodes.get(path) !== entry) return;
     if (names === null) {
-      this.remove(path);
+      this.gone(path);
       if (this.opts.prefixes.includes(path)) await this.loadRoot(path);
       return;
     }
@@ -152,6 +152,18 @@ export class TreeWatcher {
     entry.children = now;
     for (const name of before) if (!after.has(name)) this.remove(childPath(path, name));
     await Promise.all(now.filter((n) => !before.has(n)).map((n) => this.load(childPath(path, n))));
+  }
+
+  /**
+   * The node itself read as deleted: drop it and forget its name in the parent's child list, so a
+   * re-creation that the parent's next child read sees is loaded and watched as new. (ZooKeeper answers
+   * a session's requests in order, so this "no node" is handled before the parent's later child read.)
+   */
+  private gone(path: string): void {
+    this.remove(path);
+    const { parent, name } = splitPath(path);
+    const up = this.nodes.get(parent);
+    if (up) up.children = up.children.filter((n) => n !== name);
   }
 
   /** Drops a subtree from the mirror and reports each of its nodes gone (children first). */

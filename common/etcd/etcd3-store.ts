@@ -130,22 +130,29 @@ export function etcd3Store(client: Etcd3): EtcdStore {
       const success: IRequestOp[] = ops.map((op) =>
         op.type === 'put' ? { request_put: { key: Buffer.from(op.key), value: op.value } } : { request_delete_range: { key: Buffer.from(op.key) } },
       );
-      // On failure, read back every key so the caller can tell which condition failed.
-      const failure: IRequestOp[] = ops.map((op) => ({ request_range: { key: Buffer.from(op.key) } }));
-      if (fence) failure.push({ request_range: { key: Buffer.from(fence.key), keys_only: true } });
       let res;
       try {
-        res = await kv.txn({ compare, success, failure });
+        // No failure branch: it would carry every key a third time in every (normally successful) request.
+        res = await kv.txn({ compare, success, failure: [] });
       } catch (err) {
         throw toEtcdError(err, 'txn');
       }
       if (res.succeeded) return { succeeded: true, revision: res.header.revision };
+      // Read back every key (and the fence) so the caller can tell which condition failed.
+      const ranges: IRequestOp[] = ops.map((op) => ({ request_range: { key: Buffer.from(op.key) } }));
+      if (fence) ranges.push({ request_range: { key: Buffer.from(fence.key), keys_only: true } });
+      let back;
+      try {
+        back = await kv.txn({ compare: [], success: ranges, failure: [] });
+      } catch (err) {
+        throw toEtcdError(err, 'get');
+      }
       const current = new Map<string, EtcdEntry | null>();
       ops.forEach((op, i) => {
-        const item = res.responses[i]?.response_range?.kvs[0];
+        const item = back.responses[i]?.response_range?.kvs[0];
         current.set(op.key, item ? { value: item.value, modRevision: item.mod_revision } : null);
       });
-      const fenceKv = fence ? res.responses[ops.length]?.response_range?.kvs[0] : undefined;
+      const fenceKv = fence ? back.responses[ops.length]?.response_range?.kvs[0] : undefined;
       const fenceHeld = !fence || (fenceKv !== undefined && fenceKv.create_revision === fence.createRevision);
       return { succeeded: false, current, fenceHeld };
     },

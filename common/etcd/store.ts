@@ -38,7 +38,7 @@ export interface Fence {
 
 export type TxnOutcome =
   | { readonly succeeded: true; readonly revision: string }
-  /** `current` holds each op key's state at the time of the failed transaction (null: absent). */
+  /** `current` holds each op key's state read right after the failed transaction (null: absent). */
   | { readonly succeeded: false; readonly current: ReadonlyMap<string, EtcdEntry | null>; readonly fenceHeld: boolean };
 
 export interface EtcdStore {

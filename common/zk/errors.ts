@@ -28,7 +28,7 @@ export function toZkError(err: unknown, op: string, path: string): ZkError {
       ? ' (not readable with our credentials: set --zookeeper-auth to a user the node ACL allows)'
       : code === -112 || code === -116
         ? ' (the session expired; the run must reconnect)'
-        : code === -4
+        : code === -4 && !(err instanceof ZkProtocolError)
           ? ' (connection lost; if this repeats on one node, its children list may exceed jute.maxbuffer: raise -Djute.maxbuffer on the servers and in ZOOKEEPER_CLIENT_JVMFLAGS)'
           : '';
   return new ZkError(code, path, op, `ZooKeeper ${op} ${path} failed: ${zkCodeName(code)} (${code})${hint}`, RETRYABLE.has(code), {
