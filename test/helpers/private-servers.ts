@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -7,6 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
+import { spawnClean } from './spawn-clean.js';
 import { freePort } from './watcher-process.js';
 
 /** A server of our own (not the shared loopback ones), to stop and restart in fault tests. */
@@ -24,7 +24,7 @@ function managed(command: string, args: string[], ready: () => Promise<boolean>,
     address,
     async start() {
       if (child && child.exitCode === null && child.signalCode === null) return; // already running
-      child = spawn(command, args, { stdio: 'ignore' });
+      child = spawnClean(command, args, { stdio: 'ignore' });
       for (let i = 0; i < 200; i++) {
         if (await ready().catch(() => false)) return;
         await sleep(100);

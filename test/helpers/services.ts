@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Etcd3 } from 'etcd3';
 import { Redis } from 'ioredis';
+import { spawnClean } from './spawn-clean.js';
 
 /** Addresses of the loopback servers started by scripts/services.sh. */
 export const servers = {
@@ -55,8 +55,10 @@ export async function removeZkTree(zk: Pick<RawZk, 'get_children' | 'delete_'>, 
   await zk.delete_(path, -1).catch(() => {});
 }
 
-export async function testZk(connectTo: string = servers.zk): Promise<TestZk> {
-  const ZooKeeper = require('zookeeper') as { new (c: object): RawZk; constants: Record<string, number> };
+type ZkCtor = { new (c: object): RawZk; constants: Record<string, number> };
+
+/** Opens one addon session; resolves once connected. */
+async function openTestSession(ZooKeeper: ZkCtor, connectTo: string): Promise<RawZk> {
   const zk = new ZooKeeper({ connect: connectTo, timeout: 20000, debug_level: 0, host_order_deterministic: false, response_counter_limit: 1_000_000_000 });
   await new Promise<void>((resolve, reject) => {
     let done = false;
@@ -74,16 +76,46 @@ export async function testZk(connectTo: string = servers.zk): Promise<TestZk> {
     });
     zk.init({});
   });
+  return zk;
+}
+
+/**
+ * A test-side session that survives its own expiry: the addon closes a handle whose session expired (a
+ * server down for longer than the session timeout, e.g. a slow restart) and fails every later call, so the
+ * next call opens a new session, as an application would. Ephemeral nodes die with the old session.
+ */
+export async function testZk(connectTo: string = servers.zk): Promise<TestZk> {
+  const ZooKeeper = require('zookeeper') as ZkCtor;
+  let closedByUs = false;
+  let current: Promise<RawZk> | null = null;
+  const open = (): Promise<RawZk> => {
+    const opening = openTestSession(ZooKeeper, connectTo).then((zk) => {
+      zk.on('close', () => {
+        if (current === opening) current = null; // expired: the next call reopens
+      });
+      return zk;
+    });
+    current = opening;
+    opening.catch(() => {
+      if (current === opening) current = null;
+    });
+    return opening;
+  };
+  await open();
+  const session = (): Promise<RawZk> => {
+    if (closedByUs) return Promise.reject(new Error('test ZooKeeper client closed'));
+    return current ?? open();
+  };
   const EPHEMERAL = ZooKeeper.constants.ZOO_EPHEMERAL as number;
   const api: TestZk = {
     async create(path, data = Buffer.alloc(0), ephemeral = false) {
-      await zk.create(path, data, ephemeral ? EPHEMERAL : 0);
+      await (await session()).create(path, data, ephemeral ? EPHEMERAL : 0);
     },
     async set(path, data) {
-      await zk.set(path, data, -1);
+      await (await session()).set(path, data, -1);
     },
     async remove(path) {
-      await zk.delete_(path, -1);
+      await (await session()).delete_(path, -1);
     },
     async createAll(nodes, inFlight = 200) {
       const byDepth = new Map<number, [string, Buffer][]>();
@@ -98,15 +130,20 @@ export async function testZk(connectTo: string = servers.zk): Promise<TestZk> {
           Array.from({ length: inFlight }, async () => {
             while (i < level.length) {
               const [p, d] = level[i++] as [string, Buffer];
-              await zk.create(p, d, 0);
+              await (await session()).create(p, d, 0);
             }
           }),
         );
       }
     },
-    removeTree: (path) => removeZkTree(zk, path),
-    children: (path) => zk.get_children(path, false),
-    close: () => zk.close(),
+    removeTree: async (path) => removeZkTree(await session(), path),
+    children: async (path) => (await session()).get_children(path, false),
+    close: () => {
+      closedByUs = true;
+      const last = current;
+      current = null;
+      void last?.then((zk) => zk.close(), () => {});
+    },
   };
   return api;
 }
@@ -131,7 +168,7 @@ const BIN = fileURLToPath(new URL('../../bin/zk2etcd.js', import.meta.url));
 /** Runs the real CLI as a child process. Server flags come from the environment unless overridden. */
 export function runCli(args: readonly string[], env: Record<string, string> = {}, onSpawn?: (child: ChildProcess) => void): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawnClean(process.execPath, [BIN, ...args], {
       env: {
         PATH: process.env.PATH ?? '',
         ZK2ETCD_ZOOKEEPER_SERVERS: servers.zk,
@@ -145,8 +182,8 @@ export function runCli(args: readonly string[], env: Record<string, string> = {}
     onSpawn?.(child);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
