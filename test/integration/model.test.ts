@@ -82,8 +82,14 @@ describe(`model test (seed ${SEED}; replay with ZK2ETCD_MODEL_SEED=${SEED})`, ()
     }
   };
 
-  // ZooKeeper restarts are exercised by reconcile-faults (mid-walk) and watcher (session expiry); here the
-  // test's own client could not reconnect to a restarted private server (unexplained), so that fault is out.
+  /**
+   * After a fault that disconnects the watcher from ZooKeeper, waits until it has caught up (etcd mirrors
+   * ZooKeeper), so the next fault does not overlap its recovery: an etcd or Redis outage during the
+   * reconcile that follows a reconnect makes that reconcile fail, and with no --fullsync-interval nothing
+   * retries it (a known watcher bug, reported with issue #4; remove this wait once it is fixed).
+   */
+  const recovered = () => eventually(() => assertMirrored(etcd, root, [...foreign.keys()], zkServer.address), 60_000, 250);
+
   const faults: Record<string, () => Promise<void>> = {
     'redis down and back': async () => {
       await redisServer.kill();
@@ -97,17 +103,41 @@ describe(`model test (seed ${SEED}; replay with ZK2ETCD_MODEL_SEED=${SEED})`, ()
       await sleep(500);
       await etcdServer.start();
     },
+    'zookeeper restarted': async () => {
+      await zkServer.kill();
+      // Writes sent while the server is down: each fails or lands once it is back; the invariant is checked
+      // against what ZooKeeper really holds. (Chosen up front, so the PRNG sequence does not depend on timing.)
+      const racing: Promise<unknown>[] = [];
+      for (let i = 0; i < 3; i++) {
+        const target = pick([...live]);
+        if (rand() < 0.5) {
+          racing.push(zk.set(target, randomData()).catch(() => {}));
+        } else {
+          const path = `${target}/r${Math.floor(rand() * 20)}`;
+          if (live.has(path) || path.split('/').length > 12) continue;
+          live.add(path);
+          racing.push(zk.create(path, randomData()).catch(() => {}));
+        }
+      }
+      await sleep(Math.floor(rand() * 1500));
+      await zkServer.start();
+      await Promise.all(racing);
+      for (let i = 0; i < 5; i++) await zkOp();
+      await recovered();
+    },
     'watcher session expired': async () => {
       watcher.child.kill('SIGSTOP');
       await sleep(3500);
       for (let i = 0; i < 3; i++) await zkOp();
       watcher.child.kill('SIGCONT');
+      await recovered();
     },
     'watcher killed and restarted': async () => {
       watcher.child.kill('SIGKILL');
       await watcher.exited;
       for (let i = 0; i < 3; i++) await zkOp();
       watcher = await startWatcher(watcherArgs, env());
+      await recovered();
     },
     'one-shot fix killed at a failpoint': async () => {
       const point = pick(['after-pending', 'after-delete-commit']);
@@ -125,7 +155,7 @@ describe(`model test (seed ${SEED}; replay with ZK2ETCD_MODEL_SEED=${SEED})`, ()
           const fault = pick(Object.keys(faults));
           log.push(`${step}: fault ${fault}`);
           if (process.env.ZK2ETCD_MODEL_TRACE) process.stderr.write(`[model] ${step}: ${fault}\n`);
-          await bounded(`step ${step} (${fault})`, 60_000, (faults[fault] as () => Promise<void>)());
+          await bounded(`step ${step} (${fault})`, 120_000, (faults[fault] as () => Promise<void>)());
         } else if (r < 0.1) {
           const key = `${root}/foreign-${Math.floor(rand() * 20)}`;
           const value = `f${step}`;
