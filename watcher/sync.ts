@@ -3,7 +3,7 @@ import type { PlanWriter } from '../common/apply/writer.js';
 import { etcdWriter } from '../common/apply/etcd-writer.js';
 import type { Config } from '../common/config/types.js';
 import type { EtcdStore } from '../common/etcd/store.js';
-import { AbortedError, LeadershipLostError, ZkError } from '../common/errors.js';
+import { AbortedError, isRetryable, LeadershipLostError, ZkError } from '../common/errors.js';
 import type { LeaderLock } from '../common/leader/lock.js';
 import type { Logger } from '../common/logger.js';
 import type { Metrics, WatcherMetrics } from '../common/metrics.js';
@@ -105,6 +105,29 @@ export async function runSync(deps: SyncDeps): Promise<void> {
     return running;
   };
 
+  /**
+   * A reconcile that must happen (after becoming leader, a rebuild or a reconnect: on the fast path it is
+   * the only source of the changes made meanwhile): retried with backoff while it fails retryably (etcd
+   * or Redis down), until it succeeds or `until` aborts. Other failures are logged; the schedule retries.
+   */
+  const reconcileWithRetry = async (reason: string, until: AbortSignal): Promise<void> => {
+    for (let attempt = 0; !until.aborted; attempt++) {
+      try {
+        await requestReconcile(reason);
+        return;
+      } catch (err) {
+        if (until.aborted) return;
+        if (!isRetryable(err)) {
+          logger.error({ err: (err as Error).message, reason }, 'full reconcile failed; events are still applied, the schedule retries it');
+          return;
+        }
+        const delay = Math.min(30_000, 1000 * 2 ** Math.min(attempt, 5));
+        logger.error({ err: (err as Error).message, reason, retryInMs: delay }, 'full reconcile failed; retrying it');
+        await sleep(delay, undefined, { signal: until }).catch(() => undefined);
+      }
+    }
+  };
+
   // Replaced on every session rebuild; read by the gauges and the reconcile.
   const live: { session: ZkSession | null; watcher: TreeWatcher | null; treeWatches: number; followed: number } = {
     session: null,
@@ -155,6 +178,7 @@ export async function runSync(deps: SyncDeps): Promise<void> {
 
   /** Protocol client: one persistent recursive watch per prefix, armed before the reconcile reads. */
   const startFollowing = async (session: ZkSession & ZkTreeWatchReader, lost: AbortController, hooks: MutableHooks): Promise<() => void> => {
+    const until = AbortSignal.any([lost.signal, stop, fail.signal]);
     const follower = new TreeFollower(session, {
       ...zkOpts,
       onChange: push,
@@ -166,7 +190,7 @@ export async function runSync(deps: SyncDeps): Promise<void> {
     hooks.onTreeEvent = (path) => follower.event(path);
     hooks.onReconnect = () => {
       logger.warn('reconnected to ZooKeeper: reconciling, since watch events are not delivered while disconnected');
-      requestReconcile('reconnected').catch((err: unknown) => logger.error({ err: (err as Error).message }, 'reconcile after reconnect failed; the schedule retries it'));
+      void reconcileWithRetry('reconnected', until);
     };
     live.watcher = null;
     live.treeWatches = 0;
@@ -177,21 +201,41 @@ export async function runSync(deps: SyncDeps): Promise<void> {
     return () => follower.stop();
   };
 
+  /** Opens a session, retrying while ZooKeeper cannot be reached (not ready meanwhile); stops on SIGTERM. */
+  const openSession = async (hooks: ZkSessionHooks): Promise<ZkSession> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await deps.openZk(hooks);
+      } catch (err) {
+        if (!(err instanceof ZkError) || !err.retryable || stop.aborted || fail.signal.aborted) throw err;
+        const delay = Math.min(10_000, 500 * 2 ** Math.min(attempt, 5));
+        logger.warn({ err: err.message, retryInMs: delay }, 'cannot open a ZooKeeper session; retrying');
+        try {
+          await sleep(delay, undefined, { signal: AbortSignal.any([stop, fail.signal]) });
+        } catch {
+          throw new AbortedError('stopped while opening a ZooKeeper session');
+        }
+      }
+    }
+  };
+
   /** One ZooKeeper session: watch, reconcile, follow events until the session or the run ends. */
   const runSession = async (): Promise<void> => {
     const lost = new AbortController();
     const hooks: MutableHooks = { onTreeEvent: () => undefined, onReconnect: () => undefined };
-    const session = await deps.openZk({ onLost: () => lost.abort(), onTreeEvent: (p) => hooks.onTreeEvent(p), onReconnect: () => hooks.onReconnect() });
+    const session = await openSession({ onLost: () => lost.abort(), onTreeEvent: (p) => hooks.onTreeEvent(p), onReconnect: () => hooks.onReconnect() });
     live.session = session;
     deps.onReady?.(true);
     let stopWatching = (): void => undefined;
     try {
       stopWatching = hasTreeWatches(session) ? await startFollowing(session, lost, hooks) : await startMirror(session, lost);
+      const reason = rebuilds > 0 ? 'session rebuilt' : 'became leader';
       try {
-        await requestReconcile(rebuilds > 0 ? 'session rebuilt' : 'became leader');
+        await requestReconcile(reason);
       } catch (err) {
         if (lost.signal.aborted || stop.aborted) throw err;
-        logger.error({ err: (err as Error).message }, 'full reconcile failed; events are still applied, the schedule retries it');
+        logger.error({ err: (err as Error).message }, 'full reconcile failed; events are still applied, retrying it');
+        void reconcileWithRetry(reason, AbortSignal.any([lost.signal, stop, fail.signal]));
       }
       schedule.start();
       await Promise.race([once(lost.signal), once(stop), once(fail.signal)]);
