@@ -107,6 +107,7 @@ const ZK_CODE_NAMES: Record<number, string> = {
   [-6]: 'unimplemented',
   [-7]: 'operation_timeout',
   [-8]: 'bad_arguments',
+  [-9]: 'invalid_state',
   [-100]: 'api_error',
   [-101]: 'no_node',
   [-102]: 'no_auth',

@@ -16,7 +16,9 @@ export class ZkProtocolError extends Error {
 /** The addon's errors are plain Errors whose message starts with the numeric code; parse it here only. */
 export function zkCodeOf(err: unknown): number | null {
   if (err instanceof ZkProtocolError) return err.code;
-  const m = /^(-?\d+)\b/.exec(err instanceof Error ? err.message : String(err));
+  const message = err instanceof Error ? err.message : String(err);
+  // Either "<code> ..." or, from the promise wrapper, `... result: "ZINVALIDSTATE -9"`.
+  const m = /^(-?\d+)\b/.exec(message) ?? /result: "Z[A-Z_]+ (-?\d+)"/.exec(message);
   return m ? Number(m[1]) : null;
 }
 
@@ -26,7 +28,7 @@ export function toZkError(err: unknown, op: string, path: string): ZkError {
   const hint =
     code === -102
       ? ' (not readable with our credentials: set --zookeeper-auth to a user the node ACL allows)'
-      : code === -112 || code === -116
+      : code === -112 || code === -116 || code === -9
         ? ' (the session expired; the run must reconnect)'
         : code === -4 && !(err instanceof ZkProtocolError)
           ? ' (connection lost; if this repeats on one node, its children list may exceed jute.maxbuffer: raise -Djute.maxbuffer on the servers and in ZOOKEEPER_CLIENT_JVMFLAGS)'

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { toZkError, zkCodeOf, ZkProtocolError } from '../../common/zk/errors.js';
 import { FrameReader } from '../../common/zk/frame-reader.js';
 import { JuteDecodeError, JuteReader, JuteWriter } from '../../common/zk/jute.js';
 import { decodeConnect, decodeMultiRead, encodeConnect, encodeMultiRead, encodeRequest, Op, readStat } from '../../common/zk/protocol.js';
@@ -121,5 +122,21 @@ describe('FrameReader', () => {
     assert.equal(rx.drop(5), 5);
     assert.equal(rx.take(2).toString(), 'fg');
     assert.equal(rx.drop(10), 0);
+  });
+});
+
+describe('ZooKeeper error codes from either client', () => {
+  const cases: { name: string; err: unknown; code: number | null }[] = [
+    { name: 'addon: message starting with the code', err: new Error('-101 no node'), code: -101 },
+    { name: 'addon promise wrapper: invalid state after expiry', err: new Error('fn: "a_get_children" args: "/a,false" result: "ZINVALIDSTATE -9"'), code: -9 },
+    { name: 'protocol client', err: new ZkProtocolError(-4, 'connection to ZooKeeper lost'), code: -4 },
+    { name: 'anything else', err: new Error('boom'), code: null },
+  ];
+  for (const c of cases) test(c.name, () => assert.equal(zkCodeOf(c.err), c.code));
+
+  test('an invalid session handle names the lost session and is not retried', () => {
+    const e = toZkError(new Error('fn: "a_get" args: "/a,false" result: "ZINVALIDSTATE -9"'), 'get', '/a');
+    assert.match(e.message, /invalid_state \(-9\).*session expired/);
+    assert.equal(e.retryable, false);
   });
 });
