@@ -138,10 +138,9 @@ describe('a ZooKeeper session expiring in the middle of a one-shot walk', () => 
         assert.equal(await etcd.get(foreignKey).string(), 'written by another tool');
       });
 
-      // With the addon, a read started after the session was closed fails with a bare "ZINVALIDSTATE"
-      // (reported as system_error (-1)), depending on which read comes first: todo until the addon
-      // client names the expiry for those too.
-      test(`${command} (${client}): a failure names the expired session`, { todo: mode === 'off' ? 'common/zk/addon-client.ts: reads after the addon closed an expired session fail with ZINVALIDSTATE, reported as system_error (-1)' : false }, () => {
+      // With the addon, a read started after it closed the expired session fails with ZINVALIDSTATE
+      // (-9), which is reported as invalid_state naming the expiry.
+      test(`${command} (${client}): a failure names the expired session`, () => {
         const stderr = failures.get(`${command} ${mode}`);
         if (stderr === undefined) return; // the run completed instead
         assert.match(stderr, /session expired/i);
