@@ -77,7 +77,7 @@ export function summarize(steps: readonly Step[]): Summary {
   return {
     maxBaselineSeconds: base,
     copyOverMaxBaseline: base && copy ? copy.wallSeconds / base : null,
-    walkSpeedupOverAddon: walk && walkAddon && walk.key !== walkAddon.key ? walkAddon.wallSeconds / walk.wallSeconds : null,
+    walkSpeedupOverAddon: walk && walkAddon ? walkAddon.wallSeconds / walk.wallSeconds : null,
     diffOverMaxBaseline: base && diff ? diff.wallSeconds / base : null,
     peakRssMb: peakRss,
     targets: {

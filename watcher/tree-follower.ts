@@ -28,7 +28,6 @@ export class TreeFollower {
   private readonly reading = new Set<string>();
   private inFlight = 0;
   private stopped = false;
-  private idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly zk: ZkBatchReader,
@@ -46,16 +45,6 @@ export class TreeFollower {
     this.stopped = true;
   }
 
-  /** Paths waiting for or in a read. */
-  get backlog(): number {
-    return this.dirty.size + this.reading.size;
-  }
-
-  /** Resolves when every event so far has been read and reported. */
-  idle(): Promise<void> {
-    if (this.backlog === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
-  }
 
   private pump(): void {
     while (!this.stopped && this.inFlight < MAX_IN_FLIGHT) {
@@ -74,8 +63,7 @@ export class TreeFollower {
       void this.read(batch).finally(() => {
         this.inFlight--;
         for (const [path] of batch) this.reading.delete(path);
-        if (this.backlog === 0) for (const w of this.idleWaiters.splice(0)) w();
-        else this.pump();
+        this.pump();
       });
     }
   }
