@@ -82,19 +82,21 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
   metrics.etcdKeys.set(snap.entries.size);
 
   const candidates = [...snap.entries.keys()].filter((k) => !tree.has(k));
-  // A fix also prunes records a crash left behind: only records of keys in neither etcd nor ZooKeeper
-  // can be stale, so only those are kept from the scan (the full list is 10^5 strings of ~1 KB).
-  // The scan also counts our records of keys present in etcd: a lower bound for the deletion guard.
+  // A fix also repairs records a crash left behind: those of keys in neither etcd nor ZooKeeper (stale)
+  // and `pending` ones of keys in both (unsettled); only these are kept from the scan (the full list is
+  // 10^5 strings of ~1 KB). The scan also counts our records of keys present in etcd: a lower bound for
+  // the deletion guard.
   let recordedPresent = 0;
   const records = ctx.writer
-    ? await clients.ownership.scan((k) => {
-        if (snap.entries.has(k)) recordedPresent++;
-        return synced(k) && !snap.entries.has(k) && !tree.has(k);
+    ? await clients.ownership.scan((k, v) => {
+        const inEtcd = snap.entries.has(k);
+        if (inEtcd) recordedPresent++;
+        return inEtcd ? v === 'pending' && tree.has(k) : synced(k) && !tree.has(k);
       })
     : undefined;
   let current = plan({ desired: tree, current: snap.entries, ownership: await clients.ownership.lookup(candidates), records });
   logger.debug({ differences: differenceCount(current) }, 'planned');
-  const staleRecords = current.staleRecords;
+  const { staleRecords, unsettled } = current;
   const foreign = new Set(current.foreign);
   let inSync = current.inSync;
 
@@ -113,7 +115,7 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
     inSync += current.inSync; // planned keys that resolved themselves
     logger.debug({ round, differences: differenceCount(current) }, 'confirmation round');
   }
-  const confirmed: Plan = { ...current, foreign: [...foreign].sort(), inSync, staleRecords };
+  const confirmed: Plan = { ...current, foreign: [...foreign].sort(), inSync, staleRecords, unsettled };
   for (const kind of ['missing', 'changed', 'extra', 'foreign', 'conflict'] as const) metrics.differences.set({ kind }, confirmed[kind].length);
 
   let applied: ApplyResult | null = null;

@@ -5,7 +5,7 @@ import { MAX_TXN_BYTES, MAX_TXN_OPS } from '../etcd/store.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { OwnershipStore } from '../ownership/store.js';
-import type { Plan } from '../plan/plan.js';
+import type { Plan, UnsettledRecord } from '../plan/plan.js';
 import { forEachPool } from '../pool.js';
 import { withRetry } from '../retry.js';
 import { batchOps } from './batches.js';
@@ -23,7 +23,7 @@ export interface EtcdWriterDeps {
   readonly failpoint?: (point: Failpoint) => void;
 }
 
-export type Failpoint = 'after-pending' | 'after-delete-commit';
+export type Failpoint = 'after-pending' | 'after-put-commit' | 'after-delete-commit';
 
 const TXN_RETRY = { attempts: 4, baseDelayMs: 250, maxDelayMs: 3000 };
 
@@ -94,6 +94,7 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
         }
       });
       await pruneStaleRecords(plan.staleRecords);
+      await settleUnsettled(plan.unsettled);
       return { put, delete: del, skipped: skippedKeys.length, skippedKeys };
 
       /** Records of keys absent from etcd now too: removed unless a writer re-recorded them meanwhile. */
@@ -105,9 +106,23 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
         if (removed > 0) logger.info({ removed }, 'pruned ownership records of keys that no longer exist');
       }
 
+      /**
+       * `pending` records of in-sync keys, left by a crash after the commit: recorded at the revision seen
+       * in sync if etcd still holds it and the record is still `pending` (a write since then leaves both
+       * for that writer, or for the next run).
+       */
+      async function settleUnsettled(unsettled: readonly UnsettledRecord[]): Promise<void> {
+        if (unsettled.length === 0) return;
+        const now = await etcd.getMany(unsettled.map((u) => u.key));
+        const revisions = new Map(unsettled.filter((u) => now.get(u.key)?.modRevision === u.modRevision).map((u) => [u.key, u.modRevision]));
+        const settled = await ownership.settlePending(revisions);
+        if (settled > 0) logger.info({ settled }, 'recorded the revisions of writes a crash left pending');
+      }
+
       async function settle(done: readonly TxnOp[], revision: string, trace: string): Promise<void> {
         const putKeys = done.filter((op) => op.type === 'put').map((op) => op.key);
         const delKeys = done.filter((op) => op.type === 'delete').map((op) => op.key);
+        if (putKeys.length > 0) deps.failpoint?.('after-put-commit');
         if (putKeys.length > 0) await ownership.recordRevision(putKeys, revision);
         if (delKeys.length > 0) deps.failpoint?.('after-delete-commit');
         if (delKeys.length > 0) await ownership.forget(delKeys);

@@ -18,6 +18,12 @@ for i = 1, #ARGV, 2 do
   if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then n = n + redis.call('HDEL', KEYS[1], ARGV[i]) end
 end
 return n`;
+// HSET each field that still holds `pending` to the given revision: pairs of (field, revision) in ARGV.
+const SETTLE_PENDING = `local n = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == 'pending' then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]); n = n + 1 end
+end
+return n`;
 const RETRY = { attempts: 3, baseDelayMs: 200, maxDelayMs: 1000 };
 
 /** One hash per instance: `zk2etcd:{<instance>}:owned`, field = etcd key, value = mod revision or `pending`. */
@@ -45,6 +51,13 @@ export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): 
     const out: T[][] = [];
     for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
     return out;
+  };
+
+  /** Runs a per-field script over (field, value) pairs in chunks; sums the counts it returns. */
+  const evalPairs = async (what: string, script: string, pairs: ReadonlyMap<string, string>): Promise<number> => {
+    let n = 0;
+    for (const chunk of chunks([...pairs])) n += Number(await call(what, () => redis.eval(script, 1, hash, ...chunk.flat())));
+    return n;
   };
 
   return {
@@ -121,7 +134,7 @@ export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): 
       let cursor = '0';
       do {
         const [next, flat] = await call('scan', () => redis.hscan(hash, cursor, 'COUNT', 1000));
-        for (let i = 0; i + 1 < flat.length; i += 2) if (filter(flat[i] as string)) out.set(flat[i] as string, flat[i + 1] as string);
+        for (let i = 0; i + 1 < flat.length; i += 2) if (filter(flat[i] as string, flat[i + 1] as string)) out.set(flat[i] as string, flat[i + 1] as string);
         cursor = next;
         // Let go of the page's strings (~1 KB keys) now. The reply array stays reachable a while after
         // this iteration (from objects already in the old generation), long enough for V8 to move the
@@ -131,12 +144,12 @@ export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): 
       return out;
     },
 
-    async forgetIfUnchanged(records) {
-      let removed = 0;
-      for (const chunk of chunks([...records])) {
-        removed += Number(await call('prune', () => redis.eval(FORGET_IF_UNCHANGED, 1, hash, ...chunk.flat())));
-      }
-      return removed;
+    forgetIfUnchanged(records) {
+      return evalPairs('prune', FORGET_IF_UNCHANGED, records);
+    },
+
+    settlePending(revisions) {
+      return evalPairs('settle pending', SETTLE_PENDING, revisions);
     },
 
     async forget(keys) {

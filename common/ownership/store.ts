@@ -15,10 +15,15 @@ export interface OwnershipStore {
   recordRevision(keys: readonly string[], revision: string): Promise<void>;
   /** After a committed delete. */
   forget(keys: readonly string[]): Promise<void>;
-  /** Every record of this instance whose key passes `filter`, as stored (`pending` or a revision). */
-  scan(filter: (key: string) => boolean): Promise<Map<string, string>>;
+  /** Every record of this instance that passes `filter`, as stored (`pending` or a revision). */
+  scan(filter: (key: string, value: string) => boolean): Promise<Map<string, string>>;
   /** Removes each record only if it still holds the given stored value (another writer may have moved). */
   forgetIfUnchanged(records: ReadonlyMap<string, string>): Promise<number>;
+  /**
+   * Replaces each record that is still `pending` with the given mod revision (key -> revision); records that
+   * moved on meanwhile (a write in flight finished or was restored) are left alone. Returns how many changed.
+   */
+  settlePending(revisions: ReadonlyMap<string, string>): Promise<number>;
 }
 
 export function parseRecord(value: string): OwnershipRecord {

@@ -11,6 +11,11 @@ export interface DeleteAction {
   readonly key: string;
   readonly modRevision: string;
 }
+/** An in-sync key whose ownership record is still `pending`, at the mod revision it was seen in sync. */
+export interface UnsettledRecord {
+  readonly key: string;
+  readonly modRevision: string;
+}
 
 export interface Plan {
   /** In ZooKeeper, not in etcd: create. */
@@ -27,6 +32,11 @@ export interface Plan {
   readonly inSync: number;
   /** Ownership records (key -> stored value) whose key is in neither etcd nor ZooKeeper: left by a crash. */
   readonly staleRecords: ReadonlyMap<string, string>;
+  /**
+   * In-sync keys whose record is still `pending`: a crash between the etcd commit and recording its
+   * revision. A fix records the revision seen in sync (narrowing `pending`, which proves any revision).
+   */
+  readonly unsettled: readonly UnsettledRecord[];
 }
 
 export interface PlanInput {
@@ -38,7 +48,10 @@ export interface PlanInput {
   readonly ownership: ReadonlyMap<string, OwnershipRecord>;
   /** When given, only these keys are planned (confirmation rounds); otherwise the union of both sides. */
   readonly keys?: Iterable<string>;
-  /** Every record of ours under the prefixes (key -> stored value), when a fix wants stale ones pruned. */
+  /**
+   * Records of ours under the prefixes (key -> stored value), when a fix wants stale ones pruned and pending
+   * ones settled: at least those of keys in neither tree, and the `pending` ones of keys in both.
+   */
   readonly records?: ReadonlyMap<string, string>;
 }
 
@@ -80,8 +93,17 @@ export function plan(input: PlanInput): Plan {
   foreign.sort();
   conflict.sort();
   const staleRecords = new Map<string, string>();
-  for (const [key, value] of input.records ?? []) if (!input.current.has(key) && !input.desired.has(key)) staleRecords.set(key, value);
-  return { missing, changed, extra, foreign, conflict, inSync, staleRecords };
+  const unsettled: UnsettledRecord[] = [];
+  for (const [key, value] of input.records ?? []) {
+    const want = input.desired.get(key);
+    const have = input.current.get(key);
+    if (want === undefined && have === undefined) staleRecords.set(key, value);
+    else if (value === 'pending' && want !== undefined && have !== undefined && want.equals(have.value)) {
+      unsettled.push({ key, modRevision: have.modRevision });
+    }
+  }
+  unsettled.sort(byKey);
+  return { missing, changed, extra, foreign, conflict, inSync, staleRecords, unsettled };
 }
 
 /** Keys a plan would act on or report as kept-by-rule; the set re-read by a confirmation round. */

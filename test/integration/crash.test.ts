@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ownershipHashKey } from '../../common/ownership/redis-store.js';
+import { etcdWriter } from '../../common/apply/etcd-writer.js';
+import { etcd3Store } from '../../common/etcd/etcd3-store.js';
+import { silentLogger } from '../../common/logger.js';
+import { createMetrics } from '../../common/metrics.js';
+import { ownershipHashKey, redisOwnershipStore } from '../../common/ownership/redis-store.js';
+import type { Plan } from '../../common/plan/plan.js';
 import { freshName, jsonReport, runCli, testEtcd, testRedis, testZk, cleanupRoot } from '../helpers/services.js';
 import type { TestZk } from '../helpers/services.js';
 
@@ -67,5 +72,59 @@ describe('crash safety of the ownership order', () => {
     assert.equal(await etcd.get(`${root}/foreign`).string(), 'another tool');
     assert.equal(await redis.hexists(hash, `${root}/n2`), 0, 'stale record pruned');
     assert.equal(jsonReport(await runCli(['diff', ...flags])).inSync, true);
+  });
+
+  test('killed between the etcd write and recording its revision: the next fix records the revision it finds in sync', async () => {
+    await zk.createAll([
+      [`${root}/n5`, Buffer.from('v5')],
+      [`${root}/n6`, Buffer.from([0x00, 0xff])],
+    ]);
+    await zk.set(`${root}/n0`, Buffer.from('v0 changed'));
+    const written = [`${root}/n0`, `${root}/n5`, `${root}/n6`];
+    const killed = await runCli(['fix', ...flags], { ZK2ETCD_TEST_FAILPOINT: 'after-put-commit' });
+    assert.equal(killed.code, -1, 'killed by SIGKILL');
+    assert.equal(await etcd.get(`${root}/n0`).string(), 'v0 changed', 'committed before the kill');
+    for (const key of written) assert.equal((await records())[key], 'pending', `${key} left pending`);
+
+    const diff = await runCli(['diff', ...flags]);
+    assert.equal(jsonReport(diff).inSync, true, 'etcd already holds the writes');
+    assert.equal((await records())[`${root}/n5`], 'pending', 'a diff changes no record');
+
+    const r = await runCli(['fix', ...flags]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(jsonReport(r).applied.put, 0, 'nothing left to write');
+    const after = await records();
+    for (const kv of (await etcd.getAll().prefix(root).exec()).kvs) {
+      const key = kv.key.toString();
+      if (key === `${root}/foreign` || key === `${root}/n3`) assert.equal(after[key] === kv.mod_revision, false, `${key} is not recorded at its revision`);
+      else assert.equal(after[key], kv.mod_revision, `record of ${key} is its write revision`);
+    }
+    assert.equal(after[`${root}/n3`] === 'pending', false);
+    assert.equal(await etcd.get(`${root}/foreign`).string(), 'another tool');
+  });
+
+  test('settling a pending record never overrides a write that moved on: the record changed, or etcd changed since the plan', async () => {
+    const store = redisOwnershipStore(redis, { instance: name, legacy: null });
+    const writer = etcdWriter({ etcd: etcd3Store(etcd), ownership: store, metrics: createMetrics(), logger: silentLogger() });
+    const keys = ['settles', 'recorded-meanwhile', 'rewritten-meanwhile', 'gone-meanwhile'].map((k) => `${root}/u-${k}`);
+    const seen = new Map<string, string>();
+    for (const key of keys) seen.set(key, String((await etcd.put(key).value('same').exec()).header.revision));
+    await redis.hset(hash, ...keys.flatMap((k) => [k, 'pending']));
+    // What another writer did between this run's snapshot and its apply:
+    await redis.hset(hash, `${root}/u-recorded-meanwhile`, 'another revision');
+    await etcd.put(`${root}/u-rewritten-meanwhile`).value('same');
+    await etcd.delete().key(`${root}/u-gone-meanwhile`);
+
+    const unsettled = keys.map((key) => ({ key, modRevision: seen.get(key) as string }));
+    const empty: Plan = { missing: [], changed: [], extra: [], foreign: [], conflict: [], inSync: keys.length, staleRecords: new Map(), unsettled };
+    const result = await writer.write(empty);
+    assert.deepEqual(result, { put: 0, delete: 0, skipped: 0, skippedKeys: [] });
+    const after = await records();
+    assert.equal(after[`${root}/u-settles`], seen.get(`${root}/u-settles`));
+    assert.equal(after[`${root}/u-recorded-meanwhile`], 'another revision', 'a record no longer pending is left alone');
+    assert.equal(after[`${root}/u-rewritten-meanwhile`], 'pending', 'etcd moved since it was seen in sync: left for the next run');
+    assert.equal(after[`${root}/u-gone-meanwhile`], 'pending', 'gone from etcd: left for the next run to prune');
+    await etcd.delete().prefix(`${root}/u-`);
+    await redis.hdel(hash, ...keys);
   });
 });

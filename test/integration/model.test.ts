@@ -129,7 +129,7 @@ describe(`model test (seed ${SEED}; replay with ZK2ETCD_MODEL_SEED=${SEED})`, ()
       watcher = await startWatcher(watcherArgs, env());
     },
     'one-shot fix killed at a failpoint': async () => {
-      const point = pick(['after-pending', 'after-delete-commit']);
+      const point = pick(['after-pending', 'after-put-commit', 'after-delete-commit']);
       await runCli(['fix', ...watcherArgs], { ...env(), ZK2ETCD_TEST_FAILPOINT: point });
     },
   };

@@ -337,3 +337,60 @@ describe('plan: stale ownership records', () => {
   }
 });
 
+
+describe('plan: pending records of in-sync keys (a crash between the etcd commit and recording its revision)', () => {
+  const cases: { name: string; input: PlanInput; expected: { key: string; modRevision: string }[] }[] = [
+    {
+      name: 'an in-sync key with a pending record is unsettled, at the mod revision seen in sync',
+      input: { desired: new Map([['/dubbo/a', b('v')]]), current: new Map([['/dubbo/a', entry('v', '12')]]), ownership: new Map(), records: new Map([['/dubbo/a', 'pending']]) },
+      expected: [{ key: '/dubbo/a', modRevision: '12' }],
+    },
+    {
+      name: 'an in-sync key recorded at a revision is settled already',
+      input: { desired: new Map([['/dubbo/a', b('v')]]), current: new Map([['/dubbo/a', entry('v', '12')]]), ownership: new Map(), records: new Map([['/dubbo/a', '12']]) },
+      expected: [],
+    },
+    {
+      name: 'a changed key with a pending record is not: the fix writes it and records the new revision',
+      input: { desired: new Map([['/dubbo/a', b('new')]]), current: new Map([['/dubbo/a', entry('old', '12')]]), ownership: new Map(), records: new Map([['/dubbo/a', 'pending']]) },
+      expected: [],
+    },
+    {
+      name: 'a missing key with a pending record is not: the fix creates it',
+      input: { desired: new Map([['/dubbo/a', b('v')]]), current: new Map(), ownership: new Map(), records: new Map([['/dubbo/a', 'pending']]) },
+      expected: [],
+    },
+    {
+      name: 'an extra key with a pending record is not: the fix deletes it',
+      input: { desired: new Map(), current: new Map([['/dubbo/a', entry('v', '12')]]), ownership: new Map([['/dubbo/a', PENDING]]), records: new Map([['/dubbo/a', 'pending']]) },
+      expected: [],
+    },
+    {
+      name: 'binary values compare as bytes: equal as lossy text is not in sync',
+      input: {
+        desired: new Map([['/dubbo/a', INVALID_UTF8]]),
+        current: new Map([['/dubbo/a', entry(INVALID_UTF8_OTHER, '5')]]),
+        ownership: new Map(),
+        records: new Map([['/dubbo/a', 'pending']]),
+      },
+      expected: [],
+    },
+    {
+      name: 'sorted by key',
+      input: {
+        desired: new Map([['/dubbo/b', b('v')], ['/dubbo/a', NUL_BINARY]]),
+        current: new Map([['/dubbo/b', entry('v', '3')], ['/dubbo/a', entry(NUL_BINARY, '4')]]),
+        ownership: new Map(),
+        records: new Map([['/dubbo/b', 'pending'], ['/dubbo/a', 'pending']]),
+      },
+      expected: [{ key: '/dubbo/a', modRevision: '4' }, { key: '/dubbo/b', modRevision: '3' }],
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const p = plan(c.input);
+      assert.deepEqual(p.unsettled, c.expected);
+      assert.equal(p.staleRecords.size, 0, 'never stale: the key exists');
+    });
+  }
+});

@@ -26,6 +26,7 @@ function planOf(sizes: PlanSizes): Plan {
     conflict: keys('conflict', sizes.conflict ?? 0),
     inSync: sizes.inSync ?? 0,
     staleRecords: new Map(),
+    unsettled: [],
   };
 }
 const applied = (put: number, del: number, skipped: number): ApplyResult => ({ put, delete: del, skipped, skippedKeys: keys('skipped', skipped) });
