@@ -1,20 +1,26 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { PlanWriter, ApplyResult } from './apply/writer.js';
+import type { ApplyResult, PlanWriter } from './apply/writer.js';
+import { NOTHING_APPLIED } from './apply/writer.js';
+import { layoutPrefix, type Chunk, type PrefixLayout } from './chunks.js';
 import type { Config } from './config/types.js';
 import type { EtcdStore } from './etcd/store.js';
 import { AbortedError } from './errors.js';
+import { SeenKeys } from './seen-keys.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { OwnershipStore } from './ownership/store.js';
 import { etcdRangesFor, isSynced, keyMapper } from './paths.js';
 import { checkDeletionGuard, deletionLimit } from './plan/guard.js';
-import type { Plan } from './plan/plan.js';
+import type { DeleteAction, Plan } from './plan/plan.js';
 import { differenceCount, plan } from './plan/plan.js';
+import { SummaryCollector, type PlanSummary } from './plan/summary.js';
 import { confirmPlan } from './confirm.js';
+import { pendingInSync } from './pending-in-sync.js';
+import { forEachPool } from './pool.js';
 import type { Progress } from './progress.js';
 import { noProgress } from './progress.js';
+import { readChunk } from './read-chunk.js';
 import type { ZkReader } from './zk/reader.js';
-import { walkTree } from './zk/walk.js';
 
 export interface ReconcileClients {
   readonly zk: ZkReader;
@@ -36,14 +42,19 @@ export type ReconcileOptions = Pick<Config, 'zookeeper' | 'etcd' | 'concurrent' 
 export interface ReconcileResult {
   readonly zkNodes: number;
   readonly etcdKeys: number;
-  readonly plan: Plan;
+  readonly summary: PlanSummary;
   readonly applied: ApplyResult | null;
   readonly durationSeconds: number;
 }
 
+/** Chunks in flight: while one waits on etcd another walks ZooKeeper and a third applies. */
+const CHUNKS_IN_FLIGHT = 4;
+
 /**
- * One full reconcile (SPEC §4): etcd snapshot first, then the ZooKeeper walk, a pure plan, confirmation
- * rounds over just the planned keys, the deletion guard, and (with a writer) the conditional apply.
+ * One full reconcile (SPEC §4), chunk by chunk (`chunks.ts`) so memory stays bounded: per chunk the etcd
+ * read, then the ZooKeeper walk, a pure plan, the first confirmation round and (with a writer) the
+ * conditional creates and updates. Deletes wait for the end: the deletion guard needs the total. With
+ * --max-round above 1 the later rounds run once over all chunks' differences, so each pause is paid once.
  */
 export async function reconcile(opts: ReconcileOptions, clients: ReconcileClients, ctx: ReconcileContext): Promise<ReconcileResult> {
   const started = performance.now();
@@ -55,92 +66,162 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
     const path = mapper.toPath(key);
     return path !== null && isSynced(path, prefixes, excludes);
   };
+  const layouts: PrefixLayout[] = [];
+  for (const prefix of prefixes) {
+    layouts.push(await layoutPrefix(clients.zk, prefix, { ...opts.zookeeper, etcdPrefix: opts.etcd.prefix, concurrency: opts.concurrent, signal: ctx.signal }));
+  }
+  const work = layouts.flatMap((layout) => layout.chunks.map((chunk) => ({ layout, chunk })));
+  logger.debug({ chunks: work.length, interior: layouts.reduce((n, l) => n + l.interior.length, 0) }, 'zookeeper laid out');
 
-  // etcd first: a key created during the walk then shows up as missing, never as extra.
-  const ranges = prefixes.map((p) => etcdRangesFor(opts.etcd.prefix, p));
-  const snap = await clients.etcd.snapshot(ranges, (n) => progress.update('reading etcd', n));
-  for (const key of snap.entries.keys()) if (!synced(key)) snap.entries.delete(key);
-  logger.debug({ keys: snap.entries.size, revision: snap.revision, undecodable: snap.undecodable }, 'etcd snapshot read');
-
-  const tree = await walkTree(clients.zk, {
-    prefixes,
-    excludes,
-    skipEphemeral: opts.zookeeper.skipEphemeral,
-    allowEmptySource: opts.zookeeper.allowEmptySource,
+  const collector = new SummaryCollector();
+  // Seen keys, for the ownership-record checks at the end of a fix (stale and unsettled records).
+  const seen = ctx.writer ? new SeenKeys() : null;
+  const extras: DeleteAction[] = [];
+  const held: Plan[] = [];
+  let applied: ApplyResult = NOTHING_APPLIED;
+  let zkNodes = 0;
+  let etcdKeys = 0;
+  const confirmDeps = (ranges: Chunk['ranges'], keys: number) => ({
+    ...clients,
     concurrency: opts.concurrent,
-    // Reuse the snapshot's key strings: at 10^5 keys of ~1 KB each, a second copy is real memory.
-    keyOf: (path) => {
-      const key = mapper.toKey(path);
-      return snap.entries.get(key)?.key ?? key;
-    },
-    signal: ctx.signal,
-    onProgress: (n) => progress.update('walking ZooKeeper', n),
+    skipEphemeral: opts.zookeeper.skipEphemeral,
+    roots: prefixes,
+    toPath: (key: string) => mapper.toPath(key) as string,
+    etcdRanges: ranges,
+    etcdKeys: keys,
+  });
+  const write = async (p: Plan): Promise<void> => {
+    if (!ctx.writer || differenceCount(p) + p.staleRecords.size + p.unsettled.length === 0) return;
+    const result = await ctx.writer.write(p, ctx.signal); // read `applied` after the await: chunks write concurrently
+    applied = addApplied(applied, result);
+  };
+
+  await forEachPool(work, CHUNKS_IN_FLIGHT, async ({ layout, chunk }) => {
+    if (ctx.signal?.aborted) throw new AbortedError('stopped by signal before every chunk was reconciled');
+    const { snap, tree } = await readChunk(layout, chunk, clients, { ...opts.zookeeper, concurrency: opts.concurrent, toKey: mapper.toKey, synced, signal: ctx.signal });
+    zkNodes += tree.size;
+    etcdKeys += snap.entries.size;
+    progress.update('reconciling', zkNodes);
+    if (seen) {
+      for (const key of snap.entries.keys()) seen.mark(key, true, tree.has(key));
+      for (const key of tree.keys()) if (!snap.entries.has(key)) seen.mark(key, false, true);
+    }
+    const candidates = [...snap.entries.keys()].filter((k) => !tree.has(k));
+    let current = plan({ desired: tree, current: snap.entries, ownership: await clients.ownership.lookup(candidates) });
+    const foreign = new Set(current.foreign);
+    let inSync = current.inSync;
+    if (differenceCount(current) + current.conflict.length > 0 && opts.maxRound >= 1) {
+      current = await confirmPlan(current, confirmDeps(chunk.ranges, snap.entries.size));
+      for (const k of current.foreign) foreign.add(k);
+      inSync += current.inSync;
+    }
+    const confirmed: Plan = { ...current, foreign: [...foreign].sort(), inSync };
+    if (opts.maxRound > 1 && differenceCount(confirmed) + confirmed.conflict.length > 0) {
+      held.push(confirmed);
+      return;
+    }
+    collector.add(confirmed);
+    extras.push(...confirmed.extra);
+    await write({ ...confirmed, extra: [] });
   });
   progress.done();
-  logger.debug({ nodes: tree.size }, 'zookeeper walked');
-  metrics.zkNodes.set(tree.size);
-  metrics.etcdKeys.set(snap.entries.size);
+  logger.debug({ nodes: zkNodes, keys: etcdKeys, held: held.length }, 'chunks reconciled');
 
-  const candidates = [...snap.entries.keys()].filter((k) => !tree.has(k));
-  // A fix also repairs records a crash left behind: those of keys in neither etcd nor ZooKeeper (stale)
-  // and `pending` ones of keys in both (unsettled); only these are kept from the scan (the full list is
-  // 10^5 strings of ~1 KB). The scan also counts our records of keys present in etcd: a lower bound for
-  // the deletion guard.
-  let recordedPresent = 0;
-  const records = ctx.writer
-    ? await clients.ownership.scan((k, v) => {
-        const inEtcd = snap.entries.has(k);
-        if (inEtcd) recordedPresent++;
-        return inEtcd ? v === 'pending' && tree.has(k) : synced(k) && !tree.has(k);
-      })
-    : undefined;
-  let current = plan({ desired: tree, current: snap.entries, ownership: await clients.ownership.lookup(candidates), records });
-  logger.debug({ differences: differenceCount(current) }, 'planned');
-  const { staleRecords, unsettled } = current;
-  const foreign = new Set(current.foreign);
-  let inSync = current.inSync;
-
-  for (let round = 1; round <= opts.maxRound && differenceCount(current) + current.conflict.length > 0; round++) {
-    if (round > 1) await pause(opts.roundIntervalMs, ctx.signal);
-    current = await confirmPlan(current, {
-      ...clients,
-      concurrency: opts.concurrent,
-      skipEphemeral: opts.zookeeper.skipEphemeral,
-      roots: prefixes,
-      toPath: (key) => mapper.toPath(key) as string,
-      etcdRanges: ranges,
-      etcdKeys: snap.entries.size,
-    });
-    for (const k of current.foreign) foreign.add(k);
-    inSync += current.inSync; // planned keys that resolved themselves
-    logger.debug({ round, differences: differenceCount(current) }, 'confirmation round');
+  if (held.length > 0) {
+    // Rounds 2..N over every chunk's remaining differences at once.
+    let current = mergePlans(held);
+    const foreign = new Set(current.foreign);
+    let inSync = current.inSync;
+    const ranges = prefixes.map((p) => etcdRangesFor(opts.etcd.prefix, p));
+    for (let round = 2; round <= opts.maxRound && differenceCount(current) + current.conflict.length > 0; round++) {
+      await pause(opts.roundIntervalMs, ctx.signal);
+      current = await confirmPlan(current, confirmDeps(ranges, etcdKeys));
+      for (const k of current.foreign) foreign.add(k);
+      inSync += current.inSync;
+      logger.debug({ round, differences: differenceCount(current) }, 'confirmation round');
+    }
+    const confirmed: Plan = { ...current, foreign: [...foreign].sort(), inSync };
+    collector.add(confirmed);
+    extras.push(...confirmed.extra);
+    await write({ ...confirmed, extra: [] });
   }
-  const confirmed: Plan = { ...current, foreign: [...foreign].sort(), inSync, staleRecords, unsettled };
-  for (const kind of ['missing', 'changed', 'extra', 'foreign', 'conflict'] as const) metrics.differences.set({ kind }, confirmed[kind].length);
 
-  let applied: ApplyResult | null = null;
-  if (ctx.writer) {
-    const deletes = confirmed.extra.length;
+  const summary = collector.summary();
+  for (const kind of ['missing', 'changed', 'extra', 'foreign', 'conflict'] as const) metrics.differences.set({ kind }, summary.counts[kind]);
+  metrics.zkNodes.set(zkNodes);
+  metrics.etcdKeys.set(etcdKeys);
+
+  if (ctx.writer && seen) {
+    // Records a crash left behind: of keys in neither etcd nor ZooKeeper (stale, pruned), and `pending`
+    // ones of keys in both (settled if in sync). The scan also counts our records of keys present in
+    // etcd: a lower bound for the deletion guard.
+    let recordedPresent = 0;
+    const inEtcd = new Set<string>();
+    const records = await clients.ownership.scan((k, v) => {
+      if (!synced(k)) return false;
+      const sides = seen.sidesOf(k);
+      if (!sides.inEtcd) return !sides.inZk;
+      recordedPresent++;
+      if (v !== 'pending' || !sides.inZk) return false;
+      inEtcd.add(k);
+      return true;
+    });
+    const staleRecords = new Map([...records].filter(([k]) => !inEtcd.has(k)));
+    const unsettled = await pendingInSync(
+      [...inEtcd],
+      clients,
+      { toPath: (key) => mapper.toPath(key) as string, skipEphemeral: opts.zookeeper.skipEphemeral, concurrency: opts.concurrent },
+    );
+    const deletes = extras.length;
     if (deletes > 0 && !opts.force) {
       // The exact count (a lookup of every mirrored key) only when the lower bound would refuse.
       const lower = Math.max(deletes, recordedPresent);
-      const owned =
-        deletionLimit(opts.maxDelete, lower) >= deletes ? lower : await countOwned([...snap.entries.keys()].filter((k) => tree.has(k)), clients.ownership, deletes);
+      const owned = deletionLimit(opts.maxDelete, lower) >= deletes ? lower : deletes + (await countOwnedMirrored(work, clients, synced, seen));
       checkDeletionGuard(deletes, owned, opts.maxDelete, opts.force);
     }
-    applied = await ctx.writer.write(confirmed, ctx.signal);
+    extras.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    await write({ missing: [], changed: [], extra: extras, foreign: [], conflict: [], inSync: 0, staleRecords, unsettled });
   }
   const durationSeconds = (performance.now() - started) / 1000;
   metrics.reconcileSeconds.set(durationSeconds);
-  return { zkNodes: tree.size, etcdKeys: snap.entries.size, plan: confirmed, applied, durationSeconds };
+  return { zkNodes, etcdKeys, summary, applied: ctx.writer ? applied : null, durationSeconds };
+}
+
+function addApplied(a: ApplyResult, b: ApplyResult): ApplyResult {
+  return { put: a.put + b.put, delete: a.delete + b.delete, skipped: a.skipped + b.skipped, skippedKeys: [...a.skippedKeys, ...b.skippedKeys] };
+}
+
+function mergePlans(plans: readonly Plan[]): Plan {
+  const sorted = <T>(lists: T[][], key: (t: T) => string): T[] => lists.flat().sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  return {
+    missing: sorted(plans.map((p) => [...p.missing]), (a) => a.key),
+    changed: sorted(plans.map((p) => [...p.changed]), (a) => a.key),
+    extra: sorted(plans.map((p) => [...p.extra]), (a) => a.key),
+    foreign: sorted(plans.map((p) => [...p.foreign]), (k) => k),
+    conflict: sorted(plans.map((p) => [...p.conflict]), (k) => k),
+    inSync: plans.reduce((n, p) => n + p.inSync, 0),
+    staleRecords: new Map(),
+    unsettled: [],
+  };
 }
 
 /**
- * Keys under the prefixes that are ours (the base of --max-delete percentages): the extras plus mirrored keys
- * with a record. A per-key lookup, not the scan: zk2etcd 1.x records (--legacy-ownership) count too.
+ * Keys under the prefixes that are ours and mirrored (with the extras, the base of --max-delete
+ * percentages): a per-key lookup, so zk2etcd 1.x records (--legacy-ownership) count too. Reads etcd again
+ * chunk by chunk rather than holding every key.
  */
-async function countOwned(mirrored: readonly string[], ownership: OwnershipStore, extras: number): Promise<number> {
-  return extras + (await ownership.lookup(mirrored)).size;
+async function countOwnedMirrored(
+  work: readonly { readonly chunk: Chunk }[],
+  clients: ReconcileClients,
+  synced: (key: string) => boolean,
+  seen: SeenKeys,
+): Promise<number> {
+  let owned = 0;
+  for (const { chunk } of work) {
+    const snap = await clients.etcd.snapshot(chunk.ranges);
+    owned += (await clients.ownership.lookup([...snap.entries.keys()].filter((k) => synced(k) && seen.sidesOf(k).inZk))).size;
+  }
+  return owned;
 }
 
 async function pause(ms: number, signal?: AbortSignal): Promise<void> {

@@ -1,8 +1,8 @@
 import type { ReconcileResult } from '../common/reconcile.js';
-import { differenceCount } from '../common/plan/plan.js';
+import { KEY_LIST_CAP, summaryDifferences } from '../common/plan/summary.js';
 import { ExitCode } from '../common/errors.js';
 
-export const KEY_LIST_CAP = 1000;
+export { KEY_LIST_CAP };
 
 /** The `--output json` document (SPEC §8). */
 export interface Report {
@@ -28,28 +28,24 @@ export interface Report {
 }
 
 export function buildReport(result: ReconcileResult, dryRun: boolean): Report {
-  const p = result.plan;
-  let truncated = false;
-  const cap = (keys: readonly string[]) => {
-    if (keys.length > KEY_LIST_CAP) truncated = true;
-    return keys.slice(0, KEY_LIST_CAP);
-  };
+  const { counts, keys } = result.summary;
+  const truncated = (['missing', 'changed', 'extra', 'foreign', 'conflict'] as const).some((kind) => counts[kind] > keys[kind].length);
   const report: Report = {
-    inSync: differenceCount(p) === 0,
+    inSync: summaryDifferences(result.summary) === 0,
     counts: {
       zookeeper: result.zkNodes,
       etcd: result.etcdKeys,
-      missing: p.missing.length,
-      changed: p.changed.length,
-      extra: p.extra.length,
-      foreign: p.foreign.length,
-      conflict: p.conflict.length,
+      missing: counts.missing,
+      changed: counts.changed,
+      extra: counts.extra,
+      foreign: counts.foreign,
+      conflict: counts.conflict,
     },
-    missing: cap(p.missing.map((a) => a.key)),
-    changed: cap(p.changed.map((a) => a.key)),
-    extra: cap(p.extra.map((a) => a.key)),
-    foreign: cap(p.foreign),
-    conflict: cap(p.conflict),
+    missing: keys.missing,
+    changed: keys.changed,
+    extra: keys.extra,
+    foreign: keys.foreign,
+    conflict: keys.conflict,
     applied: result.applied && !dryRun ? { put: result.applied.put, delete: result.applied.delete, skipped: result.applied.skipped } : null,
     dryRun,
     durationSeconds: Math.round(result.durationSeconds * 1000) / 1000,

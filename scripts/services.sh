@@ -80,11 +80,13 @@ start_etcd() {
   etcd_healthy && { log "etcd already running on $ETCD_PORT"; return; }
   rm -rf "$STATE/etcd-data"
   # Compaction keeps the fixture small; 5m is longer than any paged snapshot read pins its revision.
+  # etcd 3.4 keeps the raft log in memory until a snapshot, 100,000 entries by default: with 128-op
+  # transactions of ~1 KB keys that grew past 20 GB over a session of tests and benchmarks.
   start_bg etcd etcd --name zk2etcd-test --data-dir "$STATE/etcd-data" \
     --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
     --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
     --initial-cluster "zk2etcd-test=http://127.0.0.1:$ETCD_PEER_PORT" --quota-backend-bytes 8589934592 \
-    --unsafe-no-fsync --auto-compaction-mode periodic --auto-compaction-retention 5m
+    --unsafe-no-fsync --auto-compaction-mode periodic --auto-compaction-retention 5m --snapshot-count 10000
   wait_for etcd etcd_healthy
 }
 

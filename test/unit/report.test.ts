@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ApplyResult } from '../../common/apply/writer.js';
 import type { Plan } from '../../common/plan/plan.js';
+import { SummaryCollector } from '../../common/plan/summary.js';
 import type { ReconcileResult } from '../../common/reconcile.js';
 import { KEY_LIST_CAP, buildReport, exitCodeFor, formatText } from '../../functions/report.js';
 
@@ -31,7 +32,9 @@ function planOf(sizes: PlanSizes): Plan {
 }
 const applied = (put: number, del: number, skipped: number): ApplyResult => ({ put, delete: del, skipped, skippedKeys: keys('skipped', skipped) });
 function result(sizes: PlanSizes, apply: ApplyResult | null, extra: Partial<ReconcileResult> = {}): ReconcileResult {
-  return { zkNodes: 100, etcdKeys: 90, plan: planOf(sizes), applied: apply, durationSeconds: 1.23456, ...extra };
+  const collector = new SummaryCollector();
+  collector.add(planOf(sizes));
+  return { zkNodes: 100, etcdKeys: 90, summary: collector.summary(), applied: apply, durationSeconds: 1.23456, ...extra };
 }
 
 const SPEC_KEYS = ['inSync', 'counts', 'missing', 'changed', 'extra', 'applied', 'durationSeconds'];

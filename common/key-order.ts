@@ -1,0 +1,29 @@
+/**
+ * etcd orders keys by their UTF-8 bytes, which is code point order. JavaScript's `<` compares UTF-16
+ * code units, which differs only where a surrogate (a code point above U+FFFF) meets U+E000..U+FFFF.
+ */
+export function compareKeys(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return rank(x) - rank(y);
+  }
+  return a.length - b.length;
+}
+
+// Surrogates move above every other BMP unit; U+E000..U+FFFF move down to make room.
+function rank(unit: number): number {
+  if (unit < 0xd800) return unit;
+  return unit <= 0xdfff ? unit + 0x2000 : unit - 0x800;
+}
+
+/** A half-open key range [from, to) in etcd's order. */
+export interface KeySpan {
+  readonly from: string;
+  readonly to: string;
+}
+
+export function inSpan(key: string, span: KeySpan): boolean {
+  return compareKeys(span.from, key) <= 0 && compareKeys(key, span.to) < 0;
+}

@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { assertMirrored, freshName, jsonReport, runCli, testEtcd, testRedis, testZk, cleanupRoot } from '../helpers/services.js';
+import type { CliResult, TestZk } from '../helpers/services.js';
+
+/**
+ * A full reconcile works chunk by chunk (common/chunks.ts): spans of etcd's key order cut between
+ * subtrees. Names that sort between a node and its own subtree (`s1`, `s1-x`, `s1.x`, `s1/...`), keys
+ * with no node in the gaps, foreign keys anywhere: every chunk boundary must lose and double nothing.
+ */
+
+const chunksOf = (r: CliResult): number => {
+  for (const line of r.stderr.split('\n')) {
+    if (!line.includes('zookeeper laid out')) continue;
+    return (JSON.parse(line) as { chunks: number }).chunks;
+  }
+  throw new Error(`no layout line in stderr: ${r.stderr.slice(0, 500)}`);
+};
+
+describe('chunked reconcile: a wide prefix with interleaving names', () => {
+  const name = freshName('chunks');
+  const root = `/${name}`;
+  const etcd = testEtcd();
+  const redis = testRedis();
+  let zk: TestZk;
+  const flags = [`--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${name}`, '--output=json', '--log-level=debug', '--max-delete=100%'];
+  const foreign = [`${root}/!before-everything`, `${root}/s17-foreign`, `${root}/s200/p/foreign`, `${root}/~after-everything`, `${root}/s3.x/q/foreign`];
+
+  before(async () => {
+    zk = await testZk();
+    const nodes: [string, Buffer][] = [[root, Buffer.from('root')]];
+    for (let i = 0; i < 300; i++) {
+      for (const n of [`s${i}`, ...(i % 3 === 0 ? [`s${i}-x`, `s${i}.x`, `s${i}!`] : [])]) {
+        nodes.push([`${root}/${n}`, Buffer.from(n)]);
+        nodes.push([`${root}/${n}/p`, Buffer.alloc(0)]);
+        nodes.push([`${root}/${n}/p/${i}-a`, Buffer.from([0, i & 255, 0xff])]);
+        nodes.push([`${root}/${n}/q`, Buffer.from(`q of ${n} \u4e2d`)]);
+      }
+    }
+    await zk.createAll(nodes, 400);
+  });
+
+  after(async () => {
+    await cleanupRoot({ zk, etcd, redis, root, instance: name });
+  });
+
+  test('the copy runs in many chunks and is exact', async () => {
+    const r = await runCli(['fix', ...flags]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(chunksOf(r) >= 10, `${chunksOf(r)} chunks`);
+    const report = jsonReport(r);
+    assert.equal(report.applied.put, report.counts.zookeeper);
+    await assertMirrored(etcd, root);
+  });
+
+  test('drift on every side of the boundaries: fixed exactly, foreign keys kept, counts exact', async () => {
+    for (const key of foreign) await etcd.put(key).value('another tool');
+    // extras: whole subtrees and single leaves gone from ZooKeeper
+    const gone = [`${root}/s9-x`, `${root}/s30!`, `${root}/s150`, `${root}/s299`];
+    let extra = 0;
+    for (const path of gone) {
+      extra += (await etcd.getAll().prefix(`${path}/`).keys()).length + 1;
+      await zk.removeTree(path);
+    }
+    await zk.remove(`${root}/s77/p/77-a`);
+    extra += 1;
+    // missing: new subtrees among existing names, before the first and after the last
+    const created: [string, Buffer][] = [[`${root}/s1-new`, Buffer.from('n')], [`${root}/s1-new/z`, Buffer.from('z')], [`${root}/!aa`, Buffer.from('a')], [`${root}/~zz`, Buffer.from('z')], [`${root}/s33/p/new`, Buffer.from('n')]];
+    await zk.createAll(created);
+    // changed: data of nodes on both sides of a name's subtree
+    for (const path of [`${root}/s6`, `${root}/s6-x/q`, `${root}/s6/p`, root]) await zk.set(path, Buffer.from('changed'));
+
+    const r = await runCli(['fix', ...flags]);
+    assert.equal(r.code, 0, r.stderr);
+    const report = jsonReport(r);
+    assert.deepEqual(
+      { missing: report.counts.missing, changed: report.counts.changed, extra: report.counts.extra, foreign: report.counts.foreign },
+      { missing: created.length, changed: 4, extra, foreign: foreign.length },
+    );
+    assert.deepEqual(report.foreign, [...foreign].sort());
+    assert.deepEqual(report.applied, { put: created.length + 4, delete: extra, skipped: 0 });
+    await assertMirrored(etcd, root, foreign);
+    for (const key of foreign) assert.equal(await etcd.get(key).string(), 'another tool', key);
+
+    const diff = await runCli(['diff', ...flags]);
+    assert.equal(diff.code, 0, diff.stderr);
+    assert.equal(jsonReport(diff).inSync, true);
+    assert.equal(jsonReport(diff).counts.zookeeper, report.counts.zookeeper);
+    assert.equal(jsonReport(diff).counts.etcd, report.counts.zookeeper + foreign.length);
+  });
+});
+
+describe('chunked reconcile: a narrow prefix expanded over several levels', () => {
+  const name = freshName('chunks-deep');
+  const root = `/${name}`;
+  const etcd = testEtcd();
+  const redis = testRedis();
+  let zk: TestZk;
+  const flags = [`--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${name}`, '--output=json', '--log-level=debug', '--max-delete=100%'];
+
+  before(async () => {
+    zk = await testZk();
+    const nodes: [string, Buffer][] = [[root, Buffer.alloc(0)], [`${root}/a`, Buffer.from('a')], [`${root}/leaf`, Buffer.from('l')]];
+    for (let b = 0; b < 3; b++) {
+      nodes.push([`${root}/a/b${b}`, Buffer.from(`b${b}`)]);
+      for (let c = 0; c < 120; c++) {
+        nodes.push([`${root}/a/b${b}/c${c}`, Buffer.from(`c${c}`)]);
+        nodes.push([`${root}/a/b${b}/c${c}/d`, Buffer.from('d')]);
+      }
+    }
+    await zk.createAll(nodes, 400);
+  });
+
+  after(async () => {
+    await cleanupRoot({ zk, etcd, redis, root, instance: name });
+  });
+
+  test('copy, then drift under the expanded levels, fixed exactly', async () => {
+    const copy = await runCli(['fix', ...flags]);
+    assert.equal(copy.code, 0, copy.stderr);
+    assert.ok(chunksOf(copy) > 1, `${chunksOf(copy)} chunks`);
+    await assertMirrored(etcd, root);
+
+    await zk.removeTree(`${root}/a/b1`); // an expanded (interior) node and all below it
+    await zk.set(`${root}/a`, Buffer.from('a2'));
+    await zk.createAll([[`${root}/a/b3`, Buffer.from('new')], [`${root}/a/b3/c0`, Buffer.from('new')]]);
+    await etcd.put(`${root}/a-foreign`).value('x');
+    const r = await runCli(['fix', ...flags]);
+    assert.equal(r.code, 0, r.stderr);
+    const report = jsonReport(r);
+    assert.deepEqual({ missing: report.counts.missing, changed: report.counts.changed, extra: report.counts.extra }, { missing: 2, changed: 1, extra: 1 + 240 });
+    await assertMirrored(etcd, root, [`${root}/a-foreign`]);
+    assert.equal(await etcd.get(`${root}/a-foreign`).string(), 'x');
+  });
+});
