@@ -2,7 +2,7 @@
  * Watcher benchmark: start-up time, memory per mirrored node, and ZooKeeper-change → etcd-commit latency
  * of `zk2etcd sync` on a Dubbo-shaped tree.
  *
- *   node dist/bench/watcher.js --size 70k [--steady-rate 500] [--steady-seconds 10] [--burst 5000]
+ *   node dist/bench/watcher.js --size 70k [--steady-rate 500] [--steady-seconds 10] [--burst 5000] [--out NAME.json]
  *
  * Needs the servers from the environment (source /tmp/zk2etcd-services/env). Prints a markdown table and
  * writes bench/results/<date>-watcher-<size>.json; removes the tree, the etcd keys and the Redis hashes.
@@ -30,6 +30,8 @@ const { values } = parseArgs({
     'steady-seconds': { type: 'string', default: '10' },
     burst: { type: 'string', default: '5000' },
     'startup-timeout': { type: 'string', default: '900' },
+    /** Results file name under bench/results (default <date>-watcher-<size>.json). */
+    out: { type: 'string' },
   },
 });
 const servers = serversFromEnv();
@@ -56,6 +58,24 @@ async function metrics(w: WatcherProcess): Promise<MemSample> {
     heapUsedBytes: get('nodejs_heap_size_used_bytes'),
     mirroredNodes: get('zk2etcd_mirrored_nodes'),
   };
+}
+
+/** The watcher's own lag histogram (`zk2etcd_sync_lag_seconds`, its event seen → etcd commit): le -> count. */
+async function lagBuckets(w: WatcherProcess): Promise<Map<string, number>> {
+  const text = await (await fetch(`${w.url}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^zk2etcd_sync_lag_seconds_bucket\{le="([^"]+)"\} ([0-9.eE+-]+)/gm)) out.set(m[1] as string, Number(m[2]));
+  return out;
+}
+
+/** Share of the changes between two histogram reads whose watcher-side lag was within each bound. */
+function lagShares(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
+  const total = (after.get('+Inf') ?? 0) - (before.get('+Inf') ?? 0);
+  const shares: Record<string, number> = { changes: total };
+  for (const le of ['0.01', '0.025', '0.05', '0.1']) {
+    shares[`≤${Number(le) * 1000} ms`] = total > 0 ? r2(((after.get(le) ?? 0) - (before.get(le) ?? 0)) / total) : NaN;
+  }
+  return shares;
 }
 
 /** Two samples: after 5 s idle, and 5 s later. */
@@ -367,8 +387,11 @@ async function main(): Promise<void> {
 
     const rate = Number(values['steady-rate']);
     log(`steady: ${rate}/s sets for ${values['steady-seconds']} s`);
+    const lagBefore = await lagBuckets(main.w);
     const steadyRes = await steady(zk, tracker, setLeaves, rate, Number(values['steady-seconds']));
+    const watcherLag = lagShares(lagBefore, await lagBuckets(main.w));
     log(`steady: ${JSON.stringify(steadyRes)}`);
+    log(`steady, watcher-side lag shares: ${JSON.stringify(watcherLag)}`);
     await sleep(2000);
     log(`burst: ${values.burst} changes`);
     const burstRes = await burst(zk, tracker, setLeaves, deletable, providerDirs, Number(values.burst));
@@ -408,6 +431,8 @@ async function main(): Promise<void> {
       latRow(`steady ${rate}/s × ${values['steady-seconds']} s (sets)`, steadyRes),
       latRow(`burst ${values.burst} (80% set, 10% create, 10% delete)`, burstRes),
       '',
+      `steady, the watcher's own lag (its event seen → etcd commit), share of changes within: ${Object.entries(watcherLag).filter(([k]) => k !== 'changes').map(([k, v]) => `${k} ${v}`).join(', ')}`,
+      '',
       `steady per second (p99 ms): ${(steadyRes.timeline ?? []).map((t) => `${t.second}s ${Math.round(t.p99)}`).join(', ')}`,
       '',
       `burst by kind: ${Object.entries(burstRes.byKind).map(([k, v]) => `${k} n=${v.n} p50=${v.p50} p99=${v.p99} max=${v.max}`).join('; ')}`,
@@ -416,7 +441,7 @@ async function main(): Promise<void> {
 
     const resultsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench/results');
     mkdirSync(resultsDir, { recursive: true });
-    const file = path.join(resultsDir, `${new Date().toISOString().slice(0, 10)}-watcher-${size}.json`);
+    const file = path.join(resultsDir, values.out ?? `${new Date().toISOString().slice(0, 10)}-watcher-${size}.json`);
     writeFileSync(
       file,
       `${JSON.stringify(
@@ -434,7 +459,7 @@ async function main(): Promise<void> {
           perNodeBeyondBaseline: per,
           afterLatency,
           perNodeAfterLatency: perAfterLatency,
-          steady: { rate, seconds: Number(values['steady-seconds']), ...steadyRes },
+          steady: { rate, seconds: Number(values['steady-seconds']), ...steadyRes, watcherLagShares: watcherLag },
           burst: burstRes,
           node: process.version,
         },

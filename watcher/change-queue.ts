@@ -1,10 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { PlanWriter } from '../common/apply/writer.js';
+import type { ApplyResult, PlanWriter } from '../common/apply/writer.js';
 import type { EtcdStore } from '../common/etcd/store.js';
 import { errorClassOf, isRetryable } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { OwnershipStore } from '../common/ownership/store.js';
 import { plan } from '../common/plan/plan.js';
+import type { SharedExclusiveLock } from './shared-exclusive-lock.js';
 
 export interface ChangeQueueDeps {
   readonly etcd: EtcdStore;
@@ -13,12 +13,14 @@ export interface ChangeQueueDeps {
   readonly logger: Logger;
   /** Keys per flush (each flush re-plans just these keys). */
   readonly maxBatch?: number;
+  /** Flushes running at once (default 4); a change arriving during a flush need not wait for it. */
+  readonly maxInFlight?: number;
   /** Observed per applied key: seconds from the ZooKeeper event to the etcd commit. */
   readonly onApplied?: (lagSeconds: number) => void;
   /** A non-retryable failure (e.g. leadership lost): the owner stops the process. */
   readonly onFatal: (err: unknown) => void;
-  /** Flushes take this lock so they never interleave with a full reconcile's writes. */
-  readonly withWriteLock: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** Flushes hold it shared; a full reconcile's writes hold it exclusive, so the two never interleave. */
+  readonly writeLock: Pick<SharedExclusiveLock, 'shared'>;
 }
 
 interface Pending {
@@ -26,92 +28,158 @@ interface Pending {
   readonly since: number;
 }
 
+type Batch = ReadonlyMap<string, Pending>;
+
 /**
- * Coalesces changes per etcd key (the latest state wins, so per-path order holds) and applies them in
- * flushes, one at a time: each flush reads those keys from etcd and ownership, plans them with the
- * same pure planner as the full reconcile, and writes through the same conditional writer.
- * A retryable failure (etcd or Redis down) keeps the keys and retries with backoff.
+ * Coalesces changes per etcd key (the latest state wins) and applies them in flushes, up to
+ * `maxInFlight` at once: each flush reads its keys from etcd and ownership, plans them with the same
+ * pure planner as the full reconcile, and writes through the same conditional writer.
+ * A key is in at most one flush at a time, so per-path order holds: a change for a key in flight waits
+ * in `pending` until that flush ends. A retryable failure (etcd or Redis down) puts the keys back and
+ * pauses new flushes with backoff.
  */
 export class ChangeQueue {
   private readonly pending = new Map<string, Pending>();
-  private flushing: Promise<void> | null = null;
+  /** Keys of the flushes in flight. */
+  private readonly inFlight = new Set<string>();
+  private readonly flights = new Set<Promise<void>>();
+  private readonly maxBatch: number;
+  private readonly maxInFlight: number;
   private idleWaiters: (() => void)[] = [];
   private stopped = false;
+  private fatal = false;
+  private pumpScheduled = false;
   private failures = 0;
+  /** Backoff pauses so far: a flush started before the latest one failed in that same outage. */
+  private pauses = 0;
+  private pauseTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly deps: ChangeQueueDeps) {}
+  constructor(private readonly deps: ChangeQueueDeps) {
+    this.maxBatch = Math.max(1, deps.maxBatch ?? 2000);
+    this.maxInFlight = Math.max(1, deps.maxInFlight ?? 4);
+  }
 
   /** `since`: when the change was seen (NaN: not a change, e.g. the initial load). */
   push(key: string, value: Buffer | null, since = performance.now()): void {
     if (this.stopped) return;
     const prev = this.pending.get(key);
     this.pending.set(key, { value, since: prev?.since ?? since });
-    this.flushing ??= this.run();
+    // Deferred to a microtask so the changes pushed together (one ZooKeeper read) share a flush.
+    if (!this.pumpScheduled) {
+      this.pumpScheduled = true;
+      queueMicrotask(() => {
+        this.pumpScheduled = false;
+        this.pump();
+      });
+    }
   }
 
+  /** Changes waiting for a flush (not those in flight). */
   get size(): number {
     return this.pending.size;
   }
 
-  /** Resolves when nothing is pending or in flight. */
+  /**
+   * Resolves when nothing is pending or in flight, or once the queue has stopped (stop() or a fatal
+   * error) and its flushes in flight have ended: nothing more is applied then.
+   */
   idle(): Promise<void> {
-    if (this.pending.size === 0 && this.flushing === null) return Promise.resolve();
+    if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Stops taking changes; the flush in flight finishes. */
+  /** Stops taking changes and starting flushes; resolves when the flushes in flight have ended. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    await this.flushing;
+    this.halt();
+    while (this.flights.size > 0) await Promise.all(this.flights);
   }
 
-  private async run(): Promise<void> {
-    try {
-      while (this.pending.size > 0 && !this.stopped) {
-        const batch = new Map<string, Pending>();
-        for (const [key, p] of this.pending) {
-          batch.set(key, p);
-          if (batch.size >= (this.deps.maxBatch ?? 2000)) break;
-        }
-        for (const key of batch.keys()) this.pending.delete(key);
-        try {
-          await this.deps.withWriteLock(() => this.apply(batch));
-          this.failures = 0;
-        } catch (err) {
-          // Keep what is not superseded by a newer change, in front of the queue.
-          const rest = [...this.pending];
-          this.pending.clear();
-          for (const [key, p] of batch) this.pending.set(key, p);
-          for (const [key, p] of rest) this.pending.set(key, p);
-          if (!isRetryable(err)) {
-            this.deps.onFatal(err);
-            return;
-          }
-          this.failures++;
-          const delay = Math.min(5000, 100 * 2 ** Math.min(this.failures, 6));
-          this.deps.logger.warn({ err: (err as Error).message, errorClass: errorClassOf(err), keys: this.pending.size, retryInMs: delay }, 'applying changes failed; keeping them and retrying');
-          await sleep(delay);
-        }
+  private halt(): void {
+    this.stopped = true;
+    if (this.pauseTimer) clearTimeout(this.pauseTimer);
+    this.pauseTimer = null;
+  }
+
+  private isIdle(): boolean {
+    return this.flights.size === 0 && (this.pending.size === 0 || this.stopped);
+  }
+
+  /** Starts flushes while a slot is free, no backoff pause runs, and pending keys are not in flight. */
+  private pump(): void {
+    while (!this.stopped && this.pauseTimer === null && this.flights.size < this.maxInFlight) {
+      const batch = new Map<string, Pending>();
+      for (const [key, p] of this.pending) {
+        if (this.inFlight.has(key)) continue;
+        batch.set(key, p);
+        if (batch.size >= this.maxBatch) break;
       }
-    } finally {
-      this.flushing = null;
-      if (this.pending.size > 0 && !this.stopped) this.flushing = this.run();
-      else for (const w of this.idleWaiters.splice(0)) w();
+      if (batch.size === 0) break;
+      for (const key of batch.keys()) {
+        this.pending.delete(key);
+        this.inFlight.add(key);
+      }
+      const flight: Promise<void> = this.flush(batch, this.pauses).finally(() => {
+        this.flights.delete(flight);
+        this.pump();
+      });
+      this.flights.add(flight);
+    }
+    if (this.isIdle()) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  private async flush(batch: Batch, pausesAtStart: number): Promise<void> {
+    try {
+      this.applied(batch, await this.deps.writeLock.shared(() => this.apply(batch)));
+    } catch (err) {
+      this.failed(batch, err, pausesAtStart);
     }
   }
 
-  private async apply(batch: ReadonlyMap<string, Pending>): Promise<void> {
+  private async apply(batch: Batch): Promise<ApplyResult> {
     const keys = [...batch.keys()];
     const desired = new Map<string, Buffer>();
     for (const [key, p] of batch) if (p.value !== null) desired.set(key, p.value);
     const current = await this.deps.etcd.getMany(keys);
     const ownership = await this.deps.ownership.lookup(keys.filter((k) => !desired.has(k) && current.has(k)));
-    const result = await this.deps.writer.write(plan({ desired, current, ownership, keys }));
+    return this.deps.writer.write(plan({ desired, current, ownership, keys }));
+  }
+
+  private applied(batch: Batch, result: ApplyResult): void {
+    for (const key of batch.keys()) this.inFlight.delete(key);
+    this.failures = 0;
     const now = performance.now();
     if (this.deps.onApplied) for (const p of batch.values()) if (!Number.isNaN(p.since)) this.deps.onApplied((now - p.since) / 1000);
-    if (result.skipped > 0) {
-      // Someone else moved between our read and write: re-plan those keys from their latest state.
-      for (const key of result.skippedKeys) if (!this.pending.has(key)) this.pending.set(key, batch.get(key) as Pending);
+    // Someone else moved between our read and write: re-plan those keys from their latest state.
+    for (const key of result.skippedKeys) if (!this.pending.has(key)) this.pending.set(key, batch.get(key) as Pending);
+  }
+
+  private failed(batch: Batch, err: unknown, pausesAtStart: number): void {
+    for (const key of batch.keys()) this.inFlight.delete(key);
+    // Back in front of the queue; a newer pending change keeps its value but the older `since`.
+    const rest = new Map(this.pending);
+    this.pending.clear();
+    for (const [key, p] of batch) {
+      const newer = rest.get(key);
+      this.pending.set(key, newer ? { value: newer.value, since: p.since } : p);
     }
+    for (const [key, p] of rest) if (!this.pending.has(key)) this.pending.set(key, p);
+    if (this.fatal) return;
+    if (!isRetryable(err)) {
+      this.fatal = true;
+      this.halt();
+      this.deps.onFatal(err);
+      return;
+    }
+    if (this.stopped) return;
+    // Flushes started before the latest pause fail in the same outage: one backoff step per outage round.
+    if (pausesAtStart !== this.pauses) return;
+    this.pauses++;
+    this.failures++;
+    const delay = Math.min(5000, 100 * 2 ** Math.min(this.failures, 6));
+    this.deps.logger.warn({ err: (err as Error).message, errorClass: errorClassOf(err), keys: this.pending.size, retryInMs: delay }, 'applying changes failed; keeping them and retrying');
+    this.pauseTimer = setTimeout(() => {
+      this.pauseTimer = null;
+      this.pump();
+    }, delay);
   }
 }

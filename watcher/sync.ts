@@ -12,8 +12,8 @@ import { keyMapper } from '../common/paths.js';
 import { reconcile } from '../common/reconcile.js';
 import { hasTreeWatches, type ZkSession, type ZkSessionHooks, type ZkTreeWatchReader, type ZkWatchReader } from '../common/zk/reader.js';
 import { ChangeQueue } from './change-queue.js';
-import { createMutex } from './mutex.js';
 import { scheduleReconcile } from './schedule.js';
+import { SharedExclusiveLock } from './shared-exclusive-lock.js';
 import { TreeFollower } from './tree-follower.js';
 import { TreeWatcher } from './tree-watcher.js';
 import { withoutKeys } from './without-keys.js';
@@ -47,7 +47,7 @@ export async function runSync(deps: SyncDeps): Promise<void> {
   logger.info('became leader');
   const stop = AbortSignal.any([deps.signal, lock.lost]);
   const mapper = keyMapper(config.etcd.prefix);
-  const writeLock = createMutex();
+  const writeLock = new SharedExclusiveLock();
   const writer: PlanWriter = etcdWriter({ etcd: deps.etcd, ownership: deps.ownership, metrics, logger, fence: () => lock.fence(), eventLog: config.enableEventLog });
   let fatal: unknown = null;
   const fail = new AbortController();
@@ -56,7 +56,7 @@ export async function runSync(deps: SyncDeps): Promise<void> {
     ownership: deps.ownership,
     writer,
     logger,
-    withWriteLock: writeLock,
+    writeLock,
     onApplied: (lag) => wm.syncLag.observe(lag),
     onFatal: (err) => {
       fatal = err;
@@ -73,10 +73,10 @@ export async function runSync(deps: SyncDeps): Promise<void> {
         metrics,
         logger,
         signal: stop,
-        writer: { write: (p, s) => writeLock(() => reconcileWriter.write(p, s)) },
+        writer: { write: (p, s) => writeLock.exclusive(() => reconcileWriter.write(p, s)) },
       });
       live.followed = result.zkNodes;
-      logger.info({ reason, applied: result.applied, conflict: result.plan.conflict.length, seconds: result.durationSeconds }, 'full reconcile done');
+      logger.info({ reason, applied: result.applied, conflict: result.summary.counts.conflict, seconds: result.durationSeconds }, 'full reconcile done');
     } finally {
       touched = null;
     }
