@@ -121,14 +121,17 @@ export function etcd3Store(client: Etcd3): EtcdStore {
     },
 
     async commit(ops: readonly TxnOp[], fence?: Fence): Promise<TxnOutcome> {
-      const compare: ICompare[] = ops.map((op) =>
+      // Each key is encoded once: the same bytes go into its compare, its op and any read-back.
+      const keys = ops.map((op) => Buffer.from(op.key));
+      const fenceKey = fence ? Buffer.from(fence.key) : undefined;
+      const compare: ICompare[] = ops.map((op, i) =>
         'absent' in op.expect
-          ? { key: Buffer.from(op.key), target: 'Create', result: 'Equal', create_revision: 0 }
-          : { key: Buffer.from(op.key), target: 'Mod', result: 'Equal', mod_revision: op.expect.modRevision },
+          ? { key: keys[i] as Buffer, target: 'Create', result: 'Equal', create_revision: 0 }
+          : { key: keys[i] as Buffer, target: 'Mod', result: 'Equal', mod_revision: op.expect.modRevision },
       );
-      if (fence) compare.push({ key: Buffer.from(fence.key), target: 'Create', result: 'Equal', create_revision: fence.createRevision });
-      const success: IRequestOp[] = ops.map((op) =>
-        op.type === 'put' ? { request_put: { key: Buffer.from(op.key), value: op.value } } : { request_delete_range: { key: Buffer.from(op.key) } },
+      if (fence && fenceKey) compare.push({ key: fenceKey, target: 'Create', result: 'Equal', create_revision: fence.createRevision });
+      const success: IRequestOp[] = ops.map((op, i) =>
+        op.type === 'put' ? { request_put: { key: keys[i] as Buffer, value: op.value } } : { request_delete_range: { key: keys[i] as Buffer } },
       );
       let res;
       try {
@@ -139,8 +142,8 @@ export function etcd3Store(client: Etcd3): EtcdStore {
       }
       if (res.succeeded) return { succeeded: true, revision: res.header.revision };
       // Read back every key (and the fence) so the caller can tell which condition failed.
-      const ranges: IRequestOp[] = ops.map((op) => ({ request_range: { key: Buffer.from(op.key) } }));
-      if (fence) ranges.push({ request_range: { key: Buffer.from(fence.key), keys_only: true } });
+      const ranges: IRequestOp[] = keys.map((key) => ({ request_range: { key } }));
+      if (fenceKey) ranges.push({ request_range: { key: fenceKey, keys_only: true } });
       let back;
       try {
         back = await kv.txn({ compare: [], success: ranges, failure: [] });

@@ -24,6 +24,20 @@ for i = 1, #ARGV, 2 do
   if redis.call('HGET', KEYS[1], ARGV[i]) == 'pending' then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]); n = n + 1 end
 end
 return n`;
+// Sets each field in ARGV to `pending`; returns the values they held (nil: absent), in ARGV order.
+// Atomic like a MULTI of HMGET + HSET, but each field crosses the wire once. unpack: 2 * CHUNK values
+// stay well under Lua's C stack limit (8000).
+const MARK_PENDING = `local previous = redis.call('HMGET', KEYS[1], unpack(ARGV))
+local fields = {}
+for i = 1, #ARGV do
+  fields[2 * i - 1] = ARGV[i]
+  fields[2 * i] = 'pending'
+end
+redis.call('HSET', KEYS[1], unpack(fields))
+return previous`;
+/** Name of the MARK_PENDING command defined on the client (sent as EVALSHA once loaded on a connection). */
+const MARK_PENDING_COMMAND = 'zk2etcdMarkPending';
+type MarkPendingCommand = (hash: string, ...fields: string[]) => Promise<(string | null)[]>;
 const RETRY = { attempts: 3, baseDelayMs: 200, maxDelayMs: 1000 };
 
 /** One hash per instance: `zk2etcd:{<instance>}:owned`, field = etcd key, value = mod revision or `pending`. */
@@ -34,6 +48,11 @@ export function ownershipHashKey(instance: string): string {
 /** Redis-backed OwnershipStore. Every failure becomes OwnershipUnavailableError: callers fail closed. */
 export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): OwnershipStore {
   const hash = ownershipHashKey(opts.instance);
+  // ioredis sends a defined command as EVAL the first time on each connection, EVALSHA after that (and
+  // again as EVAL on NOSCRIPT): the script body is not resent with every chunk.
+  const commands = redis as unknown as Record<string, MarkPendingCommand | undefined>;
+  if (typeof commands[MARK_PENDING_COMMAND] !== 'function') redis.defineCommand(MARK_PENDING_COMMAND, { numberOfKeys: 1, lua: MARK_PENDING });
+  const markPendingScript = (commands[MARK_PENDING_COMMAND] as MarkPendingCommand).bind(redis);
   const call = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
     withRetry(async () => {
       try {
@@ -93,13 +112,7 @@ export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): 
     async markPending(keys) {
       const previous = new Map<string, OwnershipRecord>();
       for (const chunk of chunks(keys)) {
-        const res = await call('mark pending', async () => {
-          const fields: string[] = [];
-          for (const k of chunk) fields.push(k, 'pending');
-          const r = await redis.multi().hmget(hash, ...chunk).hset(hash, ...fields).exec();
-          if (!r || r[0]?.[0] || r[1]?.[0]) throw r?.[0]?.[0] ?? r?.[1]?.[0] ?? new Error('transaction aborted');
-          return r[0]?.[1] as (string | null)[];
-        });
+        const res = await call('mark pending', () => markPendingScript(hash, ...chunk));
         chunk.forEach((k, i) => {
           const v = res[i];
           if (v !== null && v !== undefined) previous.set(k, parseRecord(v));

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { ownershipHashKey, redisOwnershipStore } from '../../common/ownership/redis-store.js';
+import { freshName, testRedis } from '../helpers/services.js';
+
+/** SPEC §3: markPending returns each key's previous record (for restore) and leaves every key `pending`. */
+describe('Redis ownership store: markPending', () => {
+  const instance = freshName('ownership');
+  const hash = ownershipHashKey(instance);
+  const redis = testRedis();
+  const store = redisOwnershipStore(redis, { instance, legacy: null });
+
+  after(async () => {
+    await redis.del(hash);
+    redis.disconnect();
+  });
+
+  test('returns the previous record of each key (none, pending, a revision) and marks them all pending', async () => {
+    const k = (s: string) => `/${instance}/${s}`;
+    await redis.hset(hash, k('pending'), 'pending', k('recorded'), '4711', k('ünïcødé/☃'), '12');
+    const keys = [k('absent'), k('pending'), k('recorded'), k('ünïcødé/☃')];
+    const previous = await store.markPending(keys);
+    assert.deepEqual(
+      [...previous].sort(([a], [b]) => a.localeCompare(b)),
+      [
+        [k('pending'), { kind: 'pending' }],
+        [k('recorded'), { kind: 'revision', revision: '4711' }],
+        [k('ünïcødé/☃'), { kind: 'revision', revision: '12' }],
+      ].sort(([a], [b]) => String(a).localeCompare(String(b))),
+      'an absent key has no previous record',
+    );
+    assert.deepEqual(await redis.hgetall(hash), Object.fromEntries(keys.map((key) => [key, 'pending'])));
+
+    // restore puts back exactly what markPending returned.
+    await store.restore(keys, previous);
+    assert.deepEqual(await redis.hgetall(hash), { [k('pending')]: 'pending', [k('recorded')]: '4711', [k('ünïcødé/☃')]: '12' });
+    await redis.del(hash);
+  });
+
+  test('more keys than one chunk (1000): every previous value comes back with its own key', async () => {
+    const keys = Array.from({ length: 2500 }, (_, i) => `/${instance}/many/${'x'.repeat(900)}/${i}`);
+    // Every third key recorded at a revision of its own, every fifth (not third) pending.
+    const fields: string[] = [];
+    keys.forEach((key, i) => {
+      if (i % 3 === 0) fields.push(key, String(1000 + i));
+      else if (i % 5 === 0) fields.push(key, 'pending');
+    });
+    await redis.hset(hash, ...fields);
+    const previous = await store.markPending(keys);
+    keys.forEach((key, i) => {
+      const expected = i % 3 === 0 ? { kind: 'revision', revision: String(1000 + i) } : i % 5 === 0 ? { kind: 'pending' } : undefined;
+      assert.deepEqual(previous.get(key), expected, `previous record of key ${i}`);
+    });
+    const after = await redis.hgetall(hash);
+    assert.equal(Object.keys(after).length, keys.length);
+    assert.ok(Object.values(after).every((v) => v === 'pending'), 'every key pending');
+    await redis.del(hash);
+  });
+
+  test('a flushed script cache (Redis restarted, SCRIPT FLUSH) is reloaded transparently', async () => {
+    const key = `/${instance}/after-flush`;
+    await store.markPending([key]);
+    await redis.script('FLUSH');
+    await redis.hset(hash, key, '99');
+    const previous = await store.markPending([key]);
+    assert.deepEqual(previous.get(key), { kind: 'revision', revision: '99' });
+    assert.equal(await redis.hget(hash, key), 'pending');
+    await redis.del(hash);
+  });
+});
