@@ -96,6 +96,8 @@ export function harness(opts: Partial<Pick<ChangeQueueDeps, 'maxBatch' | 'maxInF
     writeLock: lock,
     onApplied: (lag) => lags.push(lag),
     onFatal: (err) => fatal.push(err),
+    // The queue runs one flush at a time by default; most tests exercise concurrency, so 4 unless given.
+    ...('maxInFlight' in opts ? {} : { maxInFlight: 4 }),
     ...opts,
   });
   return { world, queue, fatal, warnings, lags, lock };
