@@ -11,7 +11,12 @@ import { Redis } from 'ioredis';
 export async function deleteEtcdPrefix(etcd: Etcd3, prefix: string): Promise<number> {
   const exact = await etcd.kv.deleteRange({ key: Buffer.from(prefix) });
   const below = await etcd.kv.deleteRange({ key: Buffer.from(`${prefix}/`), range_end: Buffer.from(`${prefix}0`) });
-  await etcd.kv.compact({ revision: below.header.revision, physical: true });
+  try {
+    await etcd.kv.compact({ revision: below.header.revision, physical: true });
+  } catch (err) {
+    // Nothing new since the last compaction (an empty delete): etcd refuses to compact the same revision again.
+    if (!/has been compacted/.test(String(err))) throw err;
+  }
   return Number(exact.deleted) + Number(below.deleted);
 }
 
