@@ -11,7 +11,7 @@ import type { Metrics } from './metrics.js';
 import type { OwnershipStore } from './ownership/store.js';
 import { etcdRangesFor, isSynced, keyMapper } from './paths.js';
 import { checkDeletionGuard, deletionLimit } from './plan/guard.js';
-import type { DeleteAction, Plan } from './plan/plan.js';
+import type { DeleteAction, Plan, UnsettledRecord } from './plan/plan.js';
 import { differenceCount, plan } from './plan/plan.js';
 import { SummaryCollector, type PlanSummary } from './plan/summary.js';
 import { confirmPlan } from './confirm.js';
@@ -74,8 +74,10 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
   logger.debug({ chunks: work.length, interior: layouts.reduce((n, l) => n + l.interior.length, 0) }, 'zookeeper laid out');
 
   const collector = new SummaryCollector();
-  // Seen keys, for the ownership-record checks at the end of a fix (stale and unsettled records).
-  const seen = ctx.writer ? new SeenKeys() : null;
+  // Seen keys, for the ownership-record checks at the end of a fix (stale and unsettled records). A fix
+  // that starts with no records at all (a first copy) has none to repair, and skips both.
+  const repairRecords = ctx.writer !== undefined && !(await clients.ownership.isEmpty());
+  const seen = repairRecords ? new SeenKeys() : null;
   const extras: DeleteAction[] = [];
   const held: Plan[] = [];
   let applied: ApplyResult = NOTHING_APPLIED;
@@ -151,11 +153,13 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
   metrics.zkNodes.set(zkNodes);
   metrics.etcdKeys.set(etcdKeys);
 
+  let staleRecords = new Map<string, string>();
+  let unsettled: UnsettledRecord[] = [];
+  let recordedPresent = 0;
   if (ctx.writer && seen) {
     // Records a crash left behind: of keys in neither etcd nor ZooKeeper (stale, pruned), and `pending`
     // ones of keys in both (settled if in sync). The scan also counts our records of keys present in
     // etcd: a lower bound for the deletion guard.
-    let recordedPresent = 0;
     const inEtcd = new Set<string>();
     const records = await clients.ownership.scan((k, v) => {
       if (!synced(k)) return false;
@@ -166,17 +170,19 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
       inEtcd.add(k);
       return true;
     });
-    const staleRecords = new Map([...records].filter(([k]) => !inEtcd.has(k)));
-    const unsettled = await pendingInSync(
+    staleRecords = new Map([...records].filter(([k]) => !inEtcd.has(k)));
+    unsettled = await pendingInSync(
       [...inEtcd],
       clients,
       { toPath: (key) => mapper.toPath(key) as string, skipEphemeral: opts.zookeeper.skipEphemeral, concurrency: opts.concurrent },
     );
+  }
+  if (ctx.writer) {
     const deletes = extras.length;
     if (deletes > 0 && !opts.force) {
       // The exact count (a lookup of every mirrored key) only when the lower bound would refuse.
       const lower = Math.max(deletes, recordedPresent);
-      const owned = deletionLimit(opts.maxDelete, lower) >= deletes ? lower : deletes + (await countOwnedMirrored(work, clients, synced, seen));
+      const owned = deletionLimit(opts.maxDelete, lower) >= deletes ? lower : await countOwned(work, clients, synced, seen, deletes);
       checkDeletionGuard(deletes, owned, opts.maxDelete, opts.force);
     }
     extras.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -206,20 +212,22 @@ function mergePlans(plans: readonly Plan[]): Plan {
 }
 
 /**
- * Keys under the prefixes that are ours and mirrored (with the extras, the base of --max-delete
- * percentages): a per-key lookup, so zk2etcd 1.x records (--legacy-ownership) count too. Reads etcd again
- * chunk by chunk rather than holding every key.
+ * Keys under the prefixes that are ours (the base of --max-delete percentages): the extras plus the
+ * mirrored keys with a record, by a per-key lookup, so zk2etcd 1.x records (--legacy-ownership) count
+ * too. Reads etcd again chunk by chunk rather than holding every key. Without seen keys (a fix that
+ * started with no records) every recorded key in etcd counts, the extras among them.
  */
-async function countOwnedMirrored(
+async function countOwned(
   work: readonly { readonly chunk: Chunk }[],
   clients: ReconcileClients,
   synced: (key: string) => boolean,
-  seen: SeenKeys,
+  seen: SeenKeys | null,
+  extras: number,
 ): Promise<number> {
-  let owned = 0;
+  let owned = seen ? extras : 0;
   for (const { chunk } of work) {
     const snap = await clients.etcd.snapshot(chunk.ranges);
-    owned += (await clients.ownership.lookup([...snap.entries.keys()].filter((k) => synced(k) && seen.sidesOf(k).inZk))).size;
+    owned += (await clients.ownership.lookup([...snap.entries.keys()].filter((k) => synced(k) && (!seen || seen.sidesOf(k).inZk)))).size;
   }
   return owned;
 }

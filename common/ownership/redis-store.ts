@@ -161,6 +161,11 @@ export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): 
       return evalPairs('prune', FORGET_IF_UNCHANGED, records);
     },
 
+    async isEmpty() {
+      if (opts.legacy) return false; // 1.x records are plain keys: no cheap way to know there are none
+      return (await call('count', () => redis.hlen(hash))) === 0;
+    },
+
     settlePending(revisions) {
       return evalPairs('settle pending', SETTLE_PENDING, revisions);
     },

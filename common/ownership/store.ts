@@ -15,6 +15,8 @@ export interface OwnershipStore {
   recordRevision(keys: readonly string[], revision: string): Promise<void>;
   /** After a committed delete. */
   forget(keys: readonly string[]): Promise<void>;
+  /** True when this instance has no record at all and no zk2etcd 1.x records are accepted (a first copy). */
+  isEmpty(): Promise<boolean>;
   /** Every record of this instance that passes `filter`, as stored (`pending` or a revision). */
   scan(filter: (key: string, value: string) => boolean): Promise<Map<string, string>>;
   /** Removes each record only if it still holds the given stored value (another writer may have moved). */

@@ -68,3 +68,26 @@ describe('Redis ownership store: markPending', () => {
     await redis.del(hash);
   });
 });
+
+/** A fix that starts with no records at all (a first copy) skips the record repairs. */
+describe('Redis ownership store: isEmpty', () => {
+  const instance = freshName('ownership-empty');
+  const hash = ownershipHashKey(instance);
+  const redis = testRedis();
+
+  after(async () => {
+    await redis.del(hash);
+    redis.disconnect();
+  });
+
+  test('true with no record, false with one; always false when zk2etcd 1.x records are accepted', async () => {
+    const store = redisOwnershipStore(redis, { instance, legacy: null });
+    assert.equal(await store.isEmpty(), true);
+    await store.recordRevision([`/${instance}/a`], '5');
+    assert.equal(await store.isEmpty(), false);
+    await store.forget([`/${instance}/a`]);
+    assert.equal(await store.isEmpty(), true);
+    const withLegacy = redisOwnershipStore(redis, { instance, legacy: redis });
+    assert.equal(await withLegacy.isEmpty(), false, 'legacy records cannot be counted cheaply: never claimed empty');
+  });
+});
