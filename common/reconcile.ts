@@ -97,6 +97,12 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
     const result = await ctx.writer.write(p, ctx.signal); // read `applied` after the await: chunks write concurrently
     applied = addApplied(applied, result);
   };
+  /** A confirmed plan: counted, its creates and updates applied now, its deletes kept for the guard. */
+  const take = async (confirmed: Plan): Promise<void> => {
+    collector.add(confirmed);
+    extras.push(...confirmed.extra);
+    await write({ ...confirmed, extra: [] });
+  };
 
   await forEachPool(work, CHUNKS_IN_FLIGHT, async ({ layout, chunk }) => {
     if (ctx.signal?.aborted) throw new AbortedError('stopped by signal before every chunk was reconciled');
@@ -112,7 +118,7 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
     let current = plan({ desired: tree, current: snap.entries, ownership: await clients.ownership.lookup(candidates) });
     const foreign = new Set(current.foreign);
     let inSync = current.inSync;
-    if (differenceCount(current) + current.conflict.length > 0 && opts.maxRound >= 1) {
+    if (differenceCount(current) + current.conflict.length > 0) {
       current = await confirmPlan(current, confirmDeps(chunk.ranges, snap.entries.size));
       for (const k of current.foreign) foreign.add(k);
       inSync += current.inSync;
@@ -122,9 +128,7 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
       held.push(confirmed);
       return;
     }
-    collector.add(confirmed);
-    extras.push(...confirmed.extra);
-    await write({ ...confirmed, extra: [] });
+    await take(confirmed);
   });
   progress.done();
   logger.debug({ nodes: zkNodes, keys: etcdKeys, held: held.length }, 'chunks reconciled');
@@ -142,10 +146,7 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
       inSync += current.inSync;
       logger.debug({ round, differences: differenceCount(current) }, 'confirmation round');
     }
-    const confirmed: Plan = { ...current, foreign: [...foreign].sort(), inSync };
-    collector.add(confirmed);
-    extras.push(...confirmed.extra);
-    await write({ ...confirmed, extra: [] });
+    await take({ ...current, foreign: [...foreign].sort(), inSync });
   }
 
   const summary = collector.summary();
@@ -160,19 +161,19 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
     // Records a crash left behind: of keys in neither etcd nor ZooKeeper (stale, pruned), and `pending`
     // ones of keys in both (settled if in sync). The scan also counts our records of keys present in
     // etcd: a lower bound for the deletion guard.
-    const inEtcd = new Set<string>();
+    const pendingInBoth = new Set<string>();
     const records = await clients.ownership.scan((k, v) => {
       if (!synced(k)) return false;
       const sides = seen.sidesOf(k);
       if (!sides.inEtcd) return !sides.inZk;
       recordedPresent++;
       if (v !== 'pending' || !sides.inZk) return false;
-      inEtcd.add(k);
+      pendingInBoth.add(k);
       return true;
     });
-    staleRecords = new Map([...records].filter(([k]) => !inEtcd.has(k)));
+    staleRecords = new Map([...records].filter(([k]) => !pendingInBoth.has(k)));
     unsettled = await pendingInSync(
-      [...inEtcd],
+      [...pendingInBoth],
       clients,
       { toPath: (key) => mapper.toPath(key) as string, skipEphemeral: opts.zookeeper.skipEphemeral, concurrency: opts.concurrent },
     );
