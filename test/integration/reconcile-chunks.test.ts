@@ -133,3 +133,51 @@ describe('chunked reconcile: a narrow prefix expanded over several levels', () =
     assert.equal(await etcd.get(`${root}/a-foreign`).string(), 'x');
   });
 });
+
+describe('chunked reconcile: confirmation rounds 2..N run once over every chunk', () => {
+  const name = freshName('chunks-rounds');
+  const root = `/${name}`;
+  const etcd = testEtcd();
+  const redis = testRedis();
+  let zk: TestZk;
+  const flags = [`--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${name}`, '--output=json', '--log-level=debug', '--max-delete=100%'];
+
+  before(async () => {
+    zk = await testZk();
+    const nodes: [string, Buffer][] = [[root, Buffer.alloc(0)]];
+    for (let i = 0; i < 300; i++) nodes.push([`${root}/s${i}`, Buffer.from(`s${i}`)], [`${root}/s${i}/x`, Buffer.from(`x${i}`)]);
+    await zk.createAll(nodes, 400);
+    const copy = await runCli(['fix', ...flags]);
+    assert.equal(copy.code, 0, copy.stderr);
+  });
+
+  after(async () => {
+    await cleanupRoot({ zk, etcd, redis, root, instance: name });
+  });
+
+  test('a difference that resolves during the pause is dropped; the rest is reported, then fixed', async () => {
+    for (const i of [5, 150, 290]) await zk.remove(`${root}/s${i}/x`);
+    await zk.createAll([[`${root}/s7/new`, Buffer.from('n')], [`${root}/s200/new`, Buffer.from('n')]]);
+    let resolved: Promise<void> | null = null;
+    const diff = await runCli(['diff', ...flags, '--max-round=3', '--round-interval=3s'], {}, (child) => {
+      child.stderr?.on('data', (d: Buffer) => {
+        // Every chunk has had its first round; rounds 2 and 3 follow after a pause each.
+        if (resolved === null && d.toString().includes('chunks reconciled')) resolved = zk.create(`${root}/s150/x`, Buffer.from('x150'));
+      });
+    });
+    assert.ok(resolved, 'the run logged the end of the chunks');
+    await resolved;
+    assert.equal(diff.code, 3, diff.stderr);
+    const report = jsonReport(diff);
+    assert.ok(chunksOf(diff) >= 5, `${chunksOf(diff)} chunks`);
+    assert.deepEqual(report.extra, [`${root}/s290/x`, `${root}/s5/x`]);
+    assert.deepEqual(report.missing, [`${root}/s200/new`, `${root}/s7/new`]);
+    const rounds = diff.stderr.split('\n').filter((l) => l.includes('"confirmation round"')).map((l) => (JSON.parse(l) as { round: number }).round);
+    assert.deepEqual(rounds, [2, 3], 'rounds 2 and 3 ran once each, over all chunks');
+
+    const fix = await runCli(['fix', ...flags, '--max-round=2', '--round-interval=200ms']);
+    assert.equal(fix.code, 0, fix.stderr);
+    assert.deepEqual(jsonReport(fix).applied, { put: 2, delete: 2, skipped: 0 });
+    await assertMirrored(etcd, root);
+  });
+});
