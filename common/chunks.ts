@@ -2,7 +2,7 @@ import type { Config } from './config/types.js';
 import type { KeyRange } from './etcd/store.js';
 import { SourceMissingError } from './errors.js';
 import { compareKeys, type KeySpan } from './key-order.js';
-import { childPath, covers, isExcluded, ZK_SYSTEM_PREFIX } from './paths.js';
+import { childPath, isWalked } from './paths.js';
 import { readAll } from './zk/read-all.js';
 import type { ZkReader } from './zk/reader.js';
 
@@ -68,7 +68,7 @@ export async function layoutPrefix(zk: ZkReader, prefix: string, opts: LayoutOpt
         if (path === prefix && !opts.allowEmptySource) throw new SourceMissingError(prefix);
         return; // vanished: its keys, if any, are extras the chunk holding them confirms
       }
-      const kids = names.map((name) => childPath(path, name)).filter((child) => !isExcluded(child, opts.excludes) && !covers(ZK_SYSTEM_PREFIX, child));
+      const kids = names.map((name) => childPath(path, name)).filter((child) => isWalked(child, opts.excludes));
       if (kids.length === 0) units.push(path);
       else {
         interior.push(path);

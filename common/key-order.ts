@@ -23,7 +23,3 @@ export interface KeySpan {
   readonly from: string;
   readonly to: string;
 }
-
-export function inSpan(key: string, span: KeySpan): boolean {
-  return compareKeys(span.from, key) <= 0 && compareKeys(key, span.to) < 0;
-}

@@ -16,6 +16,11 @@ export function isExcluded(path: string, excludes: readonly string[]): boolean {
 /** ZooKeeper's own subtree is never mirrored, even under prefix `/`. */
 export const ZK_SYSTEM_PREFIX = '/zookeeper';
 
+/** True when a walk descends into `path`, the child of a mirrored node: not excluded, not ZooKeeper's own. */
+export function isWalked(path: string, excludes: readonly string[]): boolean {
+  return !isExcluded(path, excludes) && !covers(ZK_SYSTEM_PREFIX, path);
+}
+
 export function isSynced(path: string, prefixes: readonly string[], excludes: readonly string[]): boolean {
   if (covers(ZK_SYSTEM_PREFIX, path)) return false;
   let inside = false;

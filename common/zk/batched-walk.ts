@@ -1,5 +1,5 @@
 import { AbortedError, ZkError } from '../errors.js';
-import { childPath, covers, isExcluded, ZK_SYSTEM_PREFIX } from '../paths.js';
+import { childPath, isWalked } from '../paths.js';
 import { drain } from '../pool.js';
 import { withRetry } from '../retry.js';
 import { ZkReplyTooLargeError } from './connection.js';
@@ -32,7 +32,7 @@ export async function walkBatched(reader: ZkBatchReader, opts: WalkOptions): Pro
   const onChildren = (path: string, names: string[] | null): void => {
     for (const name of names ?? []) {
       const child = childPath(path, name);
-      if (!isExcluded(child, opts.excludes) && !covers(ZK_SYSTEM_PREFIX, child)) todo.push({ kind: 'data', path: child });
+      if (isWalked(child, opts.excludes)) todo.push({ kind: 'data', path: child });
     }
   };
 

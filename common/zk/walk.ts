@@ -1,5 +1,5 @@
 import { AbortedError, SourceMissingError } from '../errors.js';
-import { childPath, isExcluded, ZK_SYSTEM_PREFIX, covers } from '../paths.js';
+import { childPath, isWalked } from '../paths.js';
 import { drain } from '../pool.js';
 import { withRetry } from '../retry.js';
 import { walkBatched } from './batched-walk.js';
@@ -56,7 +56,7 @@ export async function walkTree(reader: ZkReader, opts: WalkOptions): Promise<ZkT
     const names = await withRetry(() => reader.children(path), retry);
     for (const name of names ?? []) {
       const child = childPath(path, name);
-      if (!isExcluded(child, opts.excludes) && !covers(ZK_SYSTEM_PREFIX, child)) queue.push(child);
+      if (isWalked(child, opts.excludes)) queue.push(child);
     }
   };
 

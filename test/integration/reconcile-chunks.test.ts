@@ -17,17 +17,30 @@ const chunksOf = (r: CliResult): number => {
   throw new Error(`no layout line in stderr: ${r.stderr.slice(0, 500)}`);
 };
 
-describe('chunked reconcile: a wide prefix with interleaving names', () => {
-  const name = freshName('chunks');
+/** A fresh root per suite: its clients, the CLI flags for it, and its cleanup after the suite. */
+function freshRoot(label: string) {
+  const name = freshName(label);
   const root = `/${name}`;
-  const etcd = testEtcd();
-  const redis = testRedis();
-  let zk: TestZk;
-  const flags = [`--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${name}`, '--output=json', '--log-level=debug', '--max-delete=100%'];
+  const f = {
+    root,
+    etcd: testEtcd(),
+    redis: testRedis(),
+    zk: undefined as unknown as TestZk, // set in the suite's before()
+    flags: [`--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${name}`, '--output=json', '--log-level=debug', '--max-delete=100%'],
+  };
+  after(async () => {
+    await cleanupRoot({ zk: f.zk, etcd: f.etcd, redis: f.redis, root, instance: name });
+  });
+  return f;
+}
+
+describe('chunked reconcile: a wide prefix with interleaving names', () => {
+  const f = freshRoot('chunks');
+  const { root, etcd, flags } = f;
   const foreign = [`${root}/!before-everything`, `${root}/s17-foreign`, `${root}/s200/p/foreign`, `${root}/~after-everything`, `${root}/s3.x/q/foreign`];
 
   before(async () => {
-    zk = await testZk();
+    f.zk = await testZk();
     const nodes: [string, Buffer][] = [[root, Buffer.from('root')]];
     for (let i = 0; i < 300; i++) {
       for (const n of [`s${i}`, ...(i % 3 === 0 ? [`s${i}-x`, `s${i}.x`, `s${i}!`] : [])]) {
@@ -37,11 +50,7 @@ describe('chunked reconcile: a wide prefix with interleaving names', () => {
         nodes.push([`${root}/${n}/q`, Buffer.from(`q of ${n} \u4e2d`)]);
       }
     }
-    await zk.createAll(nodes, 400);
-  });
-
-  after(async () => {
-    await cleanupRoot({ zk, etcd, redis, root, instance: name });
+    await f.zk.createAll(nodes, 400);
   });
 
   test('the copy runs in many chunks and is exact', async () => {
@@ -60,15 +69,15 @@ describe('chunked reconcile: a wide prefix with interleaving names', () => {
     let extra = 0;
     for (const path of gone) {
       extra += (await etcd.getAll().prefix(`${path}/`).keys()).length + 1;
-      await zk.removeTree(path);
+      await f.zk.removeTree(path);
     }
-    await zk.remove(`${root}/s77/p/77-a`);
+    await f.zk.remove(`${root}/s77/p/77-a`);
     extra += 1;
     // missing: new subtrees among existing names, before the first and after the last
     const created: [string, Buffer][] = [[`${root}/s1-new`, Buffer.from('n')], [`${root}/s1-new/z`, Buffer.from('z')], [`${root}/!aa`, Buffer.from('a')], [`${root}/~zz`, Buffer.from('z')], [`${root}/s33/p/new`, Buffer.from('n')]];
-    await zk.createAll(created);
+    await f.zk.createAll(created);
     // changed: data of nodes on both sides of a name's subtree
-    for (const path of [`${root}/s6`, `${root}/s6-x/q`, `${root}/s6/p`, root]) await zk.set(path, Buffer.from('changed'));
+    for (const path of [`${root}/s6`, `${root}/s6-x/q`, `${root}/s6/p`, root]) await f.zk.set(path, Buffer.from('changed'));
 
     const r = await runCli(['fix', ...flags]);
     assert.equal(r.code, 0, r.stderr);
@@ -91,15 +100,11 @@ describe('chunked reconcile: a wide prefix with interleaving names', () => {
 });
 
 describe('chunked reconcile: a narrow prefix expanded over several levels', () => {
-  const name = freshName('chunks-deep');
-  const root = `/${name}`;
-  const etcd = testEtcd();
-  const redis = testRedis();
-  let zk: TestZk;
-  const flags = [`--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${name}`, '--output=json', '--log-level=debug', '--max-delete=100%'];
+  const f = freshRoot('chunks-deep');
+  const { root, etcd, flags } = f;
 
   before(async () => {
-    zk = await testZk();
+    f.zk = await testZk();
     const nodes: [string, Buffer][] = [[root, Buffer.alloc(0)], [`${root}/a`, Buffer.from('a')], [`${root}/leaf`, Buffer.from('l')]];
     for (let b = 0; b < 3; b++) {
       nodes.push([`${root}/a/b${b}`, Buffer.from(`b${b}`)]);
@@ -108,11 +113,7 @@ describe('chunked reconcile: a narrow prefix expanded over several levels', () =
         nodes.push([`${root}/a/b${b}/c${c}/d`, Buffer.from('d')]);
       }
     }
-    await zk.createAll(nodes, 400);
-  });
-
-  after(async () => {
-    await cleanupRoot({ zk, etcd, redis, root, instance: name });
+    await f.zk.createAll(nodes, 400);
   });
 
   test('copy, then drift under the expanded levels, fixed exactly', async () => {
@@ -121,9 +122,9 @@ describe('chunked reconcile: a narrow prefix expanded over several levels', () =
     assert.ok(chunksOf(copy) > 1, `${chunksOf(copy)} chunks`);
     await assertMirrored(etcd, root);
 
-    await zk.removeTree(`${root}/a/b1`); // an expanded (interior) node and all below it
-    await zk.set(`${root}/a`, Buffer.from('a2'));
-    await zk.createAll([[`${root}/a/b3`, Buffer.from('new')], [`${root}/a/b3/c0`, Buffer.from('new')]]);
+    await f.zk.removeTree(`${root}/a/b1`); // an expanded (interior) node and all below it
+    await f.zk.set(`${root}/a`, Buffer.from('a2'));
+    await f.zk.createAll([[`${root}/a/b3`, Buffer.from('new')], [`${root}/a/b3/c0`, Buffer.from('new')]]);
     await etcd.put(`${root}/a-foreign`).value('x');
     const r = await runCli(['fix', ...flags]);
     assert.equal(r.code, 0, r.stderr);
@@ -135,34 +136,26 @@ describe('chunked reconcile: a narrow prefix expanded over several levels', () =
 });
 
 describe('chunked reconcile: confirmation rounds 2..N run once over every chunk', () => {
-  const name = freshName('chunks-rounds');
-  const root = `/${name}`;
-  const etcd = testEtcd();
-  const redis = testRedis();
-  let zk: TestZk;
-  const flags = [`--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${name}`, '--output=json', '--log-level=debug', '--max-delete=100%'];
+  const f = freshRoot('chunks-rounds');
+  const { root, etcd, flags } = f;
 
   before(async () => {
-    zk = await testZk();
+    f.zk = await testZk();
     const nodes: [string, Buffer][] = [[root, Buffer.alloc(0)]];
     for (let i = 0; i < 300; i++) nodes.push([`${root}/s${i}`, Buffer.from(`s${i}`)], [`${root}/s${i}/x`, Buffer.from(`x${i}`)]);
-    await zk.createAll(nodes, 400);
+    await f.zk.createAll(nodes, 400);
     const copy = await runCli(['fix', ...flags]);
     assert.equal(copy.code, 0, copy.stderr);
   });
 
-  after(async () => {
-    await cleanupRoot({ zk, etcd, redis, root, instance: name });
-  });
-
   test('a difference that resolves during the pause is dropped; the rest is reported, then fixed', async () => {
-    for (const i of [5, 150, 290]) await zk.remove(`${root}/s${i}/x`);
-    await zk.createAll([[`${root}/s7/new`, Buffer.from('n')], [`${root}/s200/new`, Buffer.from('n')]]);
+    for (const i of [5, 150, 290]) await f.zk.remove(`${root}/s${i}/x`);
+    await f.zk.createAll([[`${root}/s7/new`, Buffer.from('n')], [`${root}/s200/new`, Buffer.from('n')]]);
     let resolved: Promise<void> | null = null;
     const diff = await runCli(['diff', ...flags, '--max-round=3', '--round-interval=3s'], {}, (child) => {
       child.stderr?.on('data', (d: Buffer) => {
         // Every chunk has had its first round; rounds 2 and 3 follow after a pause each.
-        if (resolved === null && d.toString().includes('chunks reconciled')) resolved = zk.create(`${root}/s150/x`, Buffer.from('x150'));
+        if (resolved === null && d.toString().includes('chunks reconciled')) resolved = f.zk.create(`${root}/s150/x`, Buffer.from('x150'));
       });
     });
     assert.ok(resolved, 'the run logged the end of the chunks');

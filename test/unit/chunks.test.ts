@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { blockOf, cutBlock } from '../../common/chunks.js';
-import { compareKeys, inSpan } from '../../common/key-order.js';
+import { compareKeys, type KeySpan } from '../../common/key-order.js';
 import { SeenKeys } from '../../common/seen-keys.js';
 import { prng } from '../helpers/prng.js';
 
 /** The chunk layout of a full reconcile: key order, the cut of a prefix's key block, seen-key sets. */
 
+const inSpan = (key: string, span: KeySpan) => compareKeys(span.from, key) <= 0 && compareKeys(key, span.to) < 0;
 const utf8Order = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 describe('compareKeys: etcd key order (UTF-8 bytes)', () => {
