@@ -1,10 +1,10 @@
 import type { EtcdEntry, EtcdStore, KeyRange } from './etcd/store.js';
 import type { OwnershipStore } from './ownership/store.js';
-import { splitPath } from './paths.js';
+import { parentOf, splitPath } from './paths.js';
 import type { Plan } from './plan/plan.js';
 import { plan, plannedKeys } from './plan/plan.js';
 import { readAll } from './zk/read-all.js';
-import type { ZkNode, ZkReader } from './zk/reader.js';
+import { sameChildList, type ChildListStamp, type ZkNode, type ZkReader } from './zk/reader.js';
 
 export interface ConfirmDeps {
   readonly zk: ZkReader;
@@ -17,6 +17,8 @@ export interface ConfirmDeps {
   /** The ranges the snapshot read, and how many keys it held: re-read whole when most keys are planned. */
   readonly etcdRanges: readonly KeyRange[];
   readonly etcdKeys: number;
+  /** Stamps of the child lists the walk read (`walkTree`'s `childLists`); without one a parent's list is re-read. */
+  readonly childLists?: ReadonlyMap<string, ChildListStamp> | undefined;
 }
 
 /** Planned keys per snapshot key above which one paged range read beats point reads (~10x cheaper per key). */
@@ -25,9 +27,9 @@ const REREAD_RANGE_RATIO = 0.1;
 /**
  * Re-reads both sides for just the planned keys and re-plans them (SPEC §4.3). On the ZooKeeper side a
  * `changed` key is re-read with get; whether a missing, extra or conflicting key (still) exists is read
- * from its parent's child list, one request per parent instead of one per key (a Dubbo rollout puts
- * hundreds of leaves under one parent). A missing key that still exists keeps the data the walk read;
- * a key that appeared since the walk is read with get.
+ * per parent instead of per key (a Dubbo rollout puts hundreds of leaves under one parent): from the
+ * parent's stat when its child list is unchanged since the walk, else from the list. A missing key that
+ * still exists keeps the data the walk read; any other key present now is read with get.
  */
 export async function confirmPlan(previous: Plan, deps: ConfirmDeps): Promise<Plan> {
   const keys = plannedKeys(previous);
@@ -44,23 +46,37 @@ export async function confirmPlan(previous: Plan, deps: ConfirmDeps): Promise<Pl
       readWithGet.push(key); // a prefix root's parent is outside the mirrored tree
       continue;
     }
-    const { parent } = splitPath(path);
+    const parent = parentOf(path);
     const group = byParent.get(parent);
     if (group) group.push(key);
     else byParent.set(parent, [key]);
   }
 
+  // A parent whose child list still has the stamp the walk saw keeps the walk's children: its stamp comes
+  // with a get of the parent, a few hundred bytes, where its list is ~1 KB per child (Dubbo URLs).
   const parents = [...byParent];
-  const lists = await readAll(deps.zk, parents.map(([path]) => ({ kind: 'children', path })), deps.concurrency);
-  parents.forEach(([, group], i) => {
-    const names = new Set((lists[i] as string[] | null) ?? []);
-    for (const key of group) {
-      if (!names.has(splitPath(deps.toPath(key)).name)) continue;
-      const data = walkData.get(key);
-      if (data !== undefined) desired.set(key, data);
-      else readWithGet.push(key); // not in the walk, present now: read it
-    }
+  const stamped = (path: string) => deps.childLists?.get(path);
+  const first = await readAll(deps.zk, parents.map(([path]) => ({ kind: stamped(path) ? 'data' : 'children', path })), deps.concurrency);
+  const fromList = (group: readonly string[], names: readonly string[] | null): void => {
+    const set = new Set(names ?? []);
+    for (const key of group) if (set.has(splitPath(deps.toPath(key)).name)) present(key);
+  };
+  const present = (key: string): void => {
+    const data = walkData.get(key);
+    if (data !== undefined) desired.set(key, data);
+    else readWithGet.push(key); // not in the walk, present now: read it
+  };
+  const relist: (readonly [string, string[]])[] = [];
+  parents.forEach((entry, i) => {
+    const res = first[i] as ZkNode | string[] | null;
+    const walked = stamped(entry[0]);
+    if (res === null || Array.isArray(res) || !walked) fromList(entry[1], res as string[] | null);
+    else if (!sameChildList(res.childList, walked)) relist.push(entry);
+    // Unchanged: what the walk read is there; anything else the walk did not keep is read on its own.
+    else for (const key of entry[1]) present(key);
   });
+  const lists = await readAll(deps.zk, relist.map(([path]) => ({ kind: 'children', path })), deps.concurrency);
+  relist.forEach(([, group], i) => fromList(group, lists[i] as string[] | null));
   const nodes = await readAll(deps.zk, readWithGet.map((key) => ({ kind: 'data', path: deps.toPath(key) })), deps.concurrency);
   readWithGet.forEach((key, i) => {
     const node = nodes[i] as ZkNode | null;

@@ -34,8 +34,13 @@ export function childPath(parent: string, name: string): string {
 
 /** The parent path and the last segment of a path other than `/`. */
 export function splitPath(path: string): { parent: string; name: string } {
+  return { parent: parentOf(path), name: path.slice(path.lastIndexOf('/') + 1) };
+}
+
+/** The parent path of a path other than `/`. */
+export function parentOf(path: string): string {
   const i = path.lastIndexOf('/');
-  return { parent: i === 0 ? '/' : path.slice(0, i), name: path.slice(i + 1) };
+  return i === 0 ? '/' : path.slice(0, i);
 }
 
 /** Returns a problem description, or null when `p` is a well-formed absolute ZooKeeper path. */

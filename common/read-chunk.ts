@@ -3,7 +3,7 @@ import type { Config } from './config/types.js';
 import type { EtcdStore, Snapshot } from './etcd/store.js';
 import { SourceMissingError } from './errors.js';
 import { readAll } from './zk/read-all.js';
-import type { ZkReader } from './zk/reader.js';
+import type { ChildListStamps, ZkReader } from './zk/reader.js';
 import { walkTree, type ZkTree } from './zk/walk.js';
 
 export type ReadChunkOptions = Pick<Config['zookeeper'], 'excludes' | 'skipEphemeral' | 'allowEmptySource'> & {
@@ -25,7 +25,7 @@ export async function readChunk(
   chunk: Chunk,
   clients: { readonly zk: ZkReader; readonly etcd: EtcdStore },
   opts: ReadChunkOptions,
-): Promise<{ snap: Snapshot; tree: ZkTree }> {
+): Promise<{ snap: Snapshot; tree: ZkTree; childLists: ChildListStamps }> {
   const snap = await clients.etcd.snapshot(chunk.ranges);
   for (const key of snap.entries.keys()) if (!opts.synced(key)) snap.entries.delete(key);
   // Reuse the snapshot's key strings: at 10^5 keys of ~1 KB each, a second copy is real memory.
@@ -34,6 +34,7 @@ export async function readChunk(
     return snap.entries.get(key)?.key ?? key;
   };
 
+  const childLists: ChildListStamps = new Map();
   const tree: ZkTree = chunk.walk.length === 0 ? new Map() : await walkTree(clients.zk, {
     prefixes: chunk.walk,
     excludes: opts.excludes,
@@ -43,6 +44,7 @@ export async function readChunk(
     concurrency: opts.concurrency,
     keyOf,
     signal: opts.signal,
+    childLists,
   });
   for (const key of chunk.notOwn) tree.delete(key); // a neighbouring chunk holds that node's own key
   const nodes = await readAll(clients.zk, chunk.ownOnly.map((path) => ({ kind: 'data', path })), opts.concurrency, opts.signal);
@@ -51,5 +53,5 @@ export async function readChunk(
     if (node === null && path === layout.prefix && !opts.allowEmptySource) throw new SourceMissingError(path);
     if (node && !(opts.skipEphemeral && node.ephemeral)) tree.set(keyOf(path), node.data);
   });
-  return { snap, tree };
+  return { snap, tree, childLists };
 }

@@ -20,7 +20,7 @@ import { forEachPool } from './pool.js';
 import type { Progress } from './progress.js';
 import { noProgress } from './progress.js';
 import { readChunk } from './read-chunk.js';
-import type { ZkReader } from './zk/reader.js';
+import type { ChildListStamps, ZkReader } from './zk/reader.js';
 
 export interface ReconcileClients {
   readonly zk: ZkReader;
@@ -80,10 +80,11 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
   const seen = repairRecords ? new SeenKeys() : null;
   const extras: DeleteAction[] = [];
   const held: Plan[] = [];
+  const heldLists: ChildListStamps = new Map(); // the held chunks' child-list stamps, for rounds 2..N
   let applied: ApplyResult = NOTHING_APPLIED;
   let zkNodes = 0;
   let etcdKeys = 0;
-  const confirmDeps = (ranges: Chunk['ranges'], keys: number) => ({
+  const confirmDeps = (ranges: Chunk['ranges'], keys: number, childLists: ChildListStamps) => ({
     ...clients,
     concurrency: opts.concurrent,
     skipEphemeral: opts.zookeeper.skipEphemeral,
@@ -91,6 +92,7 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
     toPath: (key: string) => mapper.toPath(key) as string,
     etcdRanges: ranges,
     etcdKeys: keys,
+    childLists,
   });
   const write = async (p: Plan): Promise<void> => {
     if (!ctx.writer || differenceCount(p) + p.staleRecords.size + p.unsettled.length === 0) return;
@@ -106,7 +108,7 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
 
   await forEachPool(work, CHUNKS_IN_FLIGHT, async ({ layout, chunk }) => {
     if (ctx.signal?.aborted) throw new AbortedError('stopped by signal before every chunk was reconciled');
-    const { snap, tree } = await readChunk(layout, chunk, clients, { ...opts.zookeeper, concurrency: opts.concurrent, toKey: mapper.toKey, synced, signal: ctx.signal });
+    const { snap, tree, childLists } = await readChunk(layout, chunk, clients, { ...opts.zookeeper, concurrency: opts.concurrent, toKey: mapper.toKey, synced, signal: ctx.signal });
     zkNodes += tree.size;
     etcdKeys += snap.entries.size;
     progress.update('reconciling', zkNodes);
@@ -119,13 +121,14 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
     const foreign = new Set(current.foreign);
     let inSync = current.inSync;
     if (differenceCount(current) + current.conflict.length > 0) {
-      current = await confirmPlan(current, confirmDeps(chunk.ranges, snap.entries.size));
+      current = await confirmPlan(current, confirmDeps(chunk.ranges, snap.entries.size, childLists));
       for (const k of current.foreign) foreign.add(k);
       inSync += current.inSync;
     }
     const confirmed: Plan = { ...current, foreign: [...foreign].sort(), inSync };
     if (opts.maxRound > 1 && differenceCount(confirmed) + confirmed.conflict.length > 0) {
       held.push(confirmed);
+      for (const [path, stamp] of childLists) heldLists.set(path, stamp);
       return;
     }
     await take(confirmed);
@@ -141,7 +144,7 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
     const ranges = prefixes.map((p) => etcdRangesFor(opts.etcd.prefix, p));
     for (let round = 2; round <= opts.maxRound && differenceCount(current) + current.conflict.length > 0; round++) {
       await pause(opts.roundIntervalMs, ctx.signal);
-      current = await confirmPlan(current, confirmDeps(ranges, etcdKeys));
+      current = await confirmPlan(current, confirmDeps(ranges, etcdKeys, heldLists));
       for (const k of current.foreign) foreign.add(k);
       inSync += current.inSync;
       logger.debug({ round, differences: differenceCount(current) }, 'confirmation round');

@@ -11,6 +11,8 @@ interface AddonStat {
   numChildren: number;
   version: number;
   mzxid: number;
+  pzxid: number;
+  cversion: number;
 }
 type AddonWatch = (type: number, state: number, path: string) => void;
 /** The slice of the `zookeeper` addon's promise API we use. */
@@ -53,6 +55,7 @@ function toNode(stat: AddonStat, data: Buffer | string | null): ZkNode {
     numChildren: stat.numChildren,
     version: stat.version,
     mzxid: stat.mzxid,
+    childList: { pzxid: stat.pzxid, cversion: stat.cversion },
   };
 }
 

@@ -43,6 +43,7 @@ function toNode(data: Buffer | null, stat: Stat): ZkNode {
     numChildren: stat.numChildren,
     version: stat.version,
     mzxid: stat.mzxid,
+    childList: { pzxid: stat.pzxid, cversion: stat.cversion },
   };
 }
 

@@ -43,6 +43,8 @@ export interface Stat {
   readonly ephemeralOwner: bigint;
   readonly dataLength: number;
   readonly numChildren: number;
+  readonly cversion: number;
+  readonly pzxid: number;
 }
 
 export function readStat(r: JuteReader): Stat {
@@ -50,12 +52,13 @@ export function readStat(r: JuteReader): Stat {
   const mzxid = r.long();
   r.skip(16); // ctime, mtime
   const version = r.int();
-  r.skip(8); // cversion, aversion
+  const cversion = r.int();
+  r.skip(4); // aversion
   const ephemeralOwner = r.longBig();
   const dataLength = r.int();
   const numChildren = r.int();
-  r.skip(8); // pzxid
-  return { mzxid, version, ephemeralOwner, dataLength, numChildren };
+  const pzxid = r.long();
+  return { mzxid, version, ephemeralOwner, dataLength, numChildren, cversion, pzxid };
 }
 
 export interface ConnectRequest {

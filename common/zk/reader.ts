@@ -8,7 +8,23 @@ export interface ZkNode {
   readonly version: number;
   /** Zxid of the last create or set: changes on every data change and on delete-and-recreate. */
   readonly mzxid: number;
+  /** Where the node's child list stood when this was read. */
+  readonly childList: ChildListStamp;
 }
+
+/**
+ * The zxid of the last create or delete of a child (pzxid) and their count (cversion). Two reads of a
+ * node with equal stamps saw the same child list: every change to the list moves pzxid to its own zxid.
+ */
+export interface ChildListStamp {
+  readonly pzxid: number;
+  readonly cversion: number;
+}
+
+export const sameChildList = (a: ChildListStamp, b: ChildListStamp): boolean => a.pzxid === b.pzxid && a.cversion === b.cversion;
+
+/** Parent path -> its stamp, read before its child list was: that list is current while the stamp is. */
+export type ChildListStamps = Map<string, ChildListStamp>;
 
 export interface ZkReader {
   /** The node's data and stat, or null when the node does not exist. Any other failure throws ZkError. */

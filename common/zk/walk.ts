@@ -3,7 +3,7 @@ import { childPath, isWalked } from '../paths.js';
 import { drain } from '../pool.js';
 import { withRetry } from '../retry.js';
 import { walkBatched } from './batched-walk.js';
-import { isBatchReader, type ZkNode, type ZkReader } from './reader.js';
+import { isBatchReader, type ChildListStamps, type ZkNode, type ZkReader } from './reader.js';
 
 export interface WalkOptions {
   readonly prefixes: readonly string[];
@@ -16,6 +16,8 @@ export interface WalkOptions {
   readonly keyOf: (path: string) => string;
   readonly signal?: AbortSignal | undefined;
   readonly onProgress?: (nodes: number) => void;
+  /** Filled with the stamp of every node whose child list the walk reads (for the confirmation). */
+  readonly childLists?: ChildListStamps | undefined;
 }
 
 /** The mirrored subtrees: etcd key -> znode data. */
@@ -36,7 +38,9 @@ export function keepNode(tree: ZkTree, roots: ReadonlySet<string>, opts: WalkOpt
     tree.set(opts.keyOf(path), node.data);
     if (tree.size % 5000 === 0) opts.onProgress?.(tree.size);
   }
-  return node.numChildren > 0;
+  if (node.numChildren === 0) return false;
+  opts.childLists?.set(path, node.childList); // read before the list: a later equal stamp means the same list
+  return true;
 }
 
 /**

@@ -184,7 +184,7 @@ describe('ZooKeeper fast path (protocol client) against the real server', () => 
       assert.equal(f.has(`${root}/misc/nul`), true);
     });
 
-    test('get and children agree on data, ephemeral, numChildren, version and mzxid', async () => {
+    test('get and children agree on data, ephemeral, numChildren, version, mzxid and the child-list stamp', async () => {
       const all = [...expected.keys()];
       const sample = [...tricky];
       for (let i = 0; i < all.length; i += 97) sample.push(all[i] as string);
@@ -201,6 +201,8 @@ describe('ZooKeeper fast path (protocol client) against the real server', () => 
       assert.equal(((await fastZk.get(`${root}/misc/empty`)) as ZkNode).data.length, 0);
       assert.equal(((await fastZk.get(`${root}/misc/empty`)) as ZkNode).numChildren, 1);
       assert.equal((await fastZk.children(wide))?.length, 20_000);
+      assert.equal(((await fastZk.get(wide)) as ZkNode).childList.cversion, 20_000);
+      assert.deepStrictEqual(((await fastZk.get(wide)) as ZkNode).childList, ((await addon.get(wide)) as ZkNode).childList);
       for (const p of missing) {
         assert.equal(await fastZk.get(p), null);
         assert.equal(await fastZk.children(p), null);

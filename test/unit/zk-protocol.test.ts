@@ -11,7 +11,7 @@ const body = (frame: Buffer): Buffer => {
   return frame.subarray(4);
 };
 
-const STAT = { czxid: 1n, mzxid: 0x1_0000_0002n, ctime: 3n, mtime: 4n, version: 5, cversion: 6, aversion: 7, ephemeralOwner: 0x72n, dataLength: 9, numChildren: 10, pzxid: 11n };
+const STAT = { czxid: 1n, mzxid: 0x1_0000_0002n, ctime: 3n, mtime: 4n, version: 5, cversion: 6, aversion: 7, ephemeralOwner: 0x72n, dataLength: 9, numChildren: 10, pzxid: 0x2_0000_000bn };
 const writeStat = (w: JuteWriter, s = STAT): JuteWriter =>
   w.long(s.czxid).long(s.mzxid).long(s.ctime).long(s.mtime).int(s.version).int(s.cversion).int(s.aversion).long(s.ephemeralOwner).int(s.dataLength).int(s.numChildren).long(s.pzxid);
 
@@ -46,7 +46,7 @@ describe('jute encoding', () => {
 describe('protocol records', () => {
   test('Stat: the fields we use come from their offsets', () => {
     const s = readStat(new JuteReader(body(writeStat(new JuteWriter()).frame())));
-    assert.deepEqual(s, { mzxid: 0x1_0000_0002, version: 5, ephemeralOwner: 0x72n, dataLength: 9, numChildren: 10 });
+    assert.deepEqual(s, { mzxid: 0x1_0000_0002, version: 5, ephemeralOwner: 0x72n, dataLength: 9, numChildren: 10, cversion: 6, pzxid: 0x2_0000_000b });
   });
 
   test('ConnectRequest layout and ConnectResponse', () => {
