@@ -47,6 +47,13 @@ function toNode(data: Buffer | null, stat: Stat): ZkNode {
   };
 }
 
+/** The request's size when its paths are ASCII (most are): room enough that the writer rarely grows. */
+function multiReadSize(ops: readonly BatchRead[]): number {
+  let n = 32;
+  for (const op of ops) n += 18 + op.path.length;
+  return n;
+}
+
 /** Opens a session over the protocol client and checks that the server supports multiRead. */
 export async function connectZkFast(opts: FastZkOptions): Promise<FastZkConnection> {
   let first = true;
@@ -120,7 +127,7 @@ export async function connectZkFast(opts: FastZkOptions): Promise<FastZkConnecti
     async readMany(ops: readonly BatchRead[]): Promise<BatchResult[]> {
       let reply: JuteReader;
       try {
-        reply = await conn.request(Op.multiRead, encodeMultiRead(ops), { batch: ops.length > 1, sizeHint: 32 + ops.length * 64 });
+        reply = await conn.request(Op.multiRead, encodeMultiRead(ops), { batch: ops.length > 1, sizeHint: multiReadSize(ops) });
       } catch (err) {
         if (err instanceof ZkProtocolError) throw toZkError(err, 'multi_read', ops[0]?.path ?? '/');
         throw err; // ZkReplyTooLargeError: the caller splits the batch

@@ -4,10 +4,11 @@
  */
 export class JuteWriter {
   private buf: Buffer;
-  private pos = 0;
+  // The first 4 bytes are kept for the frame's length, so frame() needs no copy.
+  private pos = 4;
 
   constructor(initial = 256) {
-    this.buf = Buffer.allocUnsafe(initial);
+    this.buf = Buffer.allocUnsafe(initial + 4);
   }
 
   private room(n: number): void {
@@ -63,10 +64,8 @@ export class JuteWriter {
 
   /** The bytes written, prefixed with their length: one frame on the wire. */
   frame(): Buffer {
-    const out = Buffer.allocUnsafe(this.pos + 4);
-    out.writeInt32BE(this.pos, 0);
-    this.buf.copy(out, 4, 0, this.pos);
-    return out;
+    this.buf.writeInt32BE(this.pos - 4, 0);
+    return this.buf.subarray(0, this.pos);
   }
 }
 

@@ -26,6 +26,7 @@ describe('jute encoding', () => {
     { name: 'unicode string', write: (w) => w.string('/a/提供者 %2F'), read: (r) => r.string(), expected: '/a/提供者 %2F' },
     { name: 'string vector', write: (w) => w.strings(['x', '', 'ü']), read: (r) => r.strings(), expected: ['x', '', 'ü'] },
     { name: 'grows past the initial size', write: (w) => w.string('p'.repeat(5000)), read: (r) => r.string().length, expected: 5000 },
+    { name: 'keeps earlier fields when it grows', write: (w) => w.int(7).string('q'.repeat(300)).int(9), read: (r) => [r.int(), r.string().length, r.int()], expected: [7, 300, 9] },
   ];
   for (const c of cases) {
     test(c.name, () => {
