@@ -209,6 +209,21 @@ export function serverCpuSince(before: ServerCpu): ServerCpu {
   return { zookeeper: d(now.zookeeper, before.zookeeper), etcd: d(now.etcd, before.etcd) };
 }
 
+/**
+ * Waits until ZooKeeper and etcd each used under `idleCpu` seconds of CPU in one second (a bulk load
+ * leaves ZooKeeper snapshotting and collecting garbage for a while), or `maxMs` passed. Returns the wait.
+ */
+export async function waitForQuietServers(maxMs = 60_000, idleCpu = 0.1): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    const before = serverCpu();
+    await new Promise((r) => setTimeout(r, 1000));
+    const used = serverCpuSince(before);
+    const quiet = (v: number | null) => v === null || v < idleCpu;
+    if ((quiet(used.zookeeper) && quiet(used.etcd)) || performance.now() - t0 > maxMs) return performance.now() - t0;
+  }
+}
+
 export function machineInfo(): Record<string, unknown> {
   const cpus = os.cpus();
   return {

@@ -9,12 +9,14 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Etcd3 } from 'etcd3';
 import { deleteEtcdPrefix, deleteOwnership, serversFromEnv } from './env.js';
+import { codeVersion, machineInfo, serverCpu, serverCpuSince, waitForQuietServers } from './measure.js';
 import { generateTree, leafNameStats, loadTree, nodeCount, removeTree, shapeFor } from './generate.js';
 import type { Levels } from './generate.js';
 import { startWatcher, waitForLog } from '../test/helpers/watcher-process.js';
@@ -358,11 +360,16 @@ async function main(): Promise<void> {
     const loadSeconds = (performance.now() - tl) / 1000;
     log(`loaded in ${loadSeconds.toFixed(1)} s`);
     zk = await testZk(servers.zk);
+    // A watcher starts against a settled ZooKeeper, not one still writing the snapshot of a bulk load.
+    const settleMs = await waitForQuietServers();
+    log(`servers quiet after ${(settleMs / 1000).toFixed(1)} s`);
 
     // -- start-up
+    const cpuBefore = serverCpu();
     const main = await startAndWait(root, instance, Number(values['startup-timeout']) * 1000);
+    const startupServerCpu = serverCpuSince(cpuBefore);
     watchers.push(main.w);
-    log(`start-up (spawn → full reconcile done): ${(main.startupMs / 1000).toFixed(2)} s`);
+    log(`start-up (spawn → full reconcile done): ${(main.startupMs / 1000).toFixed(2)} s; server CPU ${JSON.stringify(startupServerCpu)}`);
     const mem = await memSamples(main.w);
     const perNode = (s: MemSample, b: MemSample): { rssPerNode: number; heapPerNode: number } => {
       const nodes = s.mirroredNodes - b.mirroredNodes;
@@ -448,12 +455,17 @@ async function main(): Promise<void> {
         {
           date: new Date().toISOString(),
           size,
+          code: codeVersion(),
+          machine: machineInfo(),
+          loadAverageAtEnd: os.loadavg(),
           shape,
           znodes: total,
           leafNameBytes: names,
           pathBytes,
           loadSeconds: r2(loadSeconds),
           startupSeconds: r2(main.startupMs / 1000),
+          startupServerCpuSeconds: startupServerCpu,
+          settleSecondsBeforeStartup: r2(settleMs / 1000),
           baseline: { startupSeconds: r2(base.startupMs / 1000), memory: baseMem },
           memory: mem,
           perNodeBeyondBaseline: per,
