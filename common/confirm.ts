@@ -66,14 +66,14 @@ export async function confirmPlan(previous: Plan, deps: ConfirmDeps): Promise<Pl
     if (data !== undefined) desired.set(key, data);
     else readWithGet.push(key); // not in the walk, present now: read it
   };
-  const relist: (readonly [string, string[]])[] = [];
-  parents.forEach((entry, i) => {
-    const res = first[i] as ZkNode | string[] | null;
-    const walked = stamped(entry[0]);
-    if (res === null || Array.isArray(res) || !walked) fromList(entry[1], res as string[] | null);
-    else if (!sameChildList(res.childList, walked)) relist.push(entry);
+  const relist: [string, string[]][] = [];
+  parents.forEach(([parent, group], i) => {
+    const res = first[i];
+    const walked = stamped(parent);
+    if (!walked || res === null) fromList(group, res as string[] | null); // a list was read, or the parent is gone
+    else if (!sameChildList((res as ZkNode).childList, walked)) relist.push([parent, group]);
     // Unchanged: what the walk read is there; anything else the walk did not keep is read on its own.
-    else for (const key of entry[1]) present(key);
+    else for (const key of group) present(key);
   });
   const lists = await readAll(deps.zk, relist.map(([path]) => ({ kind: 'children', path })), deps.concurrency);
   relist.forEach(([, group], i) => fromList(group, lists[i] as string[] | null));
