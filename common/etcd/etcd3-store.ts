@@ -3,7 +3,10 @@ import type { Etcd3, IKeyValue, IRequestOp, ICompare } from 'etcd3';
 import { EtcdError } from '../errors.js';
 import { withRetry } from '../retry.js';
 import { forEachPool } from '../pool.js';
+import { CALL_DEADLINE_MS } from './connect.js';
 import { toEtcdError } from './errors.js';
+import type { RangePage } from './range-codec.js';
+import { rawRange, type RangeCall } from './raw-range.js';
 import type { EtcdEntry, EtcdStore, Fence, KeyRange, Snapshot, SnapshotEntry, TxnOp, TxnOutcome } from './store.js';
 import { MAX_TXN_OPS } from './store.js';
 
@@ -42,10 +45,25 @@ function decodeKey(raw: Buffer): string | null {
 export function etcd3Store(client: Etcd3): EtcdStore {
   const kv = client.kv;
 
-  const readPage = (start: Buffer, end: Buffer, limit: number, revision: string | undefined) =>
+  const libraryRange: RangeCall = async (req) => {
+    const res = await kv.range({ key: req.key, range_end: req.rangeEnd, limit: req.limit, revision: req.revision });
+    const kvs = res.kvs;
+    const last = kvs[kvs.length - 1];
+    return {
+      revision: res.header.revision,
+      more: res.more,
+      keys: kvs.map((item) => decodeKey(item.key)),
+      values: ownValues(kvs),
+      modRevisions: kvs.map((item) => item.mod_revision),
+      lastKey: last ? last.key : null,
+      bytes: kvs.reduce((n, item) => n + item.key.length + item.value.length, 0),
+    };
+  };
+  const range = rawRange(client, CALL_DEADLINE_MS, libraryRange).call;
+  const readPage = (key: Buffer, rangeEnd: Buffer, limit: number, revision: string | undefined) =>
     withRetry(async () => {
       try {
-        return await kv.range({ key: start, range_end: end, limit, revision: revision ?? 0 });
+        return await range({ key, rangeEnd, limit, revision: revision ?? '0' });
       } catch (err) {
         throw toEtcdError(err, 'range');
       }
@@ -56,28 +74,24 @@ export function etcd3Store(client: Etcd3): EtcdStore {
       const entries = new Map<string, SnapshotEntry>();
       let undecodable = 0;
       let revision: string | undefined;
-      const add = (kvs: IKeyValue[]) => {
-        const keys = kvs.map((item) => decodeKey(item.key));
-        const values = ownValues(kvs.filter((_, i) => keys[i] !== null));
-        let v = 0;
-        kvs.forEach((item, i) => {
-          const key = keys[i];
-          if (key === null || key === undefined) undecodable++;
-          else entries.set(key, { key, value: values[v++] as Buffer, modRevision: item.mod_revision });
+      const add = (page: RangePage) => {
+        page.keys.forEach((key, i) => {
+          if (key === null) undecodable++;
+          else entries.set(key, { key, value: page.values[i] as Buffer, modRevision: page.modRevisions[i] as string });
         });
       };
       for (const range of ranges) {
         if (range.exact) {
-          const res = await readPage(range.exact, Buffer.alloc(0), 1, revision);
-          revision ??= res.header.revision;
-          add(res.kvs);
+          const page = await readPage(range.exact, EMPTY, 1, revision);
+          revision ??= page.revision;
+          add(page);
         }
         let start = range.start;
         let limit = 1000;
         for (;;) {
-          let res;
+          let page;
           try {
-            res = await readPage(start, range.end, limit, revision);
+            page = await readPage(start, range.end, limit, revision);
           } catch (err) {
             // A page over gRPC's receive limit: halve and retry rather than fail.
             if (err instanceof EtcdError && err.errorClass === 'etcd_resourceexhausted' && limit > 1) {
@@ -86,14 +100,13 @@ export function etcd3Store(client: Etcd3): EtcdStore {
             }
             throw err;
           }
-          revision ??= res.header.revision;
-          add(res.kvs);
+          revision ??= page.revision;
+          add(page);
           onPage?.(entries.size + undecodable);
-          const last = res.kvs[res.kvs.length - 1];
-          if (!res.more || !last) break;
-          start = Buffer.concat([last.key, Buffer.from([0])]);
-          const bytes = res.kvs.reduce((n, kvp) => n + kvp.key.length + kvp.value.length + 32, 0);
-          limit = Math.max(1, Math.min(MAX_PAGE_KEYS, Math.floor(PAGE_BYTES_TARGET / Math.max(1, bytes / res.kvs.length))));
+          if (!page.more || !page.lastKey) break;
+          start = Buffer.concat([page.lastKey, Buffer.from([0])]);
+          const bytesPerKey = (page.bytes + 32 * page.keys.length) / page.keys.length;
+          limit = Math.max(1, Math.min(MAX_PAGE_KEYS, Math.floor(PAGE_BYTES_TARGET / Math.max(1, bytesPerKey))));
         }
       }
       return { revision: revision ?? '0', entries, undecodable };

@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Etcd3 } from 'etcd3';
+import { etcd3Store } from '../../common/etcd/etcd3-store.js';
+import { rawRange } from '../../common/etcd/raw-range.js';
+import { etcdRangesFor } from '../../common/paths.js';
+import { dubboTree } from '../helpers/dubbo.js';
+import { freshName, testEtcd } from '../helpers/services.js';
+
+/**
+ * The snapshot reads pages with its own Range codec over etcd3's connection: it must return exactly what
+ * etcd holds (every key, value and mod revision), page after page at one pinned revision.
+ */
+describe('etcd snapshot over the raw Range call', () => {
+  const root = `/${freshName('etcd-snapshot')}`;
+  let etcd: Etcd3;
+  const written = new Map<string, Buffer>();
+  const invalidKeys = [Buffer.from(`${root}/bad-\xff`, 'latin1'), Buffer.from(`${root}/bad-\xc3\x28`, 'latin1'), Buffer.from(`${root}/zz-\xfe`, 'latin1')];
+
+  before(async () => {
+    etcd = testEtcd();
+    // 14,001 Dubbo-shaped keys; every third value binary (not UTF-8).
+    const entries = dubboTree(root, 400, 10, 20).map(([key, value], i): [string, Buffer] => [key, i % 3 === 2 ? Buffer.from([0, 255, i % 256, 0x80]) : value]);
+    entries.push([`${root}/服务/提供者`, Buffer.from('utf-8 key')]);
+    for (const [k, v] of entries) written.set(k, v);
+    for (let i = 0; i < entries.length; i += 100) {
+      const batch = entries.slice(i, i + 100);
+      await etcd.kv.txn({ compare: [], success: batch.map(([key, value]) => ({ request_put: { key: Buffer.from(key), value } })), failure: [] });
+    }
+    for (const key of invalidKeys) await etcd.kv.put({ key, value: Buffer.from('x') });
+    // Large values (one request each: etcd takes at most 1.5 MiB per request) make the pages shrink.
+    for (let i = 0; i < 30; i++) {
+      const key = `${root}/config/big-${i}`;
+      written.set(key, Buffer.alloc(200_000, 0x61 + (i % 26)));
+      await etcd.put(key).value(written.get(key) as Buffer);
+    }
+    // Outside the prefix by path, inside it as a raw string: never read.
+    await etcd.put(`${root}-admin/x`).value('foreign');
+  });
+
+  after(async () => {
+    await etcd?.delete().prefix(root);
+    for (const key of invalidKeys) await etcd?.kv.deleteRange({ key });
+    etcd?.close();
+  });
+
+  test('the pinned etcd3 has the connection pool the raw call uses', () => {
+    assert.equal(rawRange(etcd, 1000, () => Promise.reject(new Error('unused'))).raw, true);
+  });
+
+  test('every key, value and mod revision under the prefix, over many pages, equals what etcd holds', async () => {
+    const ranges = [etcdRangesFor('', root)];
+    let pages = 0;
+    const snap = await etcd3Store(etcd).snapshot(ranges, () => pages++);
+    assert.ok(pages >= 3, `read in ${pages} pages`);
+
+    const all = await etcd.kv.range({ key: Buffer.from(root), range_end: Buffer.from(`${root}0`) });
+    const expected = all.kvs.filter((kv) => {
+      const key = kv.key.toString('latin1');
+      return key === root || key.startsWith(`${root}/`);
+    });
+    assert.equal(expected.length, written.size + invalidKeys.length);
+    assert.equal(snap.undecodable, invalidKeys.length, 'keys that are not UTF-8 are counted, not returned');
+    assert.equal(snap.entries.size, written.size);
+    for (const kv of expected) {
+      if (invalidKeys.some((k) => k.equals(kv.key))) continue;
+      const key = kv.key.toString('utf8');
+      const got = snap.entries.get(key);
+      assert.ok(got, `snapshot has ${key.slice(0, 80)}`);
+      assert.equal(got.key, key);
+      assert.ok(got.value.equals(kv.value), `value of ${key.slice(0, 80)} is byte-exact`);
+      assert.ok(got.value.equals(written.get(key) as Buffer), `value of ${key.slice(0, 80)} is what was written`);
+      assert.equal(got.modRevision, kv.mod_revision);
+    }
+    assert.equal(snap.revision, all.header.revision);
+  });
+
+  test('pages after the first are read at the first page\'s revision: later writes are not seen', async () => {
+    const ranges = [etcdRangesFor('', root)];
+    const lateKey = `${root}/zzz-late`;
+    // The last provider of the last interface: on a later page than the first.
+    const changedKey = [...written.keys()].filter((k) => k.includes('/providers/')).sort().at(-1) as string;
+    let wrote = false;
+    const snap = await etcd3Store(etcd).snapshot(ranges, () => {
+      if (wrote) return;
+      wrote = true;
+      void etcd.put(lateKey).value('late').exec();
+      void etcd.put(changedKey).value('changed').exec();
+    });
+    // Let the writes land before the assertions (the snapshot may have finished first).
+    await etcd.put(`${lateKey}-sync`).value('x');
+    assert.ok(wrote);
+    assert.equal(snap.entries.has(lateKey), false, 'a key created after the first page is not in the snapshot');
+    assert.ok(snap.entries.get(changedKey)?.value.equals(written.get(changedKey) as Buffer), 'a key changed after the first page keeps its value at the pinned revision');
+    assert.equal(await etcd.get(changedKey).string(), 'changed', 'the change did land');
+    await etcd.put(changedKey).value(written.get(changedKey) as Buffer);
+    await etcd.delete().key(lateKey);
+    await etcd.delete().key(`${lateKey}-sync`);
+  });
+});
