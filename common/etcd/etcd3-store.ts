@@ -5,8 +5,9 @@ import { withRetry } from '../retry.js';
 import { forEachPool } from '../pool.js';
 import { CALL_DEADLINE_MS } from './connect.js';
 import { toEtcdError } from './errors.js';
-import type { RangePage } from './range-codec.js';
-import { rawRange, type RangeCall } from './raw-range.js';
+import { RANGE, type RangePage, type RangeRequest } from './range-codec.js';
+import { rawUnary, type UnaryCall } from './raw-call.js';
+import { TXN, type TxnCompare, type TxnReply, type TxnRequest, type TxnRequestOp } from './txn-codec.js';
 import type { EtcdEntry, EtcdStore, Fence, KeyRange, Snapshot, SnapshotEntry, TxnOp, TxnOutcome } from './store.js';
 import { MAX_TXN_OPS } from './store.js';
 
@@ -45,7 +46,7 @@ function decodeKey(raw: Buffer): string | null {
 export function etcd3Store(client: Etcd3): EtcdStore {
   const kv = client.kv;
 
-  const libraryRange: RangeCall = async (req) => {
+  const libraryRange: UnaryCall<RangeRequest, RangePage> = async (req) => {
     const res = await kv.range({ key: req.key, range_end: req.rangeEnd, limit: req.limit, revision: req.revision });
     const kvs = res.kvs;
     const last = kvs[kvs.length - 1];
@@ -59,7 +60,18 @@ export function etcd3Store(client: Etcd3): EtcdStore {
       bytes: kvs.reduce((n, item) => n + item.key.length + item.value.length, 0),
     };
   };
-  const range = rawRange(client, CALL_DEADLINE_MS, libraryRange).call;
+  const range = rawUnary(client, RANGE, CALL_DEADLINE_MS, libraryRange).call;
+  const libraryTxn: UnaryCall<TxnRequest, TxnReply> = async (req) => {
+    const compare: ICompare[] = req.compare.map((c) =>
+      c.target === 'create'
+        ? { key: c.key, target: 'Create', result: 'Equal', create_revision: c.revision }
+        : { key: c.key, target: 'Mod', result: 'Equal', mod_revision: c.revision },
+    );
+    const success: IRequestOp[] = req.success.map((op) => (op.type === 'put' ? { request_put: { key: op.key, value: op.value } } : { request_delete_range: { key: op.key } }));
+    const res = await kv.txn({ compare, success, failure: [] });
+    return { succeeded: res.succeeded, revision: res.header.revision };
+  };
+  const txn = rawUnary(client, TXN, CALL_DEADLINE_MS, libraryTxn).call;
   const readPage = (key: Buffer, rangeEnd: Buffer, limit: number, revision: string | undefined) =>
     withRetry(async () => {
       try {
@@ -137,23 +149,21 @@ export function etcd3Store(client: Etcd3): EtcdStore {
       // Each key is encoded once: the same bytes go into its compare, its op and any read-back.
       const keys = ops.map((op) => Buffer.from(op.key));
       const fenceKey = fence ? Buffer.from(fence.key) : undefined;
-      const compare: ICompare[] = ops.map((op, i) =>
+      const compare: TxnCompare[] = ops.map((op, i) =>
         'absent' in op.expect
-          ? { key: keys[i] as Buffer, target: 'Create', result: 'Equal', create_revision: 0 }
-          : { key: keys[i] as Buffer, target: 'Mod', result: 'Equal', mod_revision: op.expect.modRevision },
+          ? { key: keys[i] as Buffer, target: 'create', revision: '0' }
+          : { key: keys[i] as Buffer, target: 'mod', revision: op.expect.modRevision },
       );
-      if (fence && fenceKey) compare.push({ key: fenceKey, target: 'Create', result: 'Equal', create_revision: fence.createRevision });
-      const success: IRequestOp[] = ops.map((op, i) =>
-        op.type === 'put' ? { request_put: { key: keys[i] as Buffer, value: op.value } } : { request_delete_range: { key: keys[i] as Buffer } },
-      );
+      if (fence && fenceKey) compare.push({ key: fenceKey, target: 'create', revision: fence.createRevision });
+      const success: TxnRequestOp[] = ops.map((op, i) => (op.type === 'put' ? { type: 'put', key: keys[i] as Buffer, value: op.value } : { type: 'delete', key: keys[i] as Buffer }));
       let res;
       try {
         // No failure branch: it would carry every key a third time in every (normally successful) request.
-        res = await kv.txn({ compare, success, failure: [] });
+        res = await txn({ compare, success });
       } catch (err) {
         throw toEtcdError(err, 'txn');
       }
-      if (res.succeeded) return { succeeded: true, revision: res.header.revision };
+      if (res.succeeded) return { succeeded: true, revision: res.revision };
       // Read back every key (and the fence) so the caller can tell which condition failed.
       const ranges: IRequestOp[] = keys.map((key) => ({ request_range: { key } }));
       if (fenceKey) ranges.push({ request_range: { key: fenceKey, keys_only: true } });

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Etcd3 } from 'etcd3';
 import { etcd3Store } from '../../common/etcd/etcd3-store.js';
-import { rawRange } from '../../common/etcd/raw-range.js';
+import { RANGE } from '../../common/etcd/range-codec.js';
+import { rawUnary } from '../../common/etcd/raw-call.js';
 import { etcdRangesFor } from '../../common/paths.js';
 import { dubboTree } from '../helpers/dubbo.js';
 import { freshName, testEtcd } from '../helpers/services.js';
@@ -45,7 +46,7 @@ describe('etcd snapshot over the raw Range call', () => {
   });
 
   test('the pinned etcd3 has the connection pool the raw call uses', () => {
-    assert.equal(rawRange(etcd, 1000, () => Promise.reject(new Error('unused'))).raw, true);
+    assert.equal(rawUnary(etcd, RANGE, 1000, () => Promise.reject(new Error('unused'))).raw, true);
   });
 
   test('every key, value and mod revision under the prefix, over many pages, equals what etcd holds', async () => {

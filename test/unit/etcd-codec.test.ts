@@ -2,9 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { EtcdInvalidAuthTokenError } from 'etcd3';
 import type { Etcd3 } from 'etcd3';
-import { decodeRangeResponse, encodeRangeRequest, RangeDecodeError } from '../../common/etcd/range-codec.js';
+import { ProtoDecodeError } from '../../common/etcd/proto.js';
+import { decodeRangeResponse, encodeRangeRequest, RANGE } from '../../common/etcd/range-codec.js';
 import type { RangePage, RangeRequest } from '../../common/etcd/range-codec.js';
-import { rawRange } from '../../common/etcd/raw-range.js';
+import { rawUnary } from '../../common/etcd/raw-call.js';
+import { decodeTxnResponse, encodeTxnRequest } from '../../common/etcd/txn-codec.js';
+import type { TxnReply, TxnRequest } from '../../common/etcd/txn-codec.js';
 
 /** A minimal protobuf writer for fixtures: fields as etcd's servers send them, in any order. */
 function varint(n: bigint): number[] {
@@ -120,11 +123,66 @@ describe('decodeRangeResponse', () => {
     { name: 'a varint over 10 bytes', reply: Buffer.from([0x18, ...Array(10).fill(0xff), 0x01]), message: /varint longer than 10 bytes at offset 1/ },
   ];
   for (const c of broken) {
-    test(`fails on ${c.name}`, () => assert.throws(() => decodeRangeResponse(c.reply), (err: unknown) => err instanceof RangeDecodeError && c.message.test(err.message)));
+    test(`fails on ${c.name}`, () => assert.throws(() => decodeRangeResponse(c.reply), (err: unknown) => err instanceof ProtoDecodeError && c.message.test(err.message)));
   }
 });
 
-describe('rawRange', () => {
+describe('encodeTxnRequest', () => {
+  const a = Buffer.from('a');
+  const k = Buffer.from('k');
+  const long = Buffer.alloc(200, 0x61);
+  const cases: { name: string; req: TxnRequest; hex: string }[] = [
+    {
+      name: 'create an absent key: compare create_revision 0 (sent: it is a oneof), put with its value',
+      req: { compare: [{ key: a, target: 'create', revision: '0' }], success: [{ type: 'put', key: a, value: Buffer.from('v') }] },
+      hex: '0a071a0161100128001208' + '12060a0161120176',
+    },
+    {
+      name: 'delete an unchanged key: compare mod_revision 300, delete_range of the key',
+      req: { compare: [{ key: k, target: 'mod', revision: '300' }], success: [{ type: 'delete', key: k }] },
+      hex: '0a081a016b100230ac02' + '12051a030a016b',
+    },
+    { name: 'an empty value is left out (its default)', req: { compare: [], success: [{ type: 'put', key: a, value: Buffer.alloc(0) }] }, hex: '120512030a0161' },
+    {
+      name: 'a 200-byte key takes two-byte lengths at every level',
+      req: { compare: [{ key: long, target: 'create', revision: '0' }], success: [] },
+      hex: `0acf011ac801${'61'.repeat(200)}10012800`,
+    },
+    {
+      name: 'a mod revision past 2^53 is exact',
+      req: { compare: [{ key: k, target: 'mod', revision: '9007199254740993' }], success: [] },
+      hex: `0a0e1a016b100230${Buffer.from(varint(9007199254740993n)).toString('hex')}`,
+    },
+  ];
+  for (const c of cases) test(c.name, () => assert.equal(encodeTxnRequest(c.req).toString('hex'), c.hex));
+
+  test('compares come before ops whatever their number, each op in the given order', () => {
+    const keys = Array.from({ length: 128 }, (_, i) => Buffer.from(`/dubbo/${'x'.repeat(i * 9)}`));
+    const req: TxnRequest = {
+      compare: keys.map((key) => ({ key, target: 'create', revision: '0' })),
+      success: keys.map((key, i) => (i % 2 ? { type: 'delete', key } : { type: 'put', key, value: Buffer.from(String(i)) })),
+    };
+    const encoded = encodeTxnRequest(req);
+    const expected = Buffer.concat([
+      ...keys.map((key) => encodeTxnRequest({ compare: [{ key, target: 'create', revision: '0' }], success: [] })),
+      ...req.success.map((op) => encodeTxnRequest({ compare: [], success: [op] })),
+    ]);
+    assert.ok(encoded.equals(expected));
+  });
+});
+
+describe('decodeTxnResponse', () => {
+  const putResponse = bytes(3, bytes(2, header(12)));
+  const cases: { name: string; reply: Buffer; want: TxnReply }[] = [
+    { name: 'succeeded, with the revision from the header and the op responses skipped', reply: msg(header(55), int(2, 1), putResponse, putResponse), want: { succeeded: true, revision: '55' } },
+    { name: 'a failed compare: succeeded is left out (false)', reply: msg(header(56)), want: { succeeded: false, revision: '56' } },
+    { name: 'unknown fields are skipped', reply: msg(fixed32(9), int(2, 1), fixed64(10), header(57)), want: { succeeded: true, revision: '57' } },
+  ];
+  for (const c of cases) test(c.name, () => assert.deepEqual(decodeTxnResponse(c.reply), c.want));
+  test('fails on a truncated header', () => assert.throws(() => decodeTxnResponse(Buffer.from([0x0a, 0x04, 0x18])), ProtoDecodeError));
+});
+
+describe('rawUnary (the Range method)', () => {
   const req: RangeRequest = { key: Buffer.from('/a'), rangeEnd: Buffer.from('/b'), limit: 5, revision: '0' };
   const fallbackPage: RangePage = { revision: '1', more: false, keys: ['/from-fallback'], values: [Buffer.alloc(0)], modRevisions: ['1'], lastKey: Buffer.from('/from-fallback'), bytes: 14 };
   const fallback = async (r: RangeRequest) => {
@@ -135,7 +193,7 @@ describe('rawRange', () => {
 
   test('without etcd3 pool internals it uses the library range for every page', async () => {
     calls = [];
-    const range = rawRange({} as Etcd3, 1000, fallback);
+    const range = rawUnary({} as Etcd3, RANGE, 1000, fallback);
     assert.equal(range.raw, false);
     assert.equal(await range.call(req), fallbackPage);
     assert.deepEqual(calls, [req]);
@@ -161,7 +219,7 @@ describe('rawRange', () => {
       },
     } as unknown as Etcd3;
     const before = Date.now();
-    const range = rawRange(client, 5000, fallback);
+    const range = rawUnary(client, RANGE, 5000, fallback);
     assert.equal(range.raw, true);
     const got = await range.call(req);
     assert.deepEqual(page(got), { revision: '77', more: false, keys: ['/a/x'], values: ['76'], modRevisions: ['70'], lastKey: Buffer.from('/a/x').toString('hex'), bytes: 5 });
@@ -179,7 +237,7 @@ describe('rawRange', () => {
 
   test('an expired auth token: the page goes through the library range, which renews the token', async () => {
     calls = [];
-    const got = await rawRange(failing(new EtcdInvalidAuthTokenError('etcdserver: invalid auth token')), 1000, fallback).call(req);
+    const got = await rawUnary(failing(new EtcdInvalidAuthTokenError('etcdserver: invalid auth token')), RANGE, 1000, fallback).call(req);
     assert.equal(got, fallbackPage);
     assert.deepEqual(calls, [req]);
   });
@@ -187,7 +245,7 @@ describe('rawRange', () => {
   test('any other error is thrown as is, never read as an empty range', async () => {
     calls = [];
     const err = new Error('14 UNAVAILABLE: connection refused');
-    await assert.rejects(rawRange(failing(err), 1000, fallback).call(req), (e) => e === err);
+    await assert.rejects(rawUnary(failing(err), RANGE, 1000, fallback).call(req), (e) => e === err);
     assert.deepEqual(calls, []);
   });
 });
