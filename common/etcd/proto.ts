@@ -32,9 +32,21 @@ export function writeVarint(buf: Buffer, pos: number, n: number): number {
   return pos;
 }
 
+const SMALL_DECIMAL = /^\d{1,15}$/;
+
 /** The varint bytes of an int64 given as a decimal string (revisions; negative numbers take 10 bytes). */
 export function int64Varint(value: string): number[] {
   const out: number[] = [];
+  if (SMALL_DECIMAL.test(value)) {
+    // Most revisions: exact as a double, and no BigInt per op.
+    let n = Number(value);
+    while (n >= 0x80) {
+      out.push((n % 128) | 0x80);
+      n = Math.floor(n / 128);
+    }
+    out.push(n);
+    return out;
+  }
   let v = BigInt.asUintN(64, BigInt(value));
   while (v >= 0x80n) {
     out.push(Number(v & 0x7fn) | 0x80);

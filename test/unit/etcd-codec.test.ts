@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { EtcdInvalidAuthTokenError } from 'etcd3';
 import type { Etcd3 } from 'etcd3';
-import { ProtoDecodeError } from '../../common/etcd/proto.js';
+import { int64Varint, ProtoDecodeError, varintSize, writeVarint } from '../../common/etcd/proto.js';
 import { decodeRangeResponse, encodeRangeRequest, RANGE } from '../../common/etcd/range-codec.js';
 import type { RangePage, RangeRequest } from '../../common/etcd/range-codec.js';
 import { rawUnary } from '../../common/etcd/raw-call.js';
@@ -49,6 +49,23 @@ function page(p: RangePage) {
 }
 
 const INVALID_UTF8 = Buffer.from([0x2f, 0x6b, 0xff, 0xfe]);
+
+describe('varints', () => {
+  // Both paths of int64Varint (a double for up to 15 digits, BigInt past that) against the reference encoder.
+  const values = ['0', '1', '127', '128', '300', '16384', '2147483647', '4294967296', '999999999999999', '1000000000000000', '9007199254740993', '9223372036854775807', '-1'];
+  for (const v of values) {
+    test(`int64 ${v}`, () => assert.deepEqual(int64Varint(v), varint(BigInt(v))));
+  }
+  test('an int64 of -1 takes 10 bytes (two\'s complement)', () => assert.equal(int64Varint('-1').length, 10));
+  for (const n of [0, 1, 127, 128, 16383, 16384, 2 ** 21, 2 ** 28, 2 ** 35 + 3, Number.MAX_SAFE_INTEGER]) {
+    test(`length ${n}: size and bytes`, () => {
+      const buf = Buffer.alloc(10);
+      const end = writeVarint(buf, 0, n);
+      assert.equal(end, varintSize(n));
+      assert.deepEqual([...buf.subarray(0, end)], varint(BigInt(n)));
+    });
+  }
+});
 
 describe('encodeRangeRequest', () => {
   const cases: { name: string; req: RangeRequest; hex: string }[] = [
