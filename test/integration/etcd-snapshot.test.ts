@@ -98,4 +98,49 @@ describe('etcd snapshot over the raw Range call', () => {
     await etcd.delete().key(lateKey);
     await etcd.delete().key(`${lateKey}-sync`);
   });
+
+  // etcd3 without the pool (another etcd3 version), like a request whose auth token expired, goes through
+  // etcd3's own Range and Txn: both paths must give the same answers.
+  const withoutPool = (c: Etcd3): Etcd3 => new Proxy(c, { get: (target, prop) => (prop === 'pool' ? undefined : Reflect.get(target, prop)) });
+
+  test('without the pool, etcd3\'s own Range gives the same snapshot', async () => {
+    assert.equal(rawUnary(withoutPool(etcd), RANGE, 1000, () => Promise.reject(new Error('unused'))).raw, false);
+    const ranges = [etcdRangesFor('', root)];
+    const raw = await etcd3Store(etcd).snapshot(ranges);
+    const lib = await etcd3Store(withoutPool(etcd)).snapshot(ranges);
+    assert.equal(lib.revision, raw.revision);
+    assert.equal(lib.undecodable, raw.undecodable);
+    assert.equal(lib.entries.size, raw.entries.size);
+    for (const [key, entry] of raw.entries) {
+      const other = lib.entries.get(key);
+      assert.ok(other && other.value.equals(entry.value) && other.modRevision === entry.modRevision, `same entry for ${key.slice(0, 80)}`);
+    }
+  });
+
+  test('commit: our Txn and etcd3\'s agree on a success, a failed compare and a held fence', async () => {
+    for (const [label, store] of [['raw', etcd3Store(etcd)], ['library', etcd3Store(withoutPool(etcd))]] as const) {
+      const key = `${root}/txn-${label}/${'k'.repeat(600)}`;
+      const fenceKey = `${root}/txn-${label}-leader`;
+      await etcd.put(fenceKey).value('me');
+      const fence = { key: fenceKey, createRevision: String((await etcd.kv.range({ key: Buffer.from(fenceKey) })).kvs[0]?.create_revision) };
+
+      const created = await store.commit([{ type: 'put', key, value: Buffer.from('v1'), expect: { absent: true } }], fence);
+      assert.equal(created.succeeded, true, `${label}: a put of an absent key commits`);
+      const now = (await etcd.kv.range({ key: Buffer.from(key) })).kvs[0];
+      assert.equal(now?.value.toString(), 'v1');
+      assert.equal(created.succeeded && created.revision, now?.mod_revision, `${label}: the reply carries the commit's revision`);
+
+      const again = await store.commit([{ type: 'put', key, value: Buffer.from('v2'), expect: { absent: true } }], fence);
+      assert.equal(again.succeeded, false, `${label}: absent no longer holds`);
+      assert.ok(!again.succeeded && again.fenceHeld && again.current.get(key)?.value.toString() === 'v1');
+
+      const moved = await store.commit([{ type: 'delete', key, expect: { modRevision: now?.mod_revision as string } }], { key: fenceKey, createRevision: '1' });
+      assert.ok(!moved.succeeded && !moved.fenceHeld, `${label}: a fence that is not held fails the transaction`);
+
+      const deleted = await store.commit([{ type: 'delete', key, expect: { modRevision: now?.mod_revision as string } }], fence);
+      assert.equal(deleted.succeeded, true, `${label}: a delete at the expected mod revision commits`);
+      assert.equal((await etcd.kv.range({ key: Buffer.from(key) })).kvs.length, 0);
+      await etcd.delete().key(fenceKey);
+    }
+  });
 });
