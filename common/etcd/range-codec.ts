@@ -1,5 +1,5 @@
 import { isAscii, isUtf8 } from 'node:buffer';
-import { headerRevision, int64Varint, ProtoReader, WIRE_BYTES, WIRE_VARINT } from './proto.js';
+import { headerRevision, int64Varint, ProtoReader, varintSize, WIRE_BYTES, WIRE_VARINT, writeVarint } from './proto.js';
 import type { RawMethod } from './raw-call.js';
 
 /**
@@ -35,15 +35,18 @@ export interface RangePage {
 const EMPTY = Buffer.alloc(0);
 
 export function encodeRangeRequest(req: RangeRequest): Buffer {
-  const parts: Buffer[] = [
-    Buffer.from([0x0a, ...int64Varint(String(req.key.length))]), req.key,
-    Buffer.from([0x12, ...int64Varint(String(req.rangeEnd.length))]), req.rangeEnd,
-  ];
-  const tail: number[] = [];
-  if (req.limit > 0) tail.push(0x18, ...int64Varint(String(req.limit)));
-  if (BigInt(req.revision) !== 0n) tail.push(0x20, ...int64Varint(req.revision));
-  parts.push(Buffer.from(tail));
-  return Buffer.concat(parts);
+  // key (1) and range_end (2) as bytes; limit (3) and revision (4) left out at their default of 0.
+  const limit = req.limit > 0 ? [0x18, ...int64Varint(String(req.limit))] : [];
+  const revision = req.revision !== '0' ? [0x20, ...int64Varint(req.revision)] : [];
+  const buf = Buffer.allocUnsafe(2 + varintSize(req.key.length) + req.key.length + varintSize(req.rangeEnd.length) + req.rangeEnd.length + limit.length + revision.length);
+  let pos = 0;
+  for (const [tag, bytes] of [[0x0a, req.key], [0x12, req.rangeEnd]] as const) {
+    buf[pos++] = tag;
+    pos = writeVarint(buf, pos, bytes.length);
+    pos += bytes.copy(buf, pos);
+  }
+  for (const b of [...limit, ...revision]) buf[pos++] = b;
+  return buf;
 }
 
 function keyString(bytes: Buffer): string | null {

@@ -35,8 +35,7 @@ function poolOf(client: Etcd3): KvPool | null {
 
 /**
  * A KV call over etcd3's own connection (its hosts, TLS, auth token and failover) with our codec instead
- * of its protobuf objects, which cost a fifth of a diff's CPU (an object per key, every 64-bit integer
- * turned into a string). `fallback` (the library's call) serves a request whose auth token expired, since
+ * of its protobuf objects (why: `range-codec.ts`). `fallback` (the library's call) serves a request whose auth token expired, since
  * etcd3 renews the token only on its own calls; the server refused that request, so sending it again is
  * safe for writes too. It also serves every request if this etcd3 version no longer has the pool this
  * relies on (pinned, and checked by the integration tests).
