@@ -239,6 +239,18 @@ function issue(zk: TestZk, tracker: Tracker, c: Change, inFlight: { n: number })
 }
 
 /** `rate` sets/s on distinct random leaves for `seconds`, paced by a 5 ms timer, at most `maxInFlight` outstanding. */
+/**
+ * This process holds the generated tree (~550 MB at 300k) while it measures. A full collection of that
+ * heap, which V8 otherwise runs when allocation slows (its memory reducer), paused it for 30-80 ms
+ * inside the measured window, and its lag counts the pause. Collect before measuring (needs --expose-gc,
+ * which scripts/bench.sh passes).
+ */
+function fullGc(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) gc();
+  else log('no --expose-gc: a full collection of this process may land inside the measurement');
+}
+
 async function steady(zk: TestZk, tracker: Tracker, leaves: string[], rate: number, seconds: number, maxInFlight = 200): Promise<LatencyResult> {
   const total = Math.round(rate * seconds);
   const changes: Change[] = [];
@@ -393,6 +405,7 @@ async function main(): Promise<void> {
     await sleep(500);
 
     const rate = Number(values['steady-rate']);
+    fullGc();
     log(`steady: ${rate}/s sets for ${values['steady-seconds']} s`);
     const lagBefore = await lagBuckets(main.w);
     const steadyRes = await steady(zk, tracker, setLeaves, rate, Number(values['steady-seconds']));
@@ -400,6 +413,7 @@ async function main(): Promise<void> {
     log(`steady: ${JSON.stringify(steadyRes)}`);
     log(`steady, watcher-side lag shares: ${JSON.stringify(watcherLag)}`);
     await sleep(2000);
+    fullGc();
     log(`burst: ${values.burst} changes`);
     const burstRes = await burst(zk, tracker, setLeaves, deletable, providerDirs, Number(values.burst));
     log(`burst: ${JSON.stringify(burstRes)}`);
