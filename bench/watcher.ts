@@ -238,7 +238,6 @@ function issue(zk: TestZk, tracker: Tracker, c: Change, inFlight: { n: number })
   );
 }
 
-/** `rate` sets/s on distinct random leaves for `seconds`, paced by a 5 ms timer, at most `maxInFlight` outstanding. */
 /**
  * This process holds the generated tree (~550 MB at 300k) while it measures. A full collection of that
  * heap, which V8 otherwise runs when allocation slows (its memory reducer), paused it for 30-80 ms
@@ -251,6 +250,7 @@ function fullGc(): void {
   else log('no --expose-gc: a full collection of this process may land inside the measurement');
 }
 
+/** `rate` sets/s on distinct random leaves for `seconds`, paced by a 5 ms timer, at most `maxInFlight` outstanding. */
 async function steady(zk: TestZk, tracker: Tracker, leaves: string[], rate: number, seconds: number, maxInFlight = 200): Promise<LatencyResult> {
   const total = Math.round(rate * seconds);
   const changes: Change[] = [];

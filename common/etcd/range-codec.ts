@@ -36,16 +36,20 @@ const EMPTY = Buffer.alloc(0);
 
 export function encodeRangeRequest(req: RangeRequest): Buffer {
   // key (1) and range_end (2) as bytes; limit (3) and revision (4) left out at their default of 0.
-  const limit = req.limit > 0 ? [0x18, ...int64Varint(String(req.limit))] : [];
   const revision = req.revision !== '0' ? [0x20, ...int64Varint(req.revision)] : [];
-  const buf = Buffer.allocUnsafe(2 + varintSize(req.key.length) + req.key.length + varintSize(req.rangeEnd.length) + req.rangeEnd.length + limit.length + revision.length);
+  const limitBytes = req.limit > 0 ? 1 + varintSize(req.limit) : 0;
+  const buf = Buffer.allocUnsafe(2 + varintSize(req.key.length) + req.key.length + varintSize(req.rangeEnd.length) + req.rangeEnd.length + limitBytes + revision.length);
   let pos = 0;
   for (const [tag, bytes] of [[0x0a, req.key], [0x12, req.rangeEnd]] as const) {
     buf[pos++] = tag;
     pos = writeVarint(buf, pos, bytes.length);
     pos += bytes.copy(buf, pos);
   }
-  for (const b of [...limit, ...revision]) buf[pos++] = b;
+  if (limitBytes > 0) {
+    buf[pos++] = 0x18;
+    pos = writeVarint(buf, pos, req.limit);
+  }
+  for (const b of revision) buf[pos++] = b;
   return buf;
 }
 
