@@ -1,11 +1,8 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { ExitCode } from '../common/errors.js';
-import { runOneShot } from '../functions/run.js';
 import type { OneShotCommand } from '../functions/run.js';
-import { runSyncCommand } from '../watcher/main.js';
 import { flagHelp, usage } from './help.js';
-import { runLogCommand } from './log-command.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -33,6 +30,8 @@ async function main(): Promise<number> {
       process.stdout.write(`${flagHelp(command)}\n`);
       return ExitCode.ok;
     }
+    // Each command loads only its own modules: a CronJob's diff pays start-up on every run.
+    const { runOneShot } = await import('../functions/run.js');
     return runOneShot(command as OneShotCommand, rest, process.env);
   }
   if (command === 'sync') {
@@ -40,9 +39,13 @@ async function main(): Promise<number> {
       process.stdout.write(`${flagHelp(command)}\n`);
       return ExitCode.ok;
     }
+    const { runSyncCommand } = await import('../watcher/main.js');
     return runSyncCommand(rest, process.env);
   }
-  if (command === 'log') return runLogCommand(rest, process.env);
+  if (command === 'log') {
+    const { runLogCommand } = await import('./log-command.js');
+    return runLogCommand(rest, process.env);
+  }
   process.stderr.write(`zk2etcd: unknown command "${command}"\n${usage()}\n`);
   return ExitCode.usage;
 }

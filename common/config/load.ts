@@ -1,13 +1,17 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
-import { parse as parseYaml } from 'yaml';
-import cron from 'node-cron';
 import { ConfigError } from '../errors.js';
 import { covers } from '../paths.js';
 import { parseArgv } from './argv.js';
 import { FLAGS, FLAG_BY_NAME, envName } from './flags.js';
 import * as s from './schema.js';
 import type { Command, Config, LeaderElect, TlsFiles } from './types.js';
+
+// Loaded only when used (a config file, a cron schedule): every one-shot run pays for what it imports.
+const requireLazily = createRequire(import.meta.url);
+const parseYaml = (text: string): unknown => (requireLazily('yaml') as typeof import('yaml')).parse(text);
+const validCron = (expression: string): boolean => (requireLazily('node-cron') as typeof import('node-cron')).default.validate(expression);
 
 export interface LoadInput {
   readonly command: Command;
@@ -100,7 +104,7 @@ export function loadConfig(input: LoadInput): Config {
   const v = parsed;
 
   const fullSync = v['fullsync-interval'];
-  if (fullSync?.kind === 'cron' && !cron.validate(fullSync.expression)) {
+  if (fullSync?.kind === 'cron' && !validCron(fullSync.expression)) {
     problems.push(`--fullsync-interval: "${fullSync.expression}" is not a valid cron expression`);
   }
   for (const ex of v['zookeeper-exclude-prefix'] ?? []) {
