@@ -144,17 +144,22 @@ export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): 
 
     async scan(filter) {
       const out = new Map<string, string>();
-      let cursor = '0';
-      do {
-        const [next, flat] = await call('scan', () => redis.hscan(hash, cursor, 'COUNT', 1000));
+      const page = (cursor: string) => call('scan', () => redis.hscan(hash, cursor, 'COUNT', 1000));
+      let next = page('0');
+      for (;;) {
+        const [cursor, flat] = await next;
+        if (cursor !== '0') {
+          // Ask for the next page before filtering this one, so Redis and the socket work while we hash.
+          next = page(cursor);
+          next.catch(() => undefined); // awaited on the next turn; unobserved only if the filter throws
+        }
         for (let i = 0; i + 1 < flat.length; i += 2) if (filter(flat[i] as string, flat[i + 1] as string)) out.set(flat[i] as string, flat[i + 1] as string);
-        cursor = next;
         // Let go of the page's strings (~1 KB keys) now. The reply array stays reachable a while after
         // this iteration (from objects already in the old generation), long enough for V8 to move the
         // strings there too, where only a full collection frees them (~65 MB for 70k records).
         flat.length = 0;
-      } while (cursor !== '0');
-      return out;
+        if (cursor === '0') return out;
+      }
     },
 
     forgetIfUnchanged(records) {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { ownershipHashKey, redisOwnershipStore } from '../../common/ownership/redis-store.js';
+import { OwnershipUnavailableError } from '../../common/errors.js';
 import { freshName, testRedis } from '../helpers/services.js';
 
 /** SPEC §3: markPending returns each key's previous record (for restore) and leaves every key `pending`. */
@@ -89,5 +90,92 @@ describe('Redis ownership store: isEmpty', () => {
     assert.equal(await store.isEmpty(), true);
     const withLegacy = redisOwnershipStore(redis, { instance, legacy: redis });
     assert.equal(await withLegacy.isEmpty(), false, 'legacy records cannot be counted cheaply: never claimed empty');
+  });
+});
+
+/** The scan a fix ends with (stale and unsettled records): every record once, over many HSCAN pages. */
+describe('Redis ownership store: scan', () => {
+  const instance = freshName('ownership-scan');
+  const hash = ownershipHashKey(instance);
+  const redis = testRedis();
+  const keys = Array.from({ length: 5000 }, (_, i) => `/${instance}/scan/${'y'.repeat(900)}/${i}`);
+  const valueOf = (i: number) => (i % 7 === 0 ? 'pending' : String(5000 + i));
+
+  after(async () => {
+    await redis.del(hash);
+    redis.disconnect();
+  });
+
+  test('5,000 records of ~1 KB keys (many pages): the filter sees each once with its value; exactly the kept ones come back', async () => {
+    const fields: string[] = [];
+    keys.forEach((key, i) => fields.push(key, valueOf(i)));
+    await redis.hset(hash, ...fields);
+    const store = redisOwnershipStore(redis, { instance, legacy: null });
+    const seen = new Map<string, number>();
+    const kept = await store.scan((key, value) => {
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+      assert.equal(value, valueOf(Number(key.slice(key.lastIndexOf('/') + 1))), `value of ${key.slice(-6)}`);
+      return value === 'pending';
+    });
+    assert.equal(seen.size, keys.length, 'every record reached the filter');
+    assert.ok([...seen.values()].every((n) => n === 1), 'no record twice');
+    const expected = keys.filter((_, i) => valueOf(i) === 'pending');
+    assert.deepEqual([...kept.keys()].sort(), [...expected].sort());
+    assert.ok([...kept.values()].every((v) => v === 'pending'));
+  });
+
+  test('a page that fails after the first (fetched while the previous one is filtered) fails the scan; no records are returned as if complete', async () => {
+    let calls = 0;
+    // The real client, with every HSCAN after the first failing: Redis going away mid-scan.
+    const flaky = new Proxy(redis, {
+      get(target, prop, receiver) {
+        if (prop !== 'hscan') return Reflect.get(target, prop, receiver);
+        return (...args: Parameters<typeof target.hscan>) => {
+          calls++;
+          return calls === 1 ? target.hscan(...args) : Promise.reject(new Error('Connection is closed.'));
+        };
+      },
+    });
+    const store = redisOwnershipStore(flaky, { instance, legacy: null });
+    let filtered = 0;
+    await assert.rejects(
+      store.scan(() => {
+        filtered++;
+        return true;
+      }),
+      (err: Error) => err instanceof OwnershipUnavailableError && /scan failed: Connection is closed/.test(err.message),
+    );
+    assert.ok(filtered > 0 && filtered < keys.length, `only the first page was filtered (${filtered})`);
+    assert.ok(calls >= 2, 'the next page was asked for');
+  });
+
+  test('a filter that throws fails the scan with its own error, and the page already asked for is not left unhandled', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      let calls = 0;
+      const failing = new Proxy(redis, {
+        get(target, prop, receiver) {
+          if (prop !== 'hscan') return Reflect.get(target, prop, receiver);
+          return (...args: Parameters<typeof target.hscan>) => {
+            calls++;
+            return calls === 1 ? target.hscan(...args) : Promise.reject(new Error('second page lost'));
+          };
+        },
+      });
+      const store = redisOwnershipStore(failing, { instance, legacy: null });
+      await assert.rejects(
+        store.scan(() => {
+          throw new Error('filter broke');
+        }),
+        /filter broke/,
+      );
+      // Let the prefetched page's retries run out (3 attempts, up to ~0.6 s of back-off) and settle.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.deepEqual(unhandled, [], 'no unhandled rejection');
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 });
