@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import type { Redis } from 'ioredis';
 import { ownershipHashKey, redisOwnershipStore } from '../../common/ownership/redis-store.js';
 import { OwnershipUnavailableError } from '../../common/errors.js';
 import { freshName, testRedis } from '../helpers/services.js';
@@ -93,6 +94,21 @@ describe('Redis ownership store: isEmpty', () => {
   });
 });
 
+/** The real client, with every HSCAN after the first failing: Redis going away in the middle of a scan. */
+function failingAfterFirstPage(redis: Redis, message: string): { client: Redis; calls: () => number } {
+  let calls = 0;
+  const client = new Proxy(redis, {
+    get(target, prop, receiver) {
+      if (prop !== 'hscan') return Reflect.get(target, prop, receiver);
+      return (...args: Parameters<typeof target.hscan>) => {
+        calls++;
+        return calls === 1 ? target.hscan(...args) : Promise.reject(new Error(message));
+      };
+    },
+  });
+  return { client, calls: () => calls };
+}
+
 /** The scan a fix ends with (stale and unsettled records): every record once, over many HSCAN pages. */
 describe('Redis ownership store: scan', () => {
   const instance = freshName('ownership-scan');
@@ -125,18 +141,8 @@ describe('Redis ownership store: scan', () => {
   });
 
   test('a page that fails after the first (fetched while the previous one is filtered) fails the scan; no records are returned as if complete', async () => {
-    let calls = 0;
-    // The real client, with every HSCAN after the first failing: Redis going away mid-scan.
-    const flaky = new Proxy(redis, {
-      get(target, prop, receiver) {
-        if (prop !== 'hscan') return Reflect.get(target, prop, receiver);
-        return (...args: Parameters<typeof target.hscan>) => {
-          calls++;
-          return calls === 1 ? target.hscan(...args) : Promise.reject(new Error('Connection is closed.'));
-        };
-      },
-    });
-    const store = redisOwnershipStore(flaky, { instance, legacy: null });
+    const flaky = failingAfterFirstPage(redis, 'Connection is closed.');
+    const store = redisOwnershipStore(flaky.client, { instance, legacy: null });
     let filtered = 0;
     await assert.rejects(
       store.scan(() => {
@@ -146,7 +152,7 @@ describe('Redis ownership store: scan', () => {
       (err: Error) => err instanceof OwnershipUnavailableError && /scan failed: Connection is closed/.test(err.message),
     );
     assert.ok(filtered > 0 && filtered < keys.length, `only the first page was filtered (${filtered})`);
-    assert.ok(calls >= 2, 'the next page was asked for');
+    assert.ok(flaky.calls() >= 2, 'the next page was asked for');
   });
 
   test('a filter that throws fails the scan with its own error, and the page already asked for is not left unhandled', async () => {
@@ -154,17 +160,7 @@ describe('Redis ownership store: scan', () => {
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
     try {
-      let calls = 0;
-      const failing = new Proxy(redis, {
-        get(target, prop, receiver) {
-          if (prop !== 'hscan') return Reflect.get(target, prop, receiver);
-          return (...args: Parameters<typeof target.hscan>) => {
-            calls++;
-            return calls === 1 ? target.hscan(...args) : Promise.reject(new Error('second page lost'));
-          };
-        },
-      });
-      const store = redisOwnershipStore(failing, { instance, legacy: null });
+      const store = redisOwnershipStore(failingAfterFirstPage(redis, 'second page lost').client, { instance, legacy: null });
       await assert.rejects(
         store.scan(() => {
           throw new Error('filter broke');
