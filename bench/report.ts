@@ -14,7 +14,7 @@ export interface Sample extends Measured {
   readonly run?: CliRunRecord;
 }
 
-export type StepKey = 'load' | 'walkAddon' | 'walk' | 'puts' | 'copy' | 'diff' | 'fix';
+export type StepKey = 'load' | 'walkAddon' | 'walk' | 'puts' | 'copy' | 'diff' | 'reconcile' | 'fix';
 
 export interface Step extends Measured {
   readonly key: StepKey;
@@ -70,7 +70,7 @@ export function summarize(steps: readonly Step[]): Summary {
   const find = (k: StepKey): Step | undefined => steps.find((s) => s.key === k);
   const [walk, puts, copy, diff, walkAddon] = [find('walk'), find('puts'), find('copy'), find('diff'), find('walkAddon')];
   const base = walk && puts ? Math.max(walk.wallSeconds, puts.wallSeconds) : null;
-  const cliRss = steps.filter((s) => s.key === 'copy' || s.key === 'diff' || s.key === 'fix').map((s) => s.maxRssMb ?? NaN);
+  const cliRss = steps.filter((s) => s.key === 'copy' || s.key === 'diff' || s.key === 'reconcile' || s.key === 'fix').map((s) => s.maxRssMb ?? NaN);
   const peakRss = cliRss.length > 0 ? Math.max(...cliRss) : null;
   const target = (value: number | undefined, t: number): { value: number; target: number; pass: boolean } | null =>
     value === undefined || value === null || Number.isNaN(value) ? null : { value, target: t, pass: value < t };

@@ -1,6 +1,7 @@
 /**
  * zk2etcd benchmark: loads a Dubbo-shaped tree into ZooKeeper under a fresh root, then measures
- *   (a) copy into an empty etcd, (b) diff when in sync, (c) fix after 1% drift,
+ *   (a) copy into an empty etcd, (b) diff when in sync, (c) fix after 1% drift, and (d) the CronJob's
+ *   `reconcile` when in sync (a fix: the diff plus the ownership-record repair, then the metrics push),
  * against two baselines on the same tree: our ZooKeeper walk alone, and the same etcd writes alone.
  * Prints a markdown table, writes bench/results/<date>-<size>.json, and cleans everything up.
  *
@@ -90,6 +91,7 @@ const NAMES: Record<StepKey, string> = {
   copy: '(a) copy into empty etcd (fix)',
   diff: '(b) diff when in sync',
   fix: '(c) fix after 1% drift',
+  reconcile: '(d) reconcile when in sync (the CronJob: a fix, record repair, metrics push)',
 };
 const samples = new Map<StepKey, Sample[]>();
 const add = (key: StepKey, sample: Sample): void => void samples.set(key, [...(samples.get(key) ?? []), sample]);
@@ -119,7 +121,7 @@ async function scenario(key: StepKey, round: number, args: string[], check: (r: 
 }
 
 /**
- * One round: both baselines, then (a), (b), (c). Rounds interleave so that baselines and scenarios see
+ * One round: both baselines, then (a), (b), (d) (on the same in-sync tree), (c). Rounds interleave so that baselines and scenarios see
  * the same machine conditions; each step reports its median over the rounds.
  */
 async function round(i: number): Promise<void> {
@@ -155,6 +157,16 @@ async function round(i: number): Promise<void> {
     expect(r.report?.counts.zookeeper === total, r, `diff counted ${r.report?.counts.zookeeper} znodes, generated ${total}`);
     expect(r.report?.counts.etcd === total, r, `diff counted ${r.report?.counts.etcd} etcd keys, expected ${total}`);
     return `inSync ${r.report?.inSync}, counts.zookeeper ${r.report?.counts.zookeeper}, counts.etcd ${r.report?.counts.etcd}`;
+  });
+
+  // What every CronJob run costs on an unchanged registry: the diff plus the ownership-record repair.
+  const push = process.env.ZK2ETCD_PUSHGATEWAY_URL ? [`--pushgateway-url=${process.env.ZK2ETCD_PUSHGATEWAY_URL}`] : [];
+  await scenario('reconcile', i, ['reconcile', ...push], (r) => {
+    expect(r.exitCode === 0 && r.report?.inSync === true, r, 'reconcile after the copy is not in sync');
+    expect(r.report?.counts.zookeeper === total && r.report?.counts.etcd === total, r, `reconcile counted ${r.report?.counts.zookeeper} znodes and ${r.report?.counts.etcd} etcd keys, expected ${total}`);
+    const a = r.report?.applied;
+    expect(a?.put === 0 && a?.delete === 0 && a?.skipped === 0, r, `reconcile in sync applied ${JSON.stringify(a)}`);
+    return `inSync ${r.report?.inSync}; applied ${JSON.stringify(a)}${push.length > 0 ? '; metrics pushed' : '; no Pushgateway'}`;
   });
 
   const d = await applyDrift(etcd, redis, instance, levels, 0.01);
