@@ -61,10 +61,24 @@ export interface Summary {
   /** Issue #7: the walk over the protocol client (multiRead) against the addon's, same tree and run. */
   walkSpeedupOverAddon: number | null;
   diffOverMaxBaseline: number | null;
+  /** The same ratios within each round (its own baselines), in round order: rounds share machine conditions. */
+  perRound: { copyOverMaxBaseline: number[]; diffOverMaxBaseline: number[] };
   peakRssMb: number | null;
   targets: Record<'copy' | 'diff' | 'peakRss', { value: number; target: number; pass: boolean } | null>;
   goReference70k: typeof GO_REFERENCE_70K;
 }
+
+/** Step `of` over the slower baseline of the same round (samples are kept in round order). */
+function perRound(walk: Step | undefined, puts: Step | undefined, of: Step | undefined): number[] {
+  if (!walk || !puts || !of) return [];
+  return of.samples.flatMap((sample, i) => {
+    const w = walk.samples[i];
+    const p = puts.samples[i];
+    return w && p ? [sample.wallSeconds / Math.max(w.wallSeconds, p.wallSeconds)] : [];
+  });
+}
+
+const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] as number;
 
 export function summarize(steps: readonly Step[]): Summary {
   const find = (k: StepKey): Step | undefined => steps.find((s) => s.key === k);
@@ -79,6 +93,7 @@ export function summarize(steps: readonly Step[]): Summary {
     copyOverMaxBaseline: base && copy ? copy.wallSeconds / base : null,
     walkSpeedupOverAddon: walk && walkAddon ? walkAddon.wallSeconds / walk.wallSeconds : null,
     diffOverMaxBaseline: base && diff ? diff.wallSeconds / base : null,
+    perRound: { copyOverMaxBaseline: perRound(walk, puts, copy), diffOverMaxBaseline: perRound(walk, puts, diff) },
     peakRssMb: peakRss,
     targets: {
       copy: target(copy?.wallSeconds, TARGETS.copySeconds),
@@ -111,6 +126,9 @@ export function markdown(steps: readonly Step[], s: Summary, ctx: ReportContext)
       `| ${st.name} | ${st.samples.length} | ${wall(st)} | ${fmt(ctx.nodes / st.wallSeconds, 0)} | ${fmt(st.cpuSeconds)} | ${st.maxRssMb === null ? 'in-process' : fmt(st.maxRssMb, 0)} | ${fmt(st.serverCpuSeconds.zookeeper, 1)} / ${fmt(st.serverCpuSeconds.etcd, 1)} | ${st.notes} |`),
     '',
     `- max(baselines) = ${fmt(s.maxBaselineSeconds)} s; **copy / max(baselines) = ${fmt(s.copyOverMaxBaseline)}**; **diff / max(baselines) = ${fmt(s.diffOverMaxBaseline)}**`,
+    ...(s.perRound.diffOverMaxBaseline.length > 1
+      ? [`- within each round (its own baselines): copy ${s.perRound.copyOverMaxBaseline.map((r) => fmt(r)).join(' / ')} (median ${fmt(median(s.perRound.copyOverMaxBaseline))}); diff ${s.perRound.diffOverMaxBaseline.map((r) => fmt(r)).join(' / ')} (median ${fmt(median(s.perRound.diffOverMaxBaseline))})`]
+      : []),
     ...(s.walkSpeedupOverAddon === null ? [] : [`- walk: protocol client (multiRead) ${fmt(s.walkSpeedupOverAddon)}x faster than the addon client (issue #7 target: at least 4x)`]),
     `- targets: copy < ${TARGETS.copySeconds} s: ${mark(s.targets.copy)}; in-sync diff < ${TARGETS.diffSeconds} s: ${mark(s.targets.diff)}; peak RSS < ${TARGETS.peakRssMb} MB: ${mark(s.targets.peakRss, 0)}`,
     `- reference, Go zk2etcd 1.3 at 70k on this machine class: copy ${GO_REFERENCE_70K.copySeconds} s, in-sync diff ${GO_REFERENCE_70K.diffSeconds} s`,
