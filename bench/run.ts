@@ -202,6 +202,12 @@ async function cleanup(): Promise<void> {
   const deleted = await removeTree(root, zkOpts, levels);
   const keys = (await deleteEtcdPrefix(etcd, root)) + (await deleteEtcdPrefix(etcd, baselinePrefix));
   await redis.del(ownershipHash(instance));
+  const gateway = process.env.ZK2ETCD_PUSHGATEWAY_URL;
+  if (gateway) {
+    // The metrics step (d) pushed; the Pushgateway keeps a group until it is deleted.
+    const res = await fetch(`${gateway.replace(/\/$/, '')}/metrics/job/zk2etcd/instance/${instance}/command/reconcile`, { method: 'DELETE' });
+    if (!res.ok) log(`cleanup: deleting the Pushgateway group of ${instance} answered ${res.status}`);
+  }
   log(`cleanup: ${deleted} znodes, ${keys} etcd keys and ${ownershipHash(instance)} deleted in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
 }
 
