@@ -11,7 +11,7 @@ import type { Command, Config, LeaderElect, TlsFiles } from './types.js';
 // Loaded only when used (a config file, a cron schedule): every one-shot run pays for what it imports.
 const requireLazily = createRequire(import.meta.url);
 const parseYaml = (text: string): unknown => (requireLazily('yaml') as typeof import('yaml')).parse(text);
-const validCron = (expression: string): boolean => (requireLazily('node-cron') as typeof import('node-cron')).default.validate(expression);
+const validCron = (expression: string): boolean => (requireLazily('node-cron') as typeof import('node-cron')).validate(expression);
 
 export interface LoadInput {
   readonly command: Command;
