@@ -205,8 +205,13 @@ async function cleanup(): Promise<void> {
   const gateway = process.env.ZK2ETCD_PUSHGATEWAY_URL;
   if (gateway) {
     // The metrics step (d) pushed; the Pushgateway keeps a group until it is deleted.
-    const res = await fetch(`${gateway.replace(/\/$/, '')}/metrics/job/zk2etcd/instance/${instance}/command/reconcile`, { method: 'DELETE' });
-    if (!res.ok) log(`cleanup: deleting the Pushgateway group of ${instance} answered ${res.status}`);
+    const group = `${gateway.replace(/\/$/, '')}/metrics/job/zk2etcd/instance/${instance}/command/reconcile`;
+    try {
+      const res = await fetch(group, { method: 'DELETE', signal: AbortSignal.timeout(5000) });
+      if (!res.ok) log(`cleanup: deleting the Pushgateway group ${group} answered ${res.status}`);
+    } catch (err) {
+      log(`cleanup: could not delete the Pushgateway group ${group}: ${String(err)}`);
+    }
   }
   log(`cleanup: ${deleted} znodes, ${keys} etcd keys and ${ownershipHash(instance)} deleted in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { ownershipHashKey, redisOwnershipStore } from '../../common/ownership/redis-store.js';
 import { OwnershipUnavailableError } from '../../common/errors.js';
@@ -117,15 +117,18 @@ describe('Redis ownership store: scan', () => {
   const keys = Array.from({ length: 5000 }, (_, i) => `/${instance}/scan/${'y'.repeat(900)}/${i}`);
   const valueOf = (i: number) => (i % 7 === 0 ? 'pending' : String(5000 + i));
 
+  before(async () => {
+    const fields: string[] = [];
+    keys.forEach((key, i) => fields.push(key, valueOf(i)));
+    await redis.hset(hash, ...fields);
+  });
+
   after(async () => {
     await redis.del(hash);
     redis.disconnect();
   });
 
   test('5,000 records of ~1 KB keys (many pages): the filter sees each once with its value; exactly the kept ones come back', async () => {
-    const fields: string[] = [];
-    keys.forEach((key, i) => fields.push(key, valueOf(i)));
-    await redis.hset(hash, ...fields);
     const store = redisOwnershipStore(redis, { instance, legacy: null });
     const seen = new Map<string, number>();
     const kept = await store.scan((key, value) => {
@@ -160,7 +163,8 @@ describe('Redis ownership store: scan', () => {
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
     try {
-      const store = redisOwnershipStore(failingAfterFirstPage(redis, 'second page lost').client, { instance, legacy: null });
+      const failing = failingAfterFirstPage(redis, 'second page lost');
+      const store = redisOwnershipStore(failing.client, { instance, legacy: null });
       await assert.rejects(
         store.scan(() => {
           throw new Error('filter broke');
@@ -169,6 +173,7 @@ describe('Redis ownership store: scan', () => {
       );
       // Let the prefetched page's retries run out (3 attempts, up to ~0.6 s of back-off) and settle.
       await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.ok(failing.calls() >= 2, 'the next page was asked for before the filter threw');
       assert.deepEqual(unhandled, [], 'no unhandled rejection');
     } finally {
       process.off('unhandledRejection', onUnhandled);
