@@ -43,6 +43,8 @@ const log = (msg: string): void => void process.stderr.write(`[bench] ${msg}\n`)
 class BenchFailure extends Error {}
 
 const servers = serversFromEnv();
+/** Step (d) pushes its metrics here when set (scripts/services.sh starts one); the cleanup deletes that group. */
+const pushgateway = process.env.ZK2ETCD_PUSHGATEWAY_URL?.replace(/\/$/, '');
 const id = randomBytes(4).toString('hex');
 const root = `/bench-${id}`;
 const instance = `bench-${id}`;
@@ -160,7 +162,7 @@ async function round(i: number): Promise<void> {
   });
 
   // What every CronJob run costs on an unchanged registry: the diff plus the ownership-record repair.
-  const push = process.env.ZK2ETCD_PUSHGATEWAY_URL ? [`--pushgateway-url=${process.env.ZK2ETCD_PUSHGATEWAY_URL}`] : [];
+  const push = pushgateway ? [`--pushgateway-url=${pushgateway}`] : [];
   await scenario('reconcile', i, ['reconcile', ...push], (r) => {
     expect(r.exitCode === 0 && r.report?.inSync === true, r, 'reconcile after the copy is not in sync');
     expect(r.report?.counts.zookeeper === total && r.report?.counts.etcd === total, r, `reconcile counted ${r.report?.counts.zookeeper} znodes and ${r.report?.counts.etcd} etcd keys, expected ${total}`);
@@ -202,10 +204,9 @@ async function cleanup(): Promise<void> {
   const deleted = await removeTree(root, zkOpts, levels);
   const keys = (await deleteEtcdPrefix(etcd, root)) + (await deleteEtcdPrefix(etcd, baselinePrefix));
   await redis.del(ownershipHash(instance));
-  const gateway = process.env.ZK2ETCD_PUSHGATEWAY_URL;
-  if (gateway) {
-    // The metrics step (d) pushed; the Pushgateway keeps a group until it is deleted.
-    const group = `${gateway.replace(/\/$/, '')}/metrics/job/zk2etcd/instance/${instance}/command/reconcile`;
+  if (pushgateway) {
+    // The Pushgateway keeps a group until it is deleted.
+    const group = `${pushgateway}/metrics/job/zk2etcd/instance/${instance}/command/reconcile`;
     try {
       const res = await fetch(group, { method: 'DELETE', signal: AbortSignal.timeout(5000) });
       if (!res.ok) log(`cleanup: deleting the Pushgateway group ${group} answered ${res.status}`);
