@@ -185,6 +185,7 @@ export function codeVersion(): { commit: string; modified: string[] } {
 export interface ServerCpu {
   zookeeper: number | null;
   etcd: number | null;
+  redis: number | null;
 }
 
 /** CPU seconds used so far by the local servers started by scripts/services.sh (null when not readable). */
@@ -200,13 +201,13 @@ export function serverCpu(): ServerCpu {
       return null;
     }
   };
-  return { zookeeper: read('zookeeper'), etcd: read('etcd') };
+  return { zookeeper: read('zookeeper'), etcd: read('etcd'), redis: read('redis') };
 }
 
 export function serverCpuSince(before: ServerCpu): ServerCpu {
   const now = serverCpu();
   const d = (a: number | null, b: number | null): number | null => (a === null || b === null ? null : a - b);
-  return { zookeeper: d(now.zookeeper, before.zookeeper), etcd: d(now.etcd, before.etcd) };
+  return { zookeeper: d(now.zookeeper, before.zookeeper), etcd: d(now.etcd, before.etcd), redis: d(now.redis, before.redis) };
 }
 
 /**

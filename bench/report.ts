@@ -9,7 +9,7 @@ export type CliRunRecord = Omit<CliRun, 'stdoutHead' | 'stderrTail' | 'report'> 
 
 export interface Sample extends Measured {
   readonly notes: string;
-  /** CPU the ZooKeeper and etcd servers used during the step (includes any other clients of theirs). */
+  /** CPU the ZooKeeper, etcd and Redis servers used during the step (includes any other clients of theirs). */
   readonly serverCpuSeconds: ServerCpu;
   readonly run?: CliRunRecord;
 }
@@ -63,6 +63,8 @@ export interface Summary {
   diffOverMaxBaseline: number | null;
   /** The same ratios within each round (its own baselines), in round order: rounds share machine conditions. */
   perRound: { copyOverMaxBaseline: number[]; diffOverMaxBaseline: number[] };
+  /** Per round, the least wall time the machine's cores allow copy and diff (`cpuFloor`), and the ratio target. */
+  floors: { cores: number; copy: number[]; diff: number[]; target: number[] } | null;
   peakRssMb: number | null;
   targets: Record<'copy' | 'diff' | 'peakRss', { value: number; target: number; pass: boolean } | null>;
   goReference70k: typeof GO_REFERENCE_70K;
@@ -78,9 +80,46 @@ function perRound(walk: Step | undefined, puts: Step | undefined, of: Step | und
   });
 }
 
+/** The ratio target of issue #6: copy and in-sync diff within 1.3x of the slower baseline. */
+export const RATIO_TARGET = 1.3;
+
+/**
+ * The least wall time `cores` cores allow a step, from CPU measured in the same round: our client's and
+ * ZooKeeper's CPU for the walk (the walk baseline), etcd's CPU for the writes (the puts baseline; a diff
+ * writes nothing), etcd's CPU for the step's own range reads (a diff only; the copy reads an empty
+ * range) and Redis's CPU in the step (the ownership records of SPEC §3), spread perfectly over the
+ * cores. It leaves out our process's start-up and every client cost beyond the walk (encoding the
+ * writes, the Redis commands, planning), so no run of this design on this machine can beat it. Null
+ * when a server's CPU could not be read.
+ */
+export function cpuFloor(walk: Sample, puts: Sample, of: Sample, kind: 'copy' | 'diff', cores: number): number | null {
+  const zk = walk.serverCpuSeconds.zookeeper;
+  const etcd = kind === 'copy' ? puts.serverCpuSeconds.etcd : of.serverCpuSeconds.etcd;
+  const redis = of.serverCpuSeconds.redis;
+  if (zk === null || etcd === null || redis === null || cores <= 0) return null;
+  return (walk.cpuSeconds + zk + etcd + redis) / cores;
+}
+
+function floorsPerRound(walk: Step | undefined, puts: Step | undefined, copy: Step | undefined, diff: Step | undefined, cores: number): Summary['floors'] {
+  if (!walk || !puts || !copy || !diff) return null;
+  const out = { cores, copy: [] as number[], diff: [] as number[], target: [] as number[] };
+  for (let i = 0; i < walk.samples.length; i++) {
+    const [w, p, c, d] = [walk.samples[i], puts.samples[i], copy.samples[i], diff.samples[i]];
+    if (!w || !p || !c || !d) return null;
+    const copyFloor = cpuFloor(w, p, c, 'copy', cores);
+    const diffFloor = cpuFloor(w, p, d, 'diff', cores);
+    if (copyFloor === null || diffFloor === null) return null;
+    out.copy.push(copyFloor);
+    out.diff.push(diffFloor);
+    out.target.push(RATIO_TARGET * Math.max(w.wallSeconds, p.wallSeconds));
+  }
+  return out;
+}
+
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] as number;
 
-export function summarize(steps: readonly Step[]): Summary {
+/** `cores`: the machine's CPUs, for the floors (0 leaves them out). */
+export function summarize(steps: readonly Step[], cores = 0): Summary {
   const find = (k: StepKey): Step | undefined => steps.find((s) => s.key === k);
   const [walk, puts, copy, diff, walkAddon] = [find('walk'), find('puts'), find('copy'), find('diff'), find('walkAddon')];
   const base = walk && puts ? Math.max(walk.wallSeconds, puts.wallSeconds) : null;
@@ -94,6 +133,7 @@ export function summarize(steps: readonly Step[]): Summary {
     walkSpeedupOverAddon: walk && walkAddon ? walkAddon.wallSeconds / walk.wallSeconds : null,
     diffOverMaxBaseline: base && diff ? diff.wallSeconds / base : null,
     perRound: { copyOverMaxBaseline: perRound(walk, puts, copy), diffOverMaxBaseline: perRound(walk, puts, diff) },
+    floors: cores > 0 ? floorsPerRound(walk, puts, copy, diff, cores) : null,
     peakRssMb: peakRss,
     targets: {
       copy: target(copy?.wallSeconds, TARGETS.copySeconds),
@@ -112,6 +152,11 @@ export interface ReportContext {
   readonly extraLines?: readonly string[];
 }
 
+/** "floor 1.40 vs target 1.30 s / ..." for each round. */
+function roundPairs(floors: readonly number[], targets: readonly number[]): string {
+  return floors.map((f, i) => `${fmt(f)} vs ${fmt(targets[i])} s${f > (targets[i] ?? Infinity) ? ' (floor above target)' : ''}`).join(' / ');
+}
+
 export function markdown(steps: readonly Step[], s: Summary, ctx: ReportContext): string {
   const wall = (st: Step): string =>
     st.samples.length > 1 ? `${fmt(st.wallSeconds)} (${fmt(st.wallRange[0])}–${fmt(st.wallRange[1])})` : fmt(st.wallSeconds);
@@ -120,15 +165,18 @@ export function markdown(steps: readonly Step[], s: Summary, ctx: ReportContext)
   const lines = [
     ctx.title,
     '',
-    `| step | runs | wall s${ctx.runs > 1 ? ' (median, min–max)' : ''} | nodes/s | CPU s (user+sys) | peak RSS MB | server CPU s ZK / etcd | notes |`,
+    `| step | runs | wall s${ctx.runs > 1 ? ' (median, min–max)' : ''} | nodes/s | CPU s (user+sys) | peak RSS MB | server CPU s ZK / etcd / Redis | notes |`,
     '|---|---:|---:|---:|---:|---:|---:|---|',
     ...steps.map((st) =>
-      `| ${st.name} | ${st.samples.length} | ${wall(st)} | ${fmt(ctx.nodes / st.wallSeconds, 0)} | ${fmt(st.cpuSeconds)} | ${st.maxRssMb === null ? 'in-process' : fmt(st.maxRssMb, 0)} | ${fmt(st.serverCpuSeconds.zookeeper, 1)} / ${fmt(st.serverCpuSeconds.etcd, 1)} | ${st.notes} |`),
+      `| ${st.name} | ${st.samples.length} | ${wall(st)} | ${fmt(ctx.nodes / st.wallSeconds, 0)} | ${fmt(st.cpuSeconds)} | ${st.maxRssMb === null ? 'in-process' : fmt(st.maxRssMb, 0)} | ${fmt(st.serverCpuSeconds.zookeeper, 1)} / ${fmt(st.serverCpuSeconds.etcd, 1)} / ${fmt(st.serverCpuSeconds.redis, 1)} | ${st.notes} |`),
     '',
     `- max(baselines) = ${fmt(s.maxBaselineSeconds)} s; **copy / max(baselines) = ${fmt(s.copyOverMaxBaseline)}**; **diff / max(baselines) = ${fmt(s.diffOverMaxBaseline)}**`,
     ...(s.perRound.diffOverMaxBaseline.length > 1
       ? [`- within each round (its own baselines): copy ${s.perRound.copyOverMaxBaseline.map((r) => fmt(r)).join(' / ')} (median ${fmt(median(s.perRound.copyOverMaxBaseline))}); diff ${s.perRound.diffOverMaxBaseline.map((r) => fmt(r)).join(' / ')} (median ${fmt(median(s.perRound.diffOverMaxBaseline))})`]
       : []),
+    ...(s.floors === null
+      ? []
+      : [`- CPU floor on ${s.floors.cores} cores (walk baseline's client + ZooKeeper CPU, etcd's for the writes or the diff's reads, Redis's in the step; no start-up, no other client work), against ${RATIO_TARGET} x the slower baseline, per round: copy ${roundPairs(s.floors.copy, s.floors.target)}; diff ${roundPairs(s.floors.diff, s.floors.target)}`]),
     ...(s.walkSpeedupOverAddon === null ? [] : [`- walk: protocol client (multiRead) ${fmt(s.walkSpeedupOverAddon)}x faster than the addon client (issue #7 target: at least 4x)`]),
     `- targets: copy < ${TARGETS.copySeconds} s: ${mark(s.targets.copy)}; in-sync diff < ${TARGETS.diffSeconds} s: ${mark(s.targets.diff)}; peak RSS < ${TARGETS.peakRssMb} MB: ${mark(s.targets.peakRss, 0)}`,
     `- reference, Go zk2etcd 1.3 at 70k on this machine class: copy ${GO_REFERENCE_70K.copySeconds} s, in-sync diff ${GO_REFERENCE_70K.diffSeconds} s`,

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Sample, Step, StepKey } from '../../bench/report.js';
-import { combine, markdown, summarize } from '../../bench/report.js';
+import { combine, cpuFloor, markdown, summarize } from '../../bench/report.js';
 
 /** The benchmark's ratios to the slower baseline: of the medians, and within each round. */
 
-const NO_CPU = { zookeeper: null, etcd: null };
+const NO_CPU = { zookeeper: null, etcd: null, redis: null };
 const sample = (wallSeconds: number): Sample => ({
   wallSeconds, cpuSeconds: 0, userSeconds: 0, systemSeconds: 0, maxRssMb: null, serverCpuSeconds: NO_CPU, notes: '',
 });
@@ -52,5 +52,64 @@ describe('bench summary: ratios to the slower baseline', () => {
     const steps = [step('walk', [1, 2, 1]), step('puts', [2, 4, 2]), step('copy', [5, 12, 6]), step('diff', [3, 6, 2])];
     const text = markdown(steps, summarize(steps), { title: 't', nodes: 10, runs: 3, failure: null });
     assert.match(text, /within each round \(its own baselines\): copy 2\.50 \/ 3\.00 \/ 3\.00 \(median 3\.00\); diff 1\.50 \/ 1\.50 \/ 1\.00 \(median 1\.50\)/);
+  });
+});
+
+/** A sample with CPU: our process's and the servers'. */
+const cpuSample = (wallSeconds: number, cpuSeconds: number, zookeeper: number | null, etcd: number | null, redis: number | null): Sample => ({
+  ...sample(wallSeconds), cpuSeconds, serverCpuSeconds: { zookeeper, etcd, redis },
+});
+
+describe('bench summary: the CPU floor', () => {
+  // One round: walk 1.0 s wall (client 0.5 s + ZooKeeper 0.6 s CPU), puts 1.2 s wall (etcd 1.0 s CPU).
+  const walk = cpuSample(1.0, 0.5, 0.6, 0, 0);
+  const puts = cpuSample(1.2, 0.8, 0, 1.0, 0);
+  const cases: { name: string; of: Sample; kind: 'copy' | 'diff'; cores: number; floor: number | null }[] = [
+    // The copy's own etcd CPU (1.6) is not used: the writes' floor is the puts baseline's 1.0.
+    { name: 'copy: walk client + ZooKeeper + etcd of the puts + Redis of the copy', of: cpuSample(3, 2.5, 0.7, 1.6, 0.4), kind: 'copy', cores: 2, floor: (0.5 + 0.6 + 1.0 + 0.4) / 2 },
+    { name: 'diff: etcd of the diff itself (its range reads), not of the puts', of: cpuSample(2, 1.8, 0.6, 0.3, 0.1), kind: 'diff', cores: 2, floor: (0.5 + 0.6 + 0.3 + 0.1) / 2 },
+    { name: 'one core: the whole sum', of: cpuSample(3, 2.5, 0.7, 1.6, 0.4), kind: 'copy', cores: 1, floor: 0.5 + 0.6 + 1.0 + 0.4 },
+    { name: 'Redis not readable: no floor', of: cpuSample(3, 2.5, 0.7, 1.6, null), kind: 'copy', cores: 2, floor: null },
+    { name: 'no cores given: no floor', of: cpuSample(3, 2.5, 0.7, 1.6, 0.4), kind: 'copy', cores: 0, floor: null },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const got = cpuFloor(walk, puts, c.of, c.kind, c.cores);
+      if (c.floor === null) assert.equal(got, null);
+      else assert.ok(got !== null && Math.abs(got - c.floor) < 1e-9, `floor ${got} != ${c.floor}`);
+    });
+  }
+
+  test('per round, beside 1.3x the slower baseline of that round, and printed with the rounds above target marked', () => {
+    const w = (x: number) => cpuSample(x, 0.5, 0.6, 0, 0);
+    const steps = [
+      combine('walk', 'walk', [w(1.0), w(2.0)]),
+      combine('puts', 'puts', [cpuSample(1.2, 0.8, 0, 1.0, 0), cpuSample(1.0, 0.8, 0, 1.0, 0)]),
+      combine('copy', 'copy', [cpuSample(3, 2.5, 0.7, 1.6, 0.4), cpuSample(3, 2.5, 0.7, 1.6, 0.9)]),
+      combine('diff', 'diff', [cpuSample(2, 1.8, 0.6, 0.3, 0.1), cpuSample(2, 1.8, 0.6, 0.3, 0.1)]),
+    ];
+    const s = summarize(steps, 2);
+    assert.ok(s.floors);
+    assert.deepEqual(s.floors.copy.map((x) => x.toFixed(3)), ['1.250', '1.500']);
+    assert.deepEqual(s.floors.diff.map((x) => x.toFixed(3)), ['0.750', '0.750']);
+    assert.deepEqual(s.floors.target.map((x) => x.toFixed(3)), ['1.560', '2.600']);
+    const text = markdown(steps, s, { title: 't', nodes: 10, runs: 2, failure: null });
+    assert.match(text, /CPU floor on 2 cores .* copy 1\.25 vs 1\.56 s \/ 1\.50 vs 2\.60 s; diff 0\.75 vs 1\.56 s \/ 0\.75 vs 2\.60 s/);
+    assert.ok(!text.includes('floor above target'));
+    const slow = summarize([steps[0]!, steps[1]!, combine('copy', 'copy', [cpuSample(3, 2.5, 0.7, 1.6, 2.0), cpuSample(3, 2.5, 0.7, 1.6, 0.4)]), steps[3]!], 2);
+    assert.match(markdown(steps, slow, { title: 't', nodes: 10, runs: 2, failure: null }), /copy 2\.05 vs 1\.56 s \(floor above target\) \/ 1\.25 vs 2\.60 s;/);
+  });
+
+  test('without cores, or with a server unreadable in a round, no floor line', () => {
+    const steps = [
+      combine('walk', 'walk', [cpuSample(1, 0.5, 0.6, 0, 0)]),
+      combine('puts', 'puts', [cpuSample(1.2, 0.8, 0, 1.0, 0)]),
+      combine('copy', 'copy', [cpuSample(3, 2.5, 0.7, 1.6, null)]),
+      combine('diff', 'diff', [cpuSample(2, 1.8, 0.6, 0.3, 0.1)]),
+    ];
+    assert.equal(summarize(steps).floors, null);
+    const s = summarize(steps, 2);
+    assert.equal(s.floors, null);
+    assert.ok(!markdown(steps, s, { title: 't', nodes: 10, runs: 1, failure: null }).includes('CPU floor'));
   });
 });
