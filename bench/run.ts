@@ -242,7 +242,7 @@ const title = `zk2etcd benchmark, size ${values.size}: ${total} znodes (${shape.
 const loadAfter = os.loadavg();
 const extraLines = [
   `- load average (1/5/15 min) at start ${loadBefore.map((l) => l.toFixed(2)).join('/')}, at end ${loadAfter.map((l) => l.toFixed(2)).join('/')} on ${String(machine.cpuCount)} CPUs; wall well above CPU means waiting on the servers or on other processes`,
-  '- server CPU = CPU the local ZooKeeper / etcd processes used during the step, including work for any other client of theirs',
+  '- server CPU = CPU the local ZooKeeper / etcd / Redis processes used during the step, including work for any other client of theirs',
 ];
 console.log(markdown(steps, summary, { title, nodes: total, runs, failure, extraLines }));
 
