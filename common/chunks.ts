@@ -4,7 +4,7 @@ import { SourceMissingError } from './errors.js';
 import { compareKeys, type KeySpan } from './key-order.js';
 import { childPath, isWalked } from './paths.js';
 import { readAll } from './zk/read-all.js';
-import type { ZkReader } from './zk/reader.js';
+import type { ChildListStamps, ZkNode, ZkReader } from './zk/reader.js';
 
 /**
  * A full reconcile works through a prefix in chunks, so it never holds the whole tree: each chunk is a
@@ -28,6 +28,8 @@ export interface PrefixLayout {
   readonly prefix: string;
   /** Nodes expanded to find the chunk boundaries; empty when the prefix's single chunk walks it whole. */
   readonly interior: readonly string[];
+  /** The interior nodes' stamps, each read before its list: the chunks' confirmations start from them. */
+  readonly stamps: ChildListStamps;
   readonly chunks: readonly Chunk[];
 }
 
@@ -57,9 +59,13 @@ export function blockOf(etcdPrefix: string, path: string): { key: string; from: 
  */
 export async function layoutPrefix(zk: ZkReader, prefix: string, opts: LayoutOptions): Promise<PrefixLayout> {
   const interior: string[] = [];
+  const stamps: ChildListStamps = new Map();
   const units: string[] = [];
   let frontier = [prefix];
   for (let depth = 0; depth < MAX_DEPTH && frontier.length > 0 && units.length + frontier.length < MIN_UNITS; depth++) {
+    // Each node's stamp, read before its list (as the walk does). Without it every chunk's confirmation
+    // would list an interior parent again to confirm its keys: 10,000 names per chunk for a 1M registry's root.
+    const nodes = await readAll(zk, frontier.map((path) => ({ kind: 'data', path })), opts.concurrency, opts.signal);
     const lists = await readAll(zk, frontier.map((path) => ({ kind: 'children', path })), opts.concurrency, opts.signal);
     const next: string[] = [];
     frontier.forEach((path, i) => {
@@ -72,14 +78,16 @@ export async function layoutPrefix(zk: ZkReader, prefix: string, opts: LayoutOpt
       if (kids.length === 0) units.push(path);
       else {
         interior.push(path);
+        const node = nodes[i] as ZkNode | null; // null: created between the two reads, no stamp to trust
+        if (node) stamps.set(path, node.childList);
         next.push(...kids);
       }
     });
     frontier = next;
   }
   units.push(...frontier);
-  if (interior.length === 0) return { prefix, interior, chunks: [chunkOf(opts.etcdPrefix, prefix, null, null, { walk: [prefix], notOwn: [], ownOnly: [] })] };
-  return { prefix, interior, chunks: cutBlock(opts.etcdPrefix, prefix, interior, units) };
+  if (interior.length === 0) return { prefix, interior, stamps, chunks: [chunkOf(opts.etcdPrefix, prefix, null, null, { walk: [prefix], notOwn: [], ownOnly: [] })] };
+  return { prefix, interior, stamps, chunks: cutBlock(opts.etcdPrefix, prefix, interior, units) };
 }
 
 /**

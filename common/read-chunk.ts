@@ -34,7 +34,7 @@ export async function readChunk(
     return snap.entries.get(key)?.key ?? key;
   };
 
-  const childLists: ChildListStamps = new Map();
+  const childLists: ChildListStamps = new Map(layout.stamps); // the walk adds its subtrees' stamps
   const tree: ZkTree = chunk.walk.length === 0 ? new Map() : await walkTree(clients.zk, {
     prefixes: chunk.walk,
     excludes: opts.excludes,

@@ -15,18 +15,26 @@ import { assertMirrored, cleanupRoot, freshName, servers, testEtcd, testRedis, t
  * of the parent, on both clients: the protocol client (multiRead) and the addon (one request per node).
  */
 
-/** Counts child-list reads per path, and runs `race` once: at the first read of `at` after `armedBy` was read. */
+/**
+ * Counts child-list reads per path, and runs `race` once: at the first read of `at` after `armedBy` was
+ * read, holding every other read until it is done.
+ */
 function racingReader(inner: ZkReader, race?: { armedBy: string; at: string; run: () => Promise<void> }) {
   const listReads = new Map<string, number>();
   let armed = false;
   let fired = false;
+  // While the race runs every other read waits: the change lands before any read that comes after the trigger.
+  let racing: Promise<void> | null = null;
   const see = async (op: BatchRead): Promise<void> => {
+    if (racing) await racing;
     if (op.kind === 'children') listReads.set(op.path, (listReads.get(op.path) ?? 0) + 1);
     if (!race) return;
     if (op.kind === 'data' && op.path === race.armedBy) armed = true;
     else if (armed && !fired && op.path === race.at) {
       fired = true;
-      await race.run();
+      racing = race.run();
+      await racing;
+      racing = null;
     }
   };
   const reader: ZkReader = {
@@ -93,6 +101,31 @@ for (const mode of ['auto', 'off'] as const) {
       assert.equal(report.applied?.put, 1 + 300 * 4);
       await assertMirrored(etcd, root);
       for (const i of [0, 7, 150, 299]) assert.equal(zkCounted.listReads(parent(i)), 1, `list reads of ${parent(i)}`);
+      // The root is interior (the layout lists it to cut the chunks): each chunk confirms its parents'
+      // keys from the stamp the layout read, not by listing the root's 300 children again.
+      assert.equal(zkCounted.listReads(root), 1, 'list reads of the root');
+    });
+
+    test("a parent deleted after the walk is not created: the root's stamp moved since the layout, its list is read again", async () => {
+      const p = parent(150);
+      const leaves = ['a', 'b', 'c'].map((leaf) => `${p}/${leaf}`);
+      const removeSubtree = async () => {
+        for (const leaf of leaves) await zk.remove(leaf);
+        await zk.remove(p);
+      };
+      // Armed once the walk read p's last leaf; runs at the next read of the root: a chunk's confirmation.
+      const zkRacing = racingReader(clients.zk, { armedBy: `${p}/c`, at: root, run: removeSubtree });
+      try {
+        const report = await fix(config, { ...clients, zk: zkRacing.reader }, ctx());
+        assert.ok(zkRacing.fired());
+        for (const key of [p, ...leaves]) assert.equal(await etcd.get(key).string(), null, key);
+        assert.equal(report.applied?.put, 1 + 300 * 4 - 4);
+        assert.ok(zkRacing.listReads(root) >= 2, `the root is listed again (list reads: ${zkRacing.listReads(root)})`);
+        await assertMirrored(etcd, root);
+      } finally {
+        await zk.create(p, Buffer.from('parent 150'));
+        for (const leaf of leaves) await zk.create(leaf, Buffer.from(`${leaf.slice(-1)} of 150`));
+      }
     });
 
     test('a child deleted after the walk is not created: the stamp moved, the list is read again', async () => {
