@@ -17,7 +17,10 @@ export interface ConfirmDeps {
   /** The ranges the snapshot read, and how many keys it held: re-read whole when most keys are planned. */
   readonly etcdRanges: readonly KeyRange[];
   readonly etcdKeys: number;
-  /** Stamps of the child lists the walk read (`walkTree`'s `childLists`); without one a parent's list is re-read. */
+  /**
+   * Stamps of the child lists the layout and the walk read (the layout's `stamps`, then `walkTree`'s
+   * `childLists`); without one a parent's list is re-read.
+   */
   readonly childLists?: ReadonlyMap<string, ChildListStamp> | undefined;
 }
 
@@ -28,7 +31,7 @@ const REREAD_RANGE_RATIO = 0.1;
  * Re-reads both sides for just the planned keys and re-plans them (SPEC §4.3). On the ZooKeeper side a
  * `changed` key is re-read with get; whether a missing, extra or conflicting key (still) exists is read
  * per parent instead of per key (a Dubbo rollout puts hundreds of leaves under one parent): from the
- * parent's stat when its child list is unchanged since the walk, else from the list. A missing key that
+ * parent's stat when its child list is unchanged since the layout or the walk read it, else from the list. A missing key that
  * still exists keeps the data the walk read; any other key present now is read with get.
  */
 export async function confirmPlan(previous: Plan, deps: ConfirmDeps): Promise<Plan> {
