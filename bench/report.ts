@@ -63,7 +63,7 @@ export interface Summary {
   diffOverMaxBaseline: number | null;
   /** The same ratios within each round (its own baselines), in round order: rounds share machine conditions. */
   perRound: { copyOverMaxBaseline: number[]; diffOverMaxBaseline: number[] };
-  /** Per round, the least wall time the machine's cores allow copy and diff (`cpuFloor`), and the ratio target. */
+  /** Per round, the floor under copy's and diff's wall time on the machine's cores (`cpuFloor`), and the ratio target. */
   floors: { cores: number; copy: number[]; diff: number[]; target: number[] } | null;
   peakRssMb: number | null;
   targets: Record<'copy' | 'diff' | 'peakRss', { value: number; target: number; pass: boolean } | null>;

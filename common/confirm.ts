@@ -31,8 +31,9 @@ const REREAD_RANGE_RATIO = 0.1;
  * Re-reads both sides for just the planned keys and re-plans them (SPEC §4.3). On the ZooKeeper side a
  * `changed` key is re-read with get; whether a missing, extra or conflicting key (still) exists is read
  * per parent instead of per key (a Dubbo rollout puts hundreds of leaves under one parent): from the
- * parent's stat when its child list is unchanged since the layout or the walk read it, else from the list. A missing key that
- * still exists keeps the data the walk read; any other key present now is read with get.
+ * parent's stat when its child list is unchanged since the layout or the walk read it, else from the
+ * list. A missing key that still exists keeps the data the walk read; any other key present now is read
+ * with get.
  */
 export async function confirmPlan(previous: Plan, deps: ConfirmDeps): Promise<Plan> {
   const keys = plannedKeys(previous);
