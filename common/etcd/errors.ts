@@ -3,15 +3,28 @@ import { EtcdError } from '../errors.js';
 
 const RETRYABLE_NAMES = /Unavailable|DeadlineExceeded|ResourceExhausted|Internal|Cancelled|ConnectFailed|BrokenCircuit|Unknown/;
 
+/** gRPC status 8 raised by the client itself for a reply larger than `grpc.max_receive_message_length`. */
+function isReplyOverLimit(className: string, message: string): boolean {
+  return /ResourceExhausted/.test(className) && /Received message larger than max/.test(message);
+}
+
+/** True for an EtcdError from a reply over gRPC's receive limit: read less per request. */
+export function replyOverLimit(err: unknown): boolean {
+  return err instanceof EtcdError && err.errorClass === 'etcd_resourceexhausted' && !err.retryable;
+}
+
 /** Wraps any etcd3 error as an EtcdError with a bounded class name; never read as "absent". */
 export function toEtcdError(err: unknown, op: string): EtcdError {
   if (err instanceof EtcdError) return err;
   const e = err instanceof Error ? err : new Error(String(err));
-  const name = e.constructor?.name ?? 'Error';
+  // etcd3 1.1.2 spells gRPC status 8's class `GRPCResourceExhastedError`: read it as `...Exhausted...`.
+  const name = (e.constructor?.name ?? 'Error').replace(/ResourceExhasted/, 'ResourceExhausted');
   const short = name.replace(/^(GRPC|Etcd)/, '').replace(/Error$/, '') || 'unknown';
+  // A reply over gRPC's receive limit fails the same way every time: its caller reads smaller pieces.
+  const overLimit = isReplyOverLimit(name, e.message);
   const retryable = (() => {
     try {
-      return isRecoverableError(e) || RETRYABLE_NAMES.test(name);
+      return !overLimit && (isRecoverableError(e) || RETRYABLE_NAMES.test(name));
     } catch {
       return false;
     }

@@ -4,7 +4,7 @@ import { EtcdError } from '../errors.js';
 import { withRetry } from '../retry.js';
 import { forEachPool } from '../pool.js';
 import { CALL_DEADLINE_MS } from './connect.js';
-import { toEtcdError } from './errors.js';
+import { replyOverLimit, toEtcdError } from './errors.js';
 import { RANGE, type RangePage, type RangeRequest } from './range-codec.js';
 import { rawUnary, type UnaryCall } from './raw-call.js';
 import { TXN, type TxnCompare, type TxnReply, type TxnRequest, type TxnRequestOp } from './txn-codec.js';
@@ -41,6 +41,7 @@ function ownValues(kvs: readonly IKeyValue[]): Buffer[] {
 function decodeKey(raw: Buffer): string | null {
   return isUtf8(raw) ? raw.toString('utf8') : null;
 }
+
 
 /** EtcdStore over an etcd3 client whose own retries are off: reads retry here, writes never blindly. */
 export function etcd3Store(client: Etcd3): EtcdStore {
@@ -106,7 +107,7 @@ export function etcd3Store(client: Etcd3): EtcdStore {
             page = await readPage(start, range.end, limit, revision);
           } catch (err) {
             // A page over gRPC's receive limit: halve and retry rather than fail.
-            if (err instanceof EtcdError && err.errorClass === 'etcd_resourceexhausted' && limit > 1) {
+            if (replyOverLimit(err) && limit > 1) {
               limit = Math.max(1, Math.floor(limit / 2));
               continue;
             }
@@ -129,19 +130,29 @@ export function etcd3Store(client: Etcd3): EtcdStore {
       const starts: number[] = [];
       for (let i = 0; i < keys.length; i += MAX_TXN_OPS) starts.push(i);
       // Several read transactions in flight: a confirmation round of a 70k-node copy reads 70k keys.
-      await forEachPool(starts, GET_MANY_IN_FLIGHT, async (start) => {
-        const chunk = keys.slice(start, start + MAX_TXN_OPS);
-        const res = await withRetry(async () => {
-          try {
-            return await kv.txn({ compare: [], success: chunk.map((k) => ({ request_range: { key: Buffer.from(k) } })), failure: [] });
-          } catch (err) {
-            throw toEtcdError(err, 'get');
-          }
-        }, READ_RETRY);
+      const read = async (chunk: readonly string[]): Promise<void> => {
+        let res;
+        try {
+          res = await withRetry(async () => {
+            try {
+              return await kv.txn({ compare: [], success: chunk.map((k) => ({ request_range: { key: Buffer.from(k) } })), failure: [] });
+            } catch (err) {
+              throw toEtcdError(err, 'get');
+            }
+          }, READ_RETRY);
+        } catch (err) {
+          // A reply over gRPC's receive limit (large values): read each half on its own, down to one key.
+          if (!replyOverLimit(err) || chunk.length <= 1) throw err;
+          const half = Math.ceil(chunk.length / 2);
+          await read(chunk.slice(0, half));
+          await read(chunk.slice(half));
+          return;
+        }
         const kvs = res.responses.flatMap((r) => r.response_range?.kvs ?? []).filter((item) => isUtf8(item.key));
         const values = ownValues(kvs);
         kvs.forEach((item, i) => out.set(item.key.toString('utf8'), { value: values[i] as Buffer, modRevision: item.mod_revision }));
-      });
+      };
+      await forEachPool(starts, GET_MANY_IN_FLIGHT, (start) => read(keys.slice(start, start + MAX_TXN_OPS)));
       return out;
     },
 

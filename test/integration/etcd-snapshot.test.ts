@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Etcd3 } from 'etcd3';
+import { noop } from 'cockatiel';
+import { Etcd3 } from 'etcd3';
 import { etcd3Store } from '../../common/etcd/etcd3-store.js';
 import { RANGE } from '../../common/etcd/range-codec.js';
 import { rawUnary } from '../../common/etcd/raw-call.js';
 import { etcdRangesFor } from '../../common/paths.js';
 import { dubboTree } from '../helpers/dubbo.js';
-import { freshName, testEtcd } from '../helpers/services.js';
+import { freshName, servers, testEtcd } from '../helpers/services.js';
 
 /**
  * The snapshot reads pages with its own Range codec over etcd3's connection: it must return exactly what
@@ -97,6 +98,53 @@ describe('etcd snapshot over the raw Range call', () => {
     await etcd.put(changedKey).value(written.get(changedKey) as Buffer);
     await etcd.delete().key(lateKey);
     await etcd.delete().key(`${lateKey}-sync`);
+  });
+
+  // A receive limit of 512 KiB (the product's is 64 MiB) holds at most two of the 200,000-byte values: replies
+  // over it fail with RESOURCE_EXHAUSTED and must be read in smaller pieces. etcd3's retries and circuit
+  // breaker are off, as in createEtcdClient (its breaker would open after three such replies).
+  const smallClient = (): Etcd3 =>
+    new Etcd3({ hosts: servers.etcd, grpcOptions: { 'grpc.max_receive_message_length': 512 * 1024 }, faultHandling: { host: () => noop, global: noop } });
+
+  test('with a small receive limit, the snapshot shrinks its pages and equals the normal one', async () => {
+    const small = smallClient();
+    try {
+      const ranges = [etcdRangesFor('', root)];
+      const normal = await etcd3Store(etcd).snapshot(ranges);
+      const shrunk = await etcd3Store(small).snapshot(ranges);
+      assert.equal(shrunk.revision, normal.revision);
+      assert.equal(shrunk.undecodable, normal.undecodable);
+      assert.equal(shrunk.entries.size, normal.entries.size);
+      for (const [key, entry] of normal.entries) {
+        const other = shrunk.entries.get(key);
+        assert.ok(other, `small-limit snapshot has ${key.slice(0, 80)}`);
+        assert.equal(other.key, entry.key);
+        assert.ok(other.value.equals(entry.value), `value of ${key.slice(0, 80)} is byte-exact`);
+        assert.equal(other.modRevision, entry.modRevision);
+      }
+    } finally {
+      small.close();
+    }
+  });
+
+  test('with a small receive limit, getMany splits its read transactions and returns every value byte-exact', async () => {
+    const small = smallClient();
+    try {
+      const big = [...written.keys()].filter((k) => k.includes('/config/big-'));
+      assert.equal(big.length, 30);
+      const keys = [...[...written.keys()].filter((k) => !big.includes(k)).slice(0, 60), ...big, `${root}/config/absent`];
+      const got = await etcd3Store(small).getMany(keys);
+      const normal = await etcd3Store(etcd).getMany(keys);
+      assert.equal(got.size, keys.length - 1, 'every present key, and not the absent one');
+      for (const key of keys.slice(0, -1)) {
+        const entry = got.get(key);
+        assert.ok(entry, `getMany has ${key.slice(0, 80)}`);
+        assert.ok(entry.value.equals(written.get(key) as Buffer), `value of ${key.slice(0, 80)} is byte-exact`);
+        assert.equal(entry.modRevision, normal.get(key)?.modRevision);
+      }
+    } finally {
+      small.close();
+    }
   });
 
   // etcd3 without the pool (another etcd3 version), like a request whose auth token expired, goes through
