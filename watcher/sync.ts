@@ -4,7 +4,7 @@ import { etcdWriter } from '../common/apply/etcd-writer.js';
 import type { Config } from '../common/config/types.js';
 import type { EtcdStore } from '../common/etcd/store.js';
 import { AbortedError, isRetryable, LeadershipLostError, ZkError } from '../common/errors.js';
-import type { LeaderLock } from '../common/leader/lock.js';
+import { writeFence, type LeaderLock } from '../common/leader/lock.js';
 import type { Logger } from '../common/logger.js';
 import type { Metrics, WatcherMetrics } from '../common/metrics.js';
 import type { OwnershipStore } from '../common/ownership/store.js';
@@ -42,13 +42,19 @@ export interface SyncDeps {
 export async function runSync(deps: SyncDeps): Promise<void> {
   const { config, metrics, logger, lock } = deps;
   const wm = deps.watcherMetrics;
-  await lock.acquire(deps.signal);
+  try {
+    await lock.acquire(deps.signal);
+  } catch (err) {
+    // SIGTERM to a standby: it never led, so there is nothing to finish (SPEC §5: exit 0).
+    if (err instanceof AbortedError && deps.signal.aborted) return;
+    throw err;
+  }
   wm.leader.set(1);
   logger.info('became leader');
   const stop = AbortSignal.any([deps.signal, lock.lost]);
   const mapper = keyMapper(config.etcd.prefix);
   const writeLock = new SharedExclusiveLock();
-  const writer: PlanWriter = etcdWriter({ etcd: deps.etcd, ownership: deps.ownership, metrics, logger, fence: () => lock.fence(), eventLog: config.enableEventLog });
+  const writer: PlanWriter = etcdWriter({ etcd: deps.etcd, ownership: deps.ownership, metrics, logger, fence: writeFence(lock), eventLog: config.enableEventLog });
   let fatal: unknown = null;
   const fail = new AbortController();
   const queue = new ChangeQueue({
@@ -58,6 +64,10 @@ export async function runSync(deps: SyncDeps): Promise<void> {
     logger,
     writeLock,
     onApplied: (lag) => wm.syncLag.observe(lag),
+    onConflicts: (keys) => {
+      metrics.conflicts.inc(keys.length);
+      logger.warn({ keys: keys.slice(0, 5), count: keys.length }, 'keys another writer changed since our write were left alone');
+    },
     onFatal: (err) => {
       fatal = err;
       fail.abort();
@@ -84,6 +94,7 @@ export async function runSync(deps: SyncDeps): Promise<void> {
   // One reconcile at a time; a request while one runs queues one more run (the latest reason wins).
   let running: Promise<void> | null = null;
   let again: string | null = null;
+  const runningReconcile = (): Promise<void> | null => running;
   const requestReconcile = (reason: string): Promise<void> => {
     if (running) {
       again = reason;
@@ -268,6 +279,8 @@ export async function runSync(deps: SyncDeps): Promise<void> {
     clearInterval(gauges);
     schedule.stop();
     live.watcher?.stop();
+    // A reconcile still running (scheduled, or after a reconnect) stops at `stop`; its writes end before the clients close.
+    await runningReconcile()?.catch(() => undefined);
     await queue.stop();
     wm.leader.set(0);
   }

@@ -61,6 +61,7 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
         // Abandon batches not yet started (started ones finish), and fail the run rather than report a partial fix.
         if (signal?.aborted) throw new AbortedError('stopped by signal before every batch was applied');
         const trace = randomUUID();
+        deps.fence?.(); // throws once this process no longer leads: nothing is marked or sent then
         const puts = batch.filter((op) => op.type === 'put').map((op) => op.key);
         const previous = puts.length > 0 ? await ownership.markPending(puts) : new Map();
         if (puts.length > 0) deps.failpoint?.('after-pending');

@@ -1,4 +1,5 @@
 import type { Fence } from '../etcd/store.js';
+import { LeadershipLostError } from '../errors.js';
 
 /**
  * Leader election as the watcher uses it (SPEC §6). Only the leader writes; losing leadership
@@ -30,5 +31,17 @@ export function noLeaderElection(): LeaderLock {
     async release() {
       leading = false;
     },
+  };
+}
+
+/**
+ * The writer's fence: the lock's leader key to compare (etcd election), or nothing to compare (Kubernetes
+ * Lease, no election). Throws once this process no longer leads, lost or released: the election has no
+ * fence left to give then, and a write sent without one would land.
+ */
+export function writeFence(lock: Pick<LeaderLock, 'lost' | 'isLeader' | 'fence'>): () => Fence | undefined {
+  return () => {
+    if (lock.lost.aborted || !lock.isLeader()) throw new LeadershipLostError('this process no longer leads: writes stopped');
+    return lock.fence();
   };
 }

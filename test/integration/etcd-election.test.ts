@@ -10,8 +10,13 @@ import { AbortedError, LeadershipLostError } from '../../common/errors.js';
 import { etcd3Store } from '../../common/etcd/etcd3-store.js';
 import type { Fence } from '../../common/etcd/store.js';
 import { etcdElectionLock, leaderKey } from '../../common/leader/etcd-election.js';
-import type { LeaderLock } from '../../common/leader/lock.js';
+import { writeFence, type LeaderLock } from '../../common/leader/lock.js';
 import { silentLogger } from '../../common/logger.js';
+import { etcdWriter } from '../../common/apply/etcd-writer.js';
+import { createMetrics } from '../../common/metrics.js';
+import { ownershipHashKey, redisOwnershipStore } from '../../common/ownership/redis-store.js';
+import type { Plan } from '../../common/plan/plan.js';
+import { testRedis } from '../helpers/services.js';
 
 const ETCD = process.env.ZK2ETCD_ETCD_SERVERS ?? 'http://127.0.0.1:22379';
 const TTL = 2;
@@ -221,6 +226,34 @@ describe('etcd leader election', () => {
     assert.equal(ok.succeeded, true);
     assert.equal((await admin.get(fresh).string()), 'y');
     await admin.delete().prefix(`${base}-fenced/`);
+  });
+
+  test('WRITE FENCE: once leadership is lost or released, the writer marks nothing and sends nothing', async () => {
+    const redis = testRedis();
+    try {
+      for (const how of ['lost', 'released'] as const) {
+        const name = `${base}-${++seq}`;
+        const [only] = ['a'].map((id) => contend(name, id)) as [Contender];
+        assert.equal(await only.acquired, 'leader');
+        const ownership = redisOwnershipStore(redis, { instance: name, legacy: null });
+        const writer = etcdWriter({ etcd: etcd3Store(only.client), ownership, metrics: createMetrics(), logger: silentLogger(), fence: writeFence(only.lock) });
+        const key = `${base}-wf/${seq}/k`;
+        const planned: Plan = { missing: [{ key, value: Buffer.from('x'), expect: { absent: true } }], changed: [], extra: [], foreign: [], conflict: [], inSync: 0, staleRecords: new Map(), unsettled: [] };
+        if (how === 'lost') {
+          const lost = lostFired(only.lock);
+          await admin.delete().key(leaderKey(name));
+          await lost;
+        } else {
+          await only.lock.release();
+        }
+        await assert.rejects(writer.write(planned), LeadershipLostError, `${how}: the write is refused`);
+        assert.equal((await admin.kv.range({ key: Buffer.from(key) })).kvs.length, 0, `${how}: nothing lands in etcd`);
+        assert.equal(await redis.hexists(ownershipHashKey(name), key), 0, `${how}: nothing is marked pending`);
+      }
+    } finally {
+      await admin.delete().prefix(`${base}-wf/`);
+      redis.disconnect();
+    }
   });
 
   test('the leader key deleted by someone else aborts lost at once', async () => {

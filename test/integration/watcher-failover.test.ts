@@ -20,6 +20,7 @@ describe('watcher failover with --leader-elect etcd', () => {
   const redis = testRedis();
   let zk: TestZk;
   const replicas: WatcherProcess[] = [];
+  const extra: WatcherProcess[] = [];
   const args = [`--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${name}`, '--leader-elect=etcd', `--lease-name=${name}`];
 
   before(async () => {
@@ -33,7 +34,7 @@ describe('watcher failover with --leader-elect etcd', () => {
   });
 
   after(async () => {
-    await Promise.all(replicas.map((r) => r.stop()));
+    await Promise.all([...replicas, ...extra].map((r) => r.stop()));
     await zk.removeTree(root);
     zk.close();
     await etcd.delete().prefix(root);
@@ -48,6 +49,17 @@ describe('watcher failover with --leader-elect etcd', () => {
     await eventually(async () => assert.deepEqual([await leaderGauge(a), await leaderGauge(b)], [1, 0]));
     for (const r of replicas) assert.equal((await fetch(`${r.url}/readyz`)).status, 200, '/readyz does not depend on leadership');
     await eventually(() => assertMirrored(etcd, root));
+  });
+
+  test('SIGTERM to a standby: it exits 0 without ever leading', async () => {
+    const standby = await startWatcher(args);
+    extra.push(standby);
+    await eventually(async () => assert.equal((await fetch(`${standby.url}/readyz`)).status, 200));
+    assert.equal(await leaderGauge(standby), 0);
+    standby.child.kill('SIGTERM');
+    const res = await standby.exited;
+    assert.equal(res.code, 0, standby.output().slice(-1500));
+    assert.doesNotMatch(standby.output(), /sync failed|became leader/);
   });
 
   test('kill -9 of the leader during changes: the standby takes over and etcd converges', async () => {
