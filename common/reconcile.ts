@@ -154,6 +154,7 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
 
   const summary = collector.summary();
   for (const kind of ['missing', 'changed', 'extra', 'foreign', 'conflict'] as const) metrics.differences.set({ kind }, summary.counts[kind]);
+  metrics.conflicts.inc(summary.counts.conflict); // SPEC §3: left alone, and counted
   metrics.zkNodes.set(zkNodes);
   metrics.etcdKeys.set(etcdKeys);
 

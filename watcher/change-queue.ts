@@ -22,6 +22,8 @@ export interface ChangeQueueDeps {
   readonly onApplied?: (lagSeconds: number) => void;
   /** A non-retryable failure (e.g. leadership lost): the owner stops the process. */
   readonly onFatal: (err: unknown) => void;
+  /** Keys an event would delete that another writer changed since our write: left alone (SPEC §3). */
+  readonly onConflicts?: (keys: readonly string[]) => void;
   /** Flushes hold it shared; a full reconcile's writes hold it exclusive, so the two never interleave. */
   readonly writeLock: Pick<SharedExclusiveLock, 'shared'>;
 }
@@ -144,7 +146,9 @@ export class ChangeQueue {
     for (const [key, p] of batch) if (p.value !== null) desired.set(key, p.value);
     const current = await this.deps.etcd.getMany(keys);
     const ownership = await this.deps.ownership.lookup(keys.filter((k) => !desired.has(k) && current.has(k)));
-    return this.deps.writer.write(plan({ desired, current, ownership, keys }));
+    const planned = plan({ desired, current, ownership, keys });
+    if (planned.conflict.length > 0) this.deps.onConflicts?.(planned.conflict);
+    return this.deps.writer.write(planned);
   }
 
   private applied(batch: Batch, result: ApplyResult): void {

@@ -151,6 +151,7 @@ describe('reconcile is safe beside other writers', () => {
     const mine = text.split('\n').filter((l) => l.includes(`instance="${instance}"`) && l.includes('command="reconcile"'));
     assert.ok(mine.some((l) => /^zk2etcd_fixed_total\{.*type="put".*\} 1$/.test(l)), mine.join('\n'));
     assert.ok(mine.some((l) => /^zk2etcd_last_success_timestamp_seconds\{/.test(l)));
+    assert.ok(mine.some((l) => /^zk2etcd_conflicts_total\{.*\} 1$/.test(l)), `the key another writer rewrote is counted as a conflict:\n${mine.join('\n')}`);
     assert.ok(mine.some((l) => /^zk2etcd_etcd_op_total\{.*op="txn".*status="success"/.test(l)));
     // The walk's reads: one multiRead per batch on ZooKeeper 3.6+ (the fast path), one get per node otherwise.
     assert.ok(mine.some((l) => /^zk2etcd_zk_op_total\{.*op="(get|multi_read)".*status="success"/.test(l)), mine.join('\n'));

@@ -47,6 +47,21 @@ describe('zk2etcd sync follows ZooKeeper', () => {
     assert.equal(await etcd.get(`${root}/foreign`).string(), 'another tool');
   });
 
+  test('a deleted node whose key another writer rewrote: the key is kept and counted as a conflict', async () => {
+    const key = `${root}/rewritten-later`;
+    await zk.create(key, Buffer.from('ours'));
+    await eventually(async () => assert.equal(await etcd.get(key).string(), 'ours'));
+    await etcd.put(key).value('rewritten by another writer');
+    await zk.remove(key);
+    await eventually(async () => {
+      const text = await (await fetch(`${watcher.url}/metrics`)).text();
+      assert.match(text, /^zk2etcd_conflicts_total 1$/m);
+    });
+    assert.equal(await etcd.get(key).string(), 'rewritten by another writer');
+    assert.match(watcher.output(), /keys another writer changed since our write were left alone/);
+    await etcd.delete().key(key);
+  });
+
   test('a subtree 10 levels deep created in one burst is followed to full depth', async () => {
     let path = `${root}/deep`;
     const nodes: Promise<void>[] = [];
