@@ -8,7 +8,7 @@ import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
 import { AbortedError, LeadershipLostError } from '../../common/errors.js';
 import { etcd3Store } from '../../common/etcd/etcd3-store.js';
-import type { Fence } from '../../common/etcd/store.js';
+import type { EtcdStore, Fence } from '../../common/etcd/store.js';
 import { etcdElectionLock, leaderKey } from '../../common/leader/etcd-election.js';
 import { writeFence, type LeaderLock } from '../../common/leader/lock.js';
 import { silentLogger } from '../../common/logger.js';
@@ -252,6 +252,47 @@ describe('etcd leader election', () => {
       }
     } finally {
       await admin.delete().prefix(`${base}-wf/`);
+      redis.disconnect();
+    }
+  });
+
+  test('WRITE FENCE: leadership lost between two batches of one write: the second is neither marked nor sent', async () => {
+    const redis = testRedis();
+    const name = `${base}-${++seq}`;
+    try {
+      const [only] = ['a'].map((id) => contend(name, id)) as [Contender];
+      assert.equal(await only.acquired, 'leader');
+      const store = etcd3Store(only.client);
+      let commits = 0;
+      // The real store; its first commit returns only once the loss has been seen.
+      const losingAfterFirst: EtcdStore = {
+        ...store,
+        commit: async (ops, fence) => {
+          const outcome = await store.commit(ops, fence);
+          if (++commits === 1) {
+            const lost = lostFired(only.lock);
+            await admin.delete().key(leaderKey(name));
+            await lost;
+          }
+          return outcome;
+        },
+      };
+      const ownership = redisOwnershipStore(redis, { instance: name, legacy: null });
+      const writer = etcdWriter({ etcd: losingAfterFirst, ownership, metrics: createMetrics(), logger: silentLogger(), fence: writeFence(only.lock), inFlight: 1 });
+      const keys = Array.from({ length: 200 }, (_, i) => `${base}-wf/${seq}/k${String(i).padStart(3, '0')}`);
+      const planned: Plan = { missing: keys.map((key) => ({ key, value: Buffer.from('x'), expect: { absent: true } })), changed: [], extra: [], foreign: [], conflict: [], inSync: 0, staleRecords: new Map(), unsettled: [] };
+      await assert.rejects(writer.write(planned), LeadershipLostError);
+      assert.equal(commits, 1);
+      const landed = (await admin.kv.range({ key: Buffer.from(`${base}-wf/${seq}/`), range_end: Buffer.from(`${base}-wf/${seq}0`) })).kvs.map((kv) => kv.key.toString());
+      const first = landed.length;
+      assert.ok(first > 0 && first < keys.length, `the first batch landed (${first} keys), the second did not`);
+      assert.deepEqual(landed, keys.slice(0, first));
+      const records = await redis.hgetall(ownershipHashKey(name));
+      assert.deepEqual(Object.keys(records).sort(), keys.slice(0, first), 'only the first batch is recorded; the second was never marked pending');
+      assert.ok(Object.values(records).every((v) => v !== 'pending'));
+    } finally {
+      await admin.delete().prefix(`${base}-wf/`);
+      await redis.del(ownershipHashKey(name));
       redis.disconnect();
     }
   });
