@@ -5,7 +5,7 @@ export const COMMANDS: readonly [string, string][] = [
   ['fix', 'diff, confirm, then make etcd match ZooKeeper (= diff --fix)'],
   ['reconcile', 'fix and push metrics to the Pushgateway (the CronJob entry)'],
   ['sync', 'the watcher: leader-elected incremental sync (Kubernetes Deployment)'],
-  ['log', 'change a running watcher\'s log level: log --level L [--addr http://host:8080] [--admin-token-file F]'],
+  ['log', 'change a running watcher\'s log level: log --level L [--addr http://host:8080] [--admin-token T | --admin-token-file F]'],
   ['version', 'print version, commit, build date and Node version'],
 ];
 

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgv } from '../common/config/argv.js';
+import { resolveSecret } from '../common/config/sources.js';
 import { ExitCode } from '../common/errors.js';
 
 const FLAGS = new Map<string, 'string' | 'boolean'>([
@@ -7,7 +8,7 @@ const FLAGS = new Map<string, 'string' | 'boolean'>([
   ['addr', 'string'],
 ]);
 
-/** `zk2etcd log --level L --addr URL`: changes a running watcher's log level through POST /log. */
+/** `zk2etcd log --level L --addr URL [--admin-token(-file) ...]`: changes a running watcher's log level through POST /log. */
 export async function runLogCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const args = parseArgv(argv, FLAGS);
   const problems = [...args.problems];
@@ -20,15 +21,8 @@ export async function runLogCommand(argv: readonly string[], env: NodeJS.Process
   } catch {
     problems.push(`--addr: must be the watcher's http URL such as http://127.0.0.1:8080 (got "${addr}")`);
   }
-  let token = env.ZK2ETCD_ADMIN_TOKEN ?? null;
-  const tokenFile = args.values.get('admin-token-file') ?? env.ZK2ETCD_ADMIN_TOKEN_FILE;
-  if (tokenFile) {
-    try {
-      token = readFileSync(tokenFile, 'utf8').trim();
-    } catch {
-      problems.push(`--admin-token-file: cannot read ${tokenFile}`);
-    }
-  }
+  // --admin-token, --admin-token-file or their ZK2ETCD_ variables, by the loader's precedence (flag > env).
+  const token = resolveSecret('admin-token', { flags: args.values, env }, (p) => readFileSync(p), problems) ?? null;
   if (problems.length > 0 || !url) {
     for (const p of problems) process.stderr.write(`zk2etcd log: ${p}\n`);
     return ExitCode.usage;

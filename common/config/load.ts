@@ -6,6 +6,8 @@ import { covers } from '../paths.js';
 import { parseArgv } from './argv.js';
 import { FLAGS, FLAG_BY_NAME, envName } from './flags.js';
 import * as s from './schema.js';
+import { pickSource, readSecret } from './sources.js';
+import type { Raw } from './sources.js';
 import type { Command, Config, LeaderElect, TlsFiles } from './types.js';
 
 // Loaded only when used (a config file, a cron schedule): every one-shot run pays for what it imports.
@@ -57,11 +59,6 @@ const shape = {
   'redis-username': z.string().optional(),
 };
 
-interface Raw {
-  value: string;
-  source: string;
-}
-
 /** Reads flags > environment > config file > defaults, validates everything, returns a frozen Config. */
 export function loadConfig(input: LoadInput): Config {
   const readFile = input.readFile ?? ((p: string) => readFileSync(p));
@@ -72,13 +69,10 @@ export function loadConfig(input: LoadInput): Config {
 
   const fileValues = readConfigFile(argv.values.get('config') ?? input.env[envName('config')], readFile, problems);
   const raw = new Map<string, Raw>();
+  const from = { flags: argv.values, env: input.env, file: fileValues };
   for (const name of FLAG_BY_NAME.keys()) {
-    const flag = argv.values.get(name);
-    const env = input.env[envName(name)];
-    const file = fileValues.get(name);
-    if (flag !== undefined) raw.set(name, { value: flag, source: `--${name}` });
-    else if (env !== undefined) raw.set(name, { value: env, source: envName(name) });
-    else if (file !== undefined) raw.set(name, { value: file, source: `config file key ${name}` });
+    const picked = pickSource(name, from);
+    if (picked) raw.set(name, picked);
   }
 
   const secrets = readSecrets(raw, readFile, problems);
@@ -97,7 +91,7 @@ export function loadConfig(input: LoadInput): Config {
     if (result.success) (parsed as Record<string, unknown>)[name] = result.data;
     else {
       const given = raw.get(name);
-      const origin = given ? ` (got "${maskCredentials(given.value)}" from ${given.source})` : '';
+      const origin = given ? ` (got "${maskCredentials(given.value)}" from ${given.label})` : '';
       for (const issue of result.error.issues) problems.push(`--${name}: ${maskCredentials(issue.message)}${origin}`);
     }
   }
@@ -211,24 +205,13 @@ function readConfigFile(path: string | undefined, readFile: (p: string) => Buffe
   return out;
 }
 
+/** Every secret, as its value or its `-file`: the form from the higher-ranked source wins (see readSecret). */
 function readSecrets(raw: Map<string, Raw>, readFile: (p: string) => Buffer, problems: string[]): Map<string, string> {
   const out = new Map<string, string>();
   for (const f of FLAGS) {
     if (!f.secret) continue;
-    const direct = raw.get(f.name);
-    const file = raw.get(`${f.name}-file`);
-    if (direct && file) {
-      problems.push(`--${f.name} and --${f.name}-file: set only one`);
-      continue;
-    }
-    if (direct) out.set(f.name, direct.value);
-    if (file) {
-      try {
-        out.set(f.name, readFile(file.value).toString('utf8').replace(/\r?\n$/, ''));
-      } catch (err) {
-        problems.push(`--${f.name}-file: cannot read ${file.value} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-      }
-    }
+    const value = readSecret(f.name, raw.get(f.name), raw.get(`${f.name}-file`), readFile, problems);
+    if (value !== undefined) out.set(f.name, value);
   }
   return out;
 }

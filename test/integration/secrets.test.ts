@@ -136,13 +136,13 @@ describe('secrets never appear in output', () => {
     }
   });
 
-  test('a secret given both directly and as a file is exit 2, naming the flags, not the value', async () => {
+  test('a secret given both directly and as a file in the same place is exit 2, naming the flags, not the value', async () => {
     const cases: [string, string[], Record<string, string>][] = [
       ['redis-password', [`--redis-password=${REDIS_SECRET}`, `--redis-password-file=${files.redis}`], {}],
       ['etcd-password', [`--etcd-password=${ETCD_SECRET}`, `--etcd-password-file=${files.etcd}`], {}],
       ['zookeeper-auth', [`--zookeeper-auth=${zkAuth}`, `--zookeeper-auth-file=${files.zk}`], {}],
       ['admin-token', [`--admin-token=${TOKEN_SECRET}`, `--admin-token-file=${files.token}`], {}],
-      ['redis-password', [`--redis-password-file=${files.redis}`], { ZK2ETCD_REDIS_PASSWORD: REDIS_SECRET }],
+      ['redis-password', [], { ZK2ETCD_REDIS_PASSWORD: REDIS_SECRET, ZK2ETCD_REDIS_PASSWORD_FILE: files.redis }],
       ['etcd-password', [], { ZK2ETCD_ETCD_PASSWORD: ETCD_SECRET, ZK2ETCD_ETCD_PASSWORD_FILE: files.etcd }],
     ];
     for (const [flag, args, env] of cases) {

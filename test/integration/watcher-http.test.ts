@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { freshName, runCli, testEtcd, testRedis, testZk, cleanupRoot } from '../helpers/services.js';
 import type { TestZk } from '../helpers/services.js';
-import { startWatcher, waitForLog } from '../helpers/watcher-process.js';
+import { eventually, startWatcher, waitForLog } from '../helpers/watcher-process.js';
 import type { WatcherProcess } from '../helpers/watcher-process.js';
 
 /** Every replica's HTTP surface (SPEC §8) and the `zk2etcd log` subcommand. */
@@ -60,6 +60,29 @@ describe('watcher HTTP endpoints', () => {
     await waitForLog(watcher, 'log level changed', 2);
     const usage = await runCli(['log', '--level', 'loud']);
     assert.equal(usage.code, 2);
+  });
+
+  test('zk2etcd log --admin-token authenticates; the flag wins over ZK2ETCD_ADMIN_TOKEN(_FILE)', async () => {
+    const changes = (level: string) => watcher.output().split('\n').filter((l) => l.includes('"msg":"log level changed"') && l.includes(`"newLevel":"${level}"`)).length;
+    const wrongFile = join(dirname(tokenFile), 'wrong-token');
+    writeFileSync(wrongFile, 'wrong\n');
+    const log = (level: string, flags: string[], env: Record<string, string> = {}) => runCli(['log', '--level', level, '--addr', watcher.url, ...flags], env);
+
+    const before = changes('error');
+    const r = await log('error', ['--admin-token', token]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /log level set to error/);
+    await eventually(async () => assert.equal(changes('error'), before + 1));
+
+    // Flag > env: a right flag beats a wrong token in the environment, given as value or as file ...
+    for (const env of [{ ZK2ETCD_ADMIN_TOKEN: 'wrong' }, { ZK2ETCD_ADMIN_TOKEN_FILE: wrongFile }] as Record<string, string>[]) {
+      const over = await log('info', [`--admin-token=${token}`], env);
+      assert.equal(over.code, 0, `${Object.keys(env).join()}: ${over.stderr}`);
+    }
+    // ... and a wrong flag is not rescued by the right token in the environment.
+    const refused = await log('warn', ['--admin-token=wrong'], { ZK2ETCD_ADMIN_TOKEN_FILE: tokenFile });
+    assert.equal(refused.code, 1, refused.stderr);
+    for (const out of [r, refused]) assert.ok(!out.stdout.includes(token) && !out.stderr.includes(token), 'the token is shown');
   });
 
   test('the token never appears in logs or --help', async () => {

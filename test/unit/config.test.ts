@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
 import { parseArgv } from '../../common/config/argv.js';
 import { parseDuration } from '../../common/config/duration.js';
 import { loadConfig } from '../../common/config/load.js';
@@ -284,6 +287,124 @@ describe('loadConfig: secrets', () => {
   });
 });
 
+describe('loadConfig: a secret given as value and as -file: precedence flag > env > config file decides', () => {
+  // Real files on disk: the loader's own readFileSync, so a file it must not open is really there (or really missing).
+  const dir = mkdtempSync(join(tmpdir(), 'zk2etcd-config-secrets-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  type Src = 'flag' | 'env' | 'file';
+  type Form = 'value' | 'file';
+  const PAIRS: { name: string; pick: (c: Config) => unknown; needs?: string[] }[] = [
+    { name: 'redis-password', pick: (c) => c.redis.password },
+    { name: 'etcd-password', pick: (c) => c.etcd.password, needs: ['--etcd-username=root'] },
+    { name: 'zookeeper-auth', pick: (c) => c.zookeeper.auth },
+    { name: 'admin-token', pick: (c) => c.adminToken },
+  ];
+  const upper = (name: string) => `ZK2ETCD_${name.toUpperCase().replace(/-/g, '_')}`;
+
+  interface Setting {
+    src: Src;
+    form: Form;
+    secret: string;
+    /** For form file: point at a path that does not exist. */
+    missing?: boolean;
+  }
+  let seq = 0;
+  /** Runs the loader with each setting placed in its source (a -file form gets a real file holding the secret). */
+  function run(pair: (typeof PAIRS)[number], settings: Setting[], extraArgv: string[] = []): Config {
+    const argv = [...REQUIRED, ...extraArgv];
+    const env: Record<string, string> = {};
+    const yaml: string[] = [];
+    for (const s of settings) {
+      const key = s.form === 'file' ? `${pair.name}-file` : pair.name;
+      let value = s.secret;
+      if (s.form === 'file') {
+        value = join(dir, `${pair.name}-${s.src}-${seq++}`);
+        if (!s.missing) writeFileSync(value, `${s.secret}\n`);
+      }
+      if (s.src === 'flag') argv.push(`--${key}=${value}`);
+      else if (s.src === 'env') env[upper(key)] = value;
+      else yaml.push(`${key}: ${JSON.stringify(value)}`);
+    }
+    if (yaml.length > 0) {
+      const config = join(dir, `config-${seq++}.yaml`);
+      writeFileSync(config, `${yaml.join('\n')}\n`);
+      argv.push(`--config=${config}`);
+    }
+    return loadConfig({ command: 'diff', argv, env });
+  }
+  function problemsOfRun(...args: Parameters<typeof run>): readonly string[] {
+    try {
+      run(...args);
+    } catch (err) {
+      assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+      return err.problems;
+    }
+    assert.fail('expected loadConfig to throw a ConfigError');
+  }
+
+  // [higher-ranked source, its form, lower-ranked source, its form]
+  const crossSource: [Src, Form, Src, Form][] = [
+    ['flag', 'value', 'env', 'file'],
+    ['flag', 'file', 'env', 'value'],
+    ['flag', 'value', 'file', 'file'],
+    ['flag', 'file', 'file', 'value'],
+    ['env', 'value', 'file', 'file'],
+    ['env', 'file', 'file', 'value'],
+  ];
+  const NAMES: Record<Src, string> = { flag: 'flag', env: 'env', file: 'config file' };
+  for (const pair of PAIRS) {
+    for (const [hiSrc, hiForm, loSrc, loForm] of crossSource) {
+      const hiName = `${NAMES[hiSrc]} ${hiForm === 'file' ? '-file' : 'value'}`;
+      const loName = `${NAMES[loSrc]} ${loForm === 'file' ? '-file' : 'value'}`;
+      test(`${pair.name}: ${hiName} wins over ${loName}`, () => {
+        const config = run(pair, [
+          { src: loSrc, form: loForm, secret: 'user:loser-secret' },
+          { src: hiSrc, form: hiForm, secret: 'user:winner-secret' },
+        ], pair.needs);
+        assert.equal(pair.pick(config), 'user:winner-secret');
+      });
+    }
+    test(`${pair.name}: a lower-ranked -file is never opened (flag value, env -file missing)`, () => {
+      const config = run(pair, [
+        { src: 'env', form: 'file', secret: 'user:loser-secret', missing: true },
+        { src: 'flag', form: 'value', secret: 'user:winner-secret' },
+      ], pair.needs);
+      assert.equal(pair.pick(config), 'user:winner-secret');
+    });
+    test(`${pair.name}: a lower-ranked -file is never opened (env value, config-file -file missing)`, () => {
+      const config = run(pair, [
+        { src: 'file', form: 'file', secret: 'user:loser-secret', missing: true },
+        { src: 'env', form: 'value', secret: 'user:winner-secret' },
+      ], pair.needs);
+      assert.equal(pair.pick(config), 'user:winner-secret');
+    });
+    test(`${pair.name}: both forms in the environment are overridden by a flag`, () => {
+      const config = run(pair, [
+        { src: 'env', form: 'value', secret: 'user:loser-secret' },
+        { src: 'env', form: 'file', secret: 'user:loser-secret' },
+        { src: 'flag', form: 'file', secret: 'user:winner-secret' },
+      ], pair.needs);
+      assert.equal(pair.pick(config), 'user:winner-secret');
+    });
+
+    const sameSource: [Src, string][] = [
+      ['flag', 'on the command line'],
+      ['env', `in the environment, ${upper(pair.name)} and ${upper(`${pair.name}-file`)}`],
+      ['file', `in the config file, keys ${pair.name} and ${pair.name}-file`],
+    ];
+    for (const [src, where] of sameSource) {
+      test(`${pair.name}: value and -file both from the ${NAMES[src]} is an error naming both`, () => {
+        const problems = problemsOfRun(pair, [
+          { src, form: 'value', secret: 'user:same-source-secret' },
+          { src, form: 'file', secret: 'user:same-source-secret' },
+        ]);
+        assert.deepEqual(problems, [`--${pair.name} and --${pair.name}-file: set only one (both given ${where})`]);
+      });
+    }
+  }
+});
+
 describe('loadConfig: the result is deeply frozen', () => {
   const config = load({
     argv: ['--etcd-cacert=/ca.pem', '--etcd-cert=/cert.pem', '--etcd-key=/key.pem'],
@@ -441,7 +562,8 @@ describe('loadConfig: a secret value never appears in a problem', () => {
       name: 'a password embedded in the --redis-server URL (rejected, and must not be echoed back)',
       args: { bare: true, argv: ['--zookeeper-servers=zk:2181', '--etcd-servers=etcd:2379', `--redis-server=redis://app:${SECRET}@redis:6379`] },
     },
-    { name: 'secret in env and as -file flag', args: { argv: ['--admin-token-file=/t'], env: { ZK2ETCD_ADMIN_TOKEN: SECRET }, files: { '/t': SECRET } } },
+    { name: 'secret and -file both in env', args: { env: { ZK2ETCD_ADMIN_TOKEN: SECRET, ZK2ETCD_ADMIN_TOKEN_FILE: '/t' }, files: { '/t': SECRET } } },
+    { name: 'secret and -file both in the config file', args: { argv: ['--config=/c.yaml'], files: { '/c.yaml': `admin-token: ${SECRET}\nadmin-token-file: /t\n`, '/t': SECRET } } },
   ];
   for (const c of cases) {
     test(c.name, () => {
