@@ -35,9 +35,14 @@ export interface ReconcileContext {
   readonly writer?: PlanWriter | undefined;
   readonly progress?: Progress;
   readonly signal?: AbortSignal | undefined;
+  /** Bytes of creates and updates held back until the deletion guard passes (default HOLD_BYTES). */
+  readonly holdBytes?: number | undefined;
 }
 
-export type ReconcileOptions = Pick<Config, 'zookeeper' | 'etcd' | 'concurrent' | 'maxRound' | 'roundIntervalMs' | 'maxDelete' | 'force'>;
+export type ReconcileOptions = Pick<Config, 'zookeeper' | 'etcd' | 'concurrent' | 'maxRound' | 'roundIntervalMs' | 'maxDelete' | 'force'> & {
+  /** The writer writes nothing (--dry-run): no creates or updates need holding back for the guard. */
+  readonly dryRun?: boolean;
+};
 
 export interface ReconcileResult {
   readonly zkNodes: number;
@@ -49,14 +54,30 @@ export interface ReconcileResult {
 
 /** Chunks in flight: while one waits on etcd another walks ZooKeeper and a third applies. */
 const CHUNKS_IN_FLIGHT = 4;
+/** Creates and updates held back until the deletion guard has passed: at most this many key and value bytes. */
+export const HOLD_BYTES = 64 * 1024 * 1024;
 
 /**
  * One full reconcile (SPEC §4), chunk by chunk (`chunks.ts`) so memory stays bounded: per chunk the etcd
  * read, then the ZooKeeper walk, a pure plan, the first confirmation round and (with a writer) the
  * conditional creates and updates. Deletes wait for the end: the deletion guard needs the total. With
  * --max-round above 1 the later rounds run once over all chunks' differences, so each pause is paid once.
+ *
+ * A guard that refuses refuses the whole fix (SPEC §4.6): when some keys are already ours, so that the
+ * guard could refuse, the creates and updates are held back until it has passed (a first copy has
+ * nothing to delete and writes as it goes). More than HOLD_BYTES of them are not held: that pass goes on
+ * reading only, checks the guard, and a second pass writes as it goes.
  */
 export async function reconcile(opts: ReconcileOptions, clients: ReconcileClients, ctx: ReconcileContext): Promise<ReconcileResult> {
+  const first = await reconcilePass(opts, clients, ctx, true);
+  if (first !== 'guard passed, nothing written') return first;
+  ctx.logger.info({ holdBytes: HOLD_BYTES }, 'too many creates and updates to hold back until the deletion guard passed; it passed on what was read: reconciling again, writing as it goes');
+  const second = await reconcilePass(opts, clients, ctx, false);
+  if (typeof second === 'string') throw new Error('a pass that holds nothing back cannot overflow'); // unreachable
+  return second;
+}
+
+async function reconcilePass(opts: ReconcileOptions, clients: ReconcileClients, ctx: ReconcileContext, mayHold: boolean): Promise<ReconcileResult | 'guard passed, nothing written'> {
   const started = performance.now();
   const { metrics, logger } = ctx;
   const progress = ctx.progress ?? noProgress;
@@ -78,6 +99,10 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
   // that starts with no records at all (a first copy) has none to repair, and skips both.
   const repairRecords = ctx.writer !== undefined && !(await clients.ownership.isEmpty());
   const seen = repairRecords ? new SeenKeys() : null;
+  const hold = mayHold && repairRecords && !opts.force && !opts.dryRun;
+  const heldPuts: Plan[] = [];
+  let heldBytes = 0;
+  let overflow = false;
   const extras: DeleteAction[] = [];
   const held: Plan[] = [];
   const heldLists: ChildListStamps = new Map(); // the held chunks' child-list stamps, for rounds 2..N
@@ -99,11 +124,19 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
     const result = await ctx.writer.write(p, ctx.signal); // read `applied` after the await: chunks write concurrently
     applied = addApplied(applied, result);
   };
-  /** A confirmed plan: counted, its creates and updates applied now, its deletes kept for the guard. */
+  /** A confirmed plan: counted, its creates and updates applied now (or held), its deletes kept for the guard. */
   const take = async (confirmed: Plan): Promise<void> => {
     collector.add(confirmed);
     extras.push(...confirmed.extra);
-    await write({ ...confirmed, extra: [] });
+    const puts: Plan = { ...confirmed, extra: [] };
+    if (!hold) return write(puts);
+    if (overflow) return;
+    heldPuts.push(puts);
+    for (const a of [...puts.missing, ...puts.changed]) heldBytes += a.key.length + a.value.length;
+    if (heldBytes > (ctx.holdBytes ?? HOLD_BYTES)) {
+      overflow = true;
+      heldPuts.length = 0;
+    }
   };
 
   await forEachPool(work, CHUNKS_IN_FLIGHT, async ({ layout, chunk }) => {
@@ -152,6 +185,10 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
     await take({ ...current, foreign: [...foreign].sort(), inSync });
   }
 
+  if (overflow) {
+    await checkGuard(extras.length, 0);
+    return 'guard passed, nothing written';
+  }
   const summary = collector.summary();
   for (const kind of ['missing', 'changed', 'extra', 'foreign', 'conflict'] as const) metrics.differences.set({ kind }, summary.counts[kind]);
   metrics.conflicts.inc(summary.counts.conflict); // SPEC §3: left alone, and counted
@@ -183,19 +220,22 @@ export async function reconcile(opts: ReconcileOptions, clients: ReconcileClient
     );
   }
   if (ctx.writer) {
-    const deletes = extras.length;
-    if (deletes > 0 && !opts.force) {
-      // The exact count (a lookup of every mirrored key) only when the lower bound would refuse.
-      const lower = Math.max(deletes, recordedPresent);
-      const owned = deletionLimit(opts.maxDelete, lower) >= deletes ? lower : await countOwned(work, clients, synced, seen, deletes);
-      checkDeletionGuard(deletes, owned, opts.maxDelete, opts.force);
-    }
+    await checkGuard(extras.length, recordedPresent);
+    if (heldPuts.length > 0) await write(mergePlans(heldPuts));
     extras.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     await write({ missing: [], changed: [], extra: extras, foreign: [], conflict: [], inSync: 0, staleRecords, unsettled });
   }
   const durationSeconds = (performance.now() - started) / 1000;
   metrics.reconcileSeconds.set(durationSeconds);
   return { zkNodes, etcdKeys, summary, applied: ctx.writer ? applied : null, durationSeconds };
+
+  /** Throws DeletionGuardError when the deletes exceed --max-delete; the exact count of our keys only when a lower bound would refuse. */
+  async function checkGuard(deletes: number, recorded: number): Promise<void> {
+    if (deletes === 0 || opts.force) return;
+    const lower = Math.max(deletes, recorded);
+    const owned = deletionLimit(opts.maxDelete, lower) >= deletes ? lower : await countOwned(work, clients, synced, seen, deletes);
+    checkDeletionGuard(deletes, owned, opts.maxDelete, opts.force);
+  }
 }
 
 function addApplied(a: ApplyResult, b: ApplyResult): ApplyResult {

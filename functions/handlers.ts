@@ -16,6 +16,8 @@ export interface HandlerContext {
   readonly progress?: Progress;
   readonly signal?: AbortSignal;
   readonly failpoint?: (point: Failpoint) => void;
+  /** Bytes of creates and updates held back until the deletion guard passes (tests set it low). */
+  readonly holdBytes?: number;
 }
 
 /** `diff` (and `diff --fix`): compare ZooKeeper and etcd; apply only when config.fix. */

@@ -90,14 +90,19 @@ describe('reconcile is safe beside other writers', () => {
 
   test('the deletion guard refuses a mass delete (exit 4); --force proceeds', async () => {
     for (let i = 10; i < 20; i++) await zk.remove(`${root}/svc${i}`);
+    await zk.create(`${root}/created-while-refused`, Buffer.from('new'));
     const refused = await fix('--max-delete=5');
     assert.equal(refused.code, 4, refused.stderr);
     assert.match(refused.stderr, /--max-delete/);
     assert.equal(await etcd.get(`${root}/svc15`).string(), 'v15', 'nothing deleted when refused');
+    assert.equal(await etcd.get(`${root}/created-while-refused`).string(), null, 'nothing created when refused');
     const forced = await fix('--max-delete=5', '--force');
     assert.equal(forced.code, 0, forced.stderr);
     assert.equal(jsonReport(forced).applied.delete, 10);
     assert.equal(await etcd.get(`${root}/svc15`).string(), null);
+    assert.equal(await etcd.get(`${root}/created-while-refused`).string(), 'new');
+    await zk.remove(`${root}/created-while-refused`);
+    assert.equal((await fix()).code, 0);
   });
 
   test('Redis unreachable: exit 1 and etcd unchanged', async () => {
