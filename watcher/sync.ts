@@ -179,11 +179,22 @@ export async function runSync(deps: SyncDeps): Promise<void> {
       },
     });
     live.watcher = watcher;
-    await watcher.start();
-    loading = false;
-    // Nodes mirrored before a session loss and not found now were deleted meanwhile.
-    for (const path of previous) queue.push(mapper.toKey(path), null);
-    await queue.idle();
+    // SIGTERM, a lost leadership or session, or a fatal write error stops the load (which may take minutes
+    // at 10^6 nodes) and the wait for its writes.
+    const until = AbortSignal.any([lost.signal, stop, fail.signal]);
+    const stopLoading = (): void => watcher.stop();
+    until.addEventListener('abort', stopLoading, { once: true });
+    try {
+      await watcher.start();
+      if (until.aborted) throw new AbortedError('stopped while loading the tree');
+      loading = false;
+      // Nodes mirrored before a session loss and not found now were deleted meanwhile.
+      for (const path of previous) queue.push(mapper.toKey(path), null);
+      await Promise.race([queue.idle(), once(until)]);
+      if (until.aborted) throw new AbortedError('stopped while applying the loaded tree');
+    } finally {
+      until.removeEventListener('abort', stopLoading);
+    }
     return () => watcher.stop();
   };
 
@@ -256,7 +267,7 @@ export async function runSync(deps: SyncDeps): Promise<void> {
       if (err instanceof ZkError && !stop.aborted) {
         logger.warn({ err: (err as Error).message }, 'ZooKeeper failed while loading the tree; rebuilding the session');
         lost.abort();
-      } else if (!lost.signal.aborted && !stop.aborted) throw err;
+      } else if (!lost.signal.aborted && !stop.aborted && !fail.signal.aborted) throw err;
     } finally {
       schedule.stop();
       stopWatching();
