@@ -13,16 +13,17 @@ import { noLeaderElection } from '../common/leader/lock.js';
 import { createLogger } from '../common/logger.js';
 import type { Logger } from '../common/logger.js';
 import { createMetrics, createWatcherMetrics } from '../common/metrics.js';
-import { connectRedis } from '../common/ownership/connect.js';
+import type { RedisClients } from '../common/ownership/connect.js';
 import { shutdownSignal } from '../common/signals.js';
 import { openZkSession, ownershipStoreFor } from '../functions/clients.js';
 import type { Etcd3 } from 'etcd3';
 import { createHttpServer } from './http.js';
+import { connectRedisRetrying } from './connect-redis-retrying.js';
+import { etcdProbe } from './etcd-probe.js';
 import { runSync } from './sync.js';
 
 /** Shutdown is bounded: after this long a SIGTERM'd watcher exits anyway. */
 const SHUTDOWN_LIMIT_MS = 20_000;
-
 async function leaderLock(config: Config, etcdClient: Etcd3, logger: Logger): Promise<LeaderLock> {
   const identity = `${hostname()}-${process.pid}`;
   switch (config.leaderElect) {
@@ -60,13 +61,16 @@ export async function runSyncCommand(argv: readonly string[], env: NodeJS.Proces
   const metrics = createMetrics();
   const watcherMetrics = createWatcherMetrics(metrics.registry);
   collectDefaultMetrics({ register: metrics.registry });
-  // Ready once Redis and etcd are connected; a leader also needs its ZooKeeper session. A standby is ready.
-  let clientsUp = false;
+  // Ready while Redis is connected (every ownership connection), etcd answers the probe and, on the leader,
+  // the ZooKeeper session is up. Not leadership: a standby with working clients is ready.
+  let redis: RedisClients | null = null;
+  let etcdUp: () => boolean = () => false;
   let zkUp = true;
+  const redisUp = () => redis !== null && redis.main.status === 'ready' && (redis.legacy === null || redis.legacy.status === 'ready');
   const http = createHttpServer({
     registry: metrics.registry,
     healthy: () => true,
-    ready: () => clientsUp && zkUp,
+    ready: () => redisUp() && etcdUp() && zkUp,
     setLogLevel: (level) => {
       logger.level = level;
       // Always recorded, whatever the new level hides.
@@ -85,12 +89,19 @@ export async function runSyncCommand(argv: readonly string[], env: NodeJS.Proces
   let lock: LeaderLock | null = null;
   let code: number = ExitCode.ok;
   try {
-    const redis = await connectRedis(config.redis, config.legacyOwnership);
-    closers.push(() => redis.close());
     const etcdClient = createEtcdClient(config.etcd);
     closers.push(() => etcdClient.close());
+    const probe = etcdProbe(etcdClient, `${config.etcd.prefix}${config.zookeeper.prefixes[0] ?? '/'}`, logger);
+    etcdUp = probe.up;
+    closers.push(() => probe.stop()); // closed before the client (closers run in reverse)
+    const clients = await connectRedisRetrying(config, logger, shutdown.signal);
+    if (clients === null) {
+      logger.info('stopped before Redis was reached');
+      return code;
+    }
+    redis = clients;
+    closers.push(() => clients.close());
     lock = await leaderLock(config, etcdClient, logger);
-    clientsUp = true;
     await runSync({
       config,
       metrics,
@@ -98,7 +109,7 @@ export async function runSyncCommand(argv: readonly string[], env: NodeJS.Proces
       logger,
       lock,
       etcd: instrumentEtcdStore(etcd3Store(etcdClient), metrics),
-      ownership: ownershipStoreFor(config, redis, metrics),
+      ownership: ownershipStoreFor(config, clients, metrics),
       openZk: (hooks) => openZkSession(config, metrics, logger, hooks),
       signal: shutdown.signal,
       onReady: (r) => {

@@ -19,6 +19,21 @@ function options(cfg: Config['redis'], db: number): RedisOptions {
   };
 }
 
+/** Errors of connectRedis that retrying cannot fix (the server refused our credentials). */
+const authFailures = new WeakSet<object>();
+
+/**
+ * True when `err` (from connectRedis) says Redis refused our credentials (WRONGPASS, NOAUTH, an invalid
+ * password): a configuration problem, not an outage, so a retry loop should give up on it.
+ */
+export function isRedisAuthFailure(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && authFailures.has(err);
+}
+
+function authRefused(err: Error | null): boolean {
+  return err?.name === 'ReplyError' && /^(WRONGPASS|NOAUTH)\b|invalid (username-)?password/i.test(err.message);
+}
+
 export interface RedisClients {
   readonly main: Redis;
   /** DB 0, for zk2etcd 1.x records; the same client when main is on DB 0. */
@@ -32,8 +47,14 @@ export async function connectRedis(cfg: Config['redis'], legacyOwnership: boolea
   const host = u.hostname.replace(/^\[|\]$/g, '');
   const port = Number(u.port || 6379);
   const db = u.pathname && u.pathname !== '/' ? Number(u.pathname.slice(1)) : 0;
+  // connect() only rejects with "Connection is closed."; the reason (refused, timed out, WRONGPASS) is the
+  // last 'error' event. Only its message is kept: a reply error carries the command's arguments (AUTH's password).
+  let lastError: Error | null = null;
+  const remember = (err: Error) => {
+    lastError = err;
+  };
   const main = new Redis(port, host, options(cfg, db));
-  main.on('error', () => {}); // surfaced through command failures
+  main.on('error', remember); // otherwise surfaced through command failures
   let legacy: Redis | null = null;
   const closeAll = async () => {
     main.disconnect();
@@ -46,16 +67,20 @@ export async function connectRedis(cfg: Config['redis'], legacyOwnership: boolea
       if (db === 0) legacy = main;
       else {
         legacy = new Redis(port, host, options(cfg, 0));
-        legacy.on('error', () => {});
+        legacy.on('error', remember);
         await legacy.connect();
       }
     }
   } catch (err) {
     await closeAll();
-    throw new OwnershipUnavailableError(
-      `cannot reach the ownership store at ${host}:${port}: ${(err as Error).message}; nothing is written or deleted without it (check --redis-server, --redis-password-file, --redis-tls)`,
+    const reason = lastError as Error | null;
+    const detail = reason && reason.message !== (err as Error).message ? `${(err as Error).message} (${reason.message})` : (err as Error).message;
+    const failure = new OwnershipUnavailableError(
+      `cannot reach the ownership store at ${host}:${port}: ${detail}; nothing is written or deleted without it (check --redis-server, --redis-password-file, --redis-tls)`,
       { cause: err },
     );
+    if (authRefused(reason) || authRefused(err as Error)) authFailures.add(failure);
+    throw failure;
   }
   return { main, legacy, close: closeAll };
 }
