@@ -51,6 +51,7 @@ export async function runSync(deps: SyncDeps): Promise<void> {
   }
   wm.leader.set(1);
   logger.info('became leader');
+  deps.onReady?.(false); // a leader is ready once its ZooKeeper session is up
   const stop = AbortSignal.any([deps.signal, lock.lost]);
   const mapper = keyMapper(config.etcd.prefix);
   const writeLock = new SharedExclusiveLock();

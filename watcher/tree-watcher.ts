@@ -73,16 +73,17 @@ export class TreeWatcher {
     if (exists) await this.load(root);
   }
 
+  // Loads queued behind the limiter when stop() is called skip their reads and report nothing.
   private async load(path: string): Promise<void> {
     if (this.stopped) return;
-    const node = await this.limit(() => this.zk.getW(path, () => this.event('data', path)));
-    if (node === null) return; // gone again: its parent's child watch reports it
+    const node = await this.limit(() => (this.stopped ? Promise.resolve(null) : this.zk.getW(path, () => this.event('data', path))));
+    if (node === null || this.stopped) return; // null: gone again, its parent's child watch reports it
     this.watches++;
     const entry: MirrorNode = { mzxid: node.mzxid, children: [], skipped: this.opts.skipEphemeral && node.ephemeral };
     this.nodes.set(path, entry);
     if (!entry.skipped) this.opts.onChange(path, node.data);
-    const names = await this.limit(() => this.zk.childrenW(path, () => this.event('child', path)));
-    if (names === null || this.nodes.get(path) !== entry) return;
+    const names = await this.limit(() => (this.stopped ? Promise.resolve(null) : this.zk.childrenW(path, () => this.event('child', path))));
+    if (names === null || this.stopped || this.nodes.get(path) !== entry) return;
     this.watches++;
     entry.children = this.synced(path, names);
     await Promise.all(entry.children.map((name) => this.load(childPath(path, name))));

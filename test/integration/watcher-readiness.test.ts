@@ -88,7 +88,7 @@ describe('watcher readiness: Redis down at start-up, Redis and etcd outages', ()
     await lockedRedis?.cleanup();
     privateEtcdClient?.close();
     await etcdServer?.cleanup();
-    await sharedRedis.del(`zk2etcd:{${name}-etcd}:owned`);
+    await sharedRedis.del(`zk2etcd:{${name}-etcd}:owned`, `zk2etcd:{${name}-zk}:owned`);
     await cleanupRoot({ zk, etcd, redis: sharedRedis, root, instance: name });
   });
 
@@ -178,5 +178,19 @@ describe('watcher readiness: Redis down at start-up, Redis and etcd outages', ()
     await etcdServer.start();
     await expectReadyz(w, 200);
     await eventually(() => assertMirrored(privateEtcdClient as Etcd3, root), 60_000);
+  });
+  test('a leader whose ZooKeeper cannot be reached is not ready; once it can, ready', { timeout: 120_000 }, async () => {
+    const port = await freePort(); // nothing listens here: ZooKeeper unreachable
+    const w = await startWatcher([`--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${name}-zk`], { ZK2ETCD_ZOOKEEPER_SERVERS: `127.0.0.1:${port}` });
+    others.push(w);
+    await waitForLog(w, 'became leader');
+    await waitForLog(w, 'cannot open a ZooKeeper session; retrying');
+    assert.equal(await status(w, '/readyz'), 503, w.output().slice(-1500));
+    assert.equal(await status(w, '/healthz'), 200);
+    await stopBounded(w);
+    const ok = await startWatcher([`--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${name}-zk`]);
+    others.push(ok);
+    await waitForLog(ok, 'full reconcile done');
+    await expectReadyz(ok, 200);
   });
 });
