@@ -16,7 +16,7 @@ export function createMetrics(registry: Registry = new Registry()) {
     zkConnect: new Counter({ name: 'zk2etcd_zk_connect_total', help: 'ZooKeeper connect events, reconnects included', registers: r }),
     differences: new Gauge({ name: 'zk2etcd_differences', help: 'differences found by the last diff, by kind', labelNames: ['kind'], registers: r }),
     reconcileSeconds: new Gauge({ name: 'zk2etcd_reconcile_duration_seconds', help: 'duration of the last full reconcile in seconds', registers: r }),
-    conflicts: new Counter({ name: 'zk2etcd_conflicts_total', help: 'owned keys left alone because another writer changed them, or writes whose condition failed', registers: r }),
+    conflicts: new Counter({ name: 'zk2etcd_conflicts_total', help: 'owned keys left alone because another writer changed them (counted by every run or full reconcile that finds one, and once per watcher event), and writes whose condition failed', registers: r }),
     ownershipErrors: new Counter({ name: 'zk2etcd_ownership_errors_total', help: 'ownership store (Redis) failures', registers: r }),
     zkNodes: new Gauge({ name: 'zk2etcd_zk_nodes', help: 'znodes under the mirrored prefixes in the last walk', registers: r }),
     etcdKeys: new Gauge({ name: 'zk2etcd_etcd_keys', help: 'etcd keys under the mirrored prefixes in the last read', registers: r }),

@@ -31,6 +31,8 @@ export interface ChangeQueueDeps {
 interface Pending {
   readonly value: Buffer | null;
   readonly since: number;
+  /** Back after a write of it was skipped: the writer counted that conflict already. */
+  readonly conflictCounted?: boolean;
 }
 
 type Batch = ReadonlyMap<string, Pending>;
@@ -147,8 +149,11 @@ export class ChangeQueue {
     const current = await this.deps.etcd.getMany(keys);
     const ownership = await this.deps.ownership.lookup(keys.filter((k) => !desired.has(k) && current.has(k)));
     const planned = plan({ desired, current, ownership, keys });
-    if (planned.conflict.length > 0) this.deps.onConflicts?.(planned.conflict);
-    return this.deps.writer.write(planned);
+    const result = await this.deps.writer.write(planned);
+    // Counted once the flush succeeded (a retried flush plans its keys again).
+    const conflicts = planned.conflict.filter((key) => !batch.get(key)?.conflictCounted);
+    if (conflicts.length > 0) this.deps.onConflicts?.(conflicts);
+    return result;
   }
 
   private applied(batch: Batch, result: ApplyResult): void {
@@ -157,7 +162,7 @@ export class ChangeQueue {
     const now = performance.now();
     if (this.deps.onApplied) for (const p of batch.values()) if (!Number.isNaN(p.since)) this.deps.onApplied((now - p.since) / 1000);
     // Someone else moved between our read and write: re-plan those keys from their latest state.
-    for (const key of result.skippedKeys) if (!this.pending.has(key)) this.pending.set(key, batch.get(key) as Pending);
+    for (const key of result.skippedKeys) if (!this.pending.has(key)) this.pending.set(key, { ...(batch.get(key) as Pending), conflictCounted: true });
   }
 
   private failed(batch: Batch, err: unknown, pausesAtStart: number): void {

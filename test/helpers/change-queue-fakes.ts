@@ -79,6 +79,8 @@ export interface Harness {
   readonly warnings: unknown[];
   readonly lags: number[];
   readonly lock: SharedExclusiveLock;
+  /** Each onConflicts call's keys. */
+  readonly conflicts: string[][];
 }
 
 export function harness(opts: Partial<Pick<ChangeQueueDeps, 'maxBatch' | 'maxInFlight'>> = {}): Harness {
@@ -86,6 +88,7 @@ export function harness(opts: Partial<Pick<ChangeQueueDeps, 'maxBatch' | 'maxInF
   const fatal: unknown[] = [];
   const warnings: unknown[] = [];
   const lags: number[] = [];
+  const conflicts: string[][] = [];
   const lock = new SharedExclusiveLock();
   const logger = { warn: (obj: unknown) => warnings.push(obj) } as unknown as Logger;
   const queue = new ChangeQueue({
@@ -96,11 +99,12 @@ export function harness(opts: Partial<Pick<ChangeQueueDeps, 'maxBatch' | 'maxInF
     writeLock: lock,
     onApplied: (lag) => lags.push(lag),
     onFatal: (err) => fatal.push(err),
+    onConflicts: (keys) => conflicts.push([...keys]),
     // The queue runs one flush at a time by default; most tests exercise concurrency, so 4 unless given.
     ...('maxInFlight' in opts ? {} : { maxInFlight: 4 }),
     ...opts,
   });
-  return { world, queue, fatal, warnings, lags, lock };
+  return { world, queue, fatal, warnings, lags, lock, conflicts };
 }
 
 export const buf = (s: string): Buffer => Buffer.from(s);

@@ -309,3 +309,39 @@ describe('ChangeQueue and the write lock', () => {
     assert.deepEqual(world.contents(), { '/a': '1', '/b': '1', '/c': '1' });
   });
 });
+
+describe('ChangeQueue counts each conflict once', () => {
+  test('a delete of a key another writer changed since our write: counted once the flush succeeds, not per attempt', async () => {
+    const { world, queue, conflicts } = harness({ maxInFlight: 1 });
+    world.etcd.set('/k', { value: buf('theirs'), modRevision: '5' });
+    world.records.set('/k', { kind: 'revision', revision: '3' });
+    queue.push('/k', null);
+    await settle();
+    world.flights[0]?.fail(new EtcdError('txn', 'unavailable', true, 'unavailable'));
+    await settle();
+    assert.deepEqual(conflicts, [], 'a failed flush counts nothing');
+    await new Promise((r) => setTimeout(r, BACKOFF_MS * 3));
+    await settle();
+    world.flights[1]?.succeed();
+    await queue.idle();
+    assert.equal(world.flights.length, 2);
+    assert.deepEqual(conflicts, [['/k']]);
+    assert.equal(world.contents()['/k'], 'theirs', 'left alone');
+  });
+
+  test('a write skipped because another writer moved first (counted by the writer) is not counted again when re-planned', async () => {
+    const { world, queue, conflicts } = harness({ maxInFlight: 1 });
+    world.etcd.set('/k', { value: buf('ours'), modRevision: '5' });
+    world.records.set('/k', { kind: 'revision', revision: '5' });
+    queue.push('/k', null);
+    await settle();
+    world.etcd.set('/k', { value: buf('theirs'), modRevision: '6' }); // another writer, before our delete
+    world.flights[0]?.succeed(['/k']);
+    await settle();
+    world.flights[1]?.succeed();
+    await queue.idle();
+    assert.equal(world.flights.length, 2, 'the key was planned again');
+    assert.deepEqual(conflicts, [], 'its conflict was counted by the writer that skipped it');
+    assert.equal(world.contents()['/k'], 'theirs');
+  });
+});
