@@ -6,6 +6,7 @@ import { forEachPool } from '../pool.js';
 import { CALL_DEADLINE_MS } from './connect.js';
 import { replyOverLimit, toEtcdError } from './errors.js';
 import { RANGE, type RangePage, type RangeRequest } from './range-codec.js';
+import { READ_TXN } from './read-txn-codec.js';
 import { rawUnary, type UnaryCall } from './raw-call.js';
 import { TXN, type TxnCompare, type TxnReply, type TxnRequest, type TxnRequestOp } from './txn-codec.js';
 import type { EtcdEntry, EtcdStore, Fence, KeyRange, Snapshot, SnapshotEntry, TxnOp, TxnOutcome } from './store.js';
@@ -43,24 +44,32 @@ function decodeKey(raw: Buffer): string | null {
 }
 
 
+/** A Range reply as etcd3's library decodes it, as the page our own codec gives. */
+function pageOf(res: { readonly header: { readonly revision: string }; readonly more: boolean; readonly kvs: readonly IKeyValue[] }): RangePage {
+  const kvs = res.kvs;
+  const last = kvs[kvs.length - 1];
+  return {
+    revision: res.header.revision,
+    more: res.more,
+    keys: kvs.map((item) => decodeKey(item.key)),
+    values: ownValues(kvs),
+    modRevisions: kvs.map((item) => item.mod_revision),
+    lastKey: last ? last.key : null,
+    bytes: kvs.reduce((n, item) => n + item.key.length + item.value.length, 0),
+  };
+}
+
 /** EtcdStore over an etcd3 client whose own retries are off: reads retry here, writes never blindly. */
 export function etcd3Store(client: Etcd3): EtcdStore {
   const kv = client.kv;
 
-  const libraryRange: UnaryCall<RangeRequest, RangePage> = async (req) => {
-    const res = await kv.range({ key: req.key, range_end: req.rangeEnd, limit: req.limit, revision: req.revision });
-    const kvs = res.kvs;
-    const last = kvs[kvs.length - 1];
-    return {
-      revision: res.header.revision,
-      more: res.more,
-      keys: kvs.map((item) => decodeKey(item.key)),
-      values: ownValues(kvs),
-      modRevisions: kvs.map((item) => item.mod_revision),
-      lastKey: last ? last.key : null,
-      bytes: kvs.reduce((n, item) => n + item.key.length + item.value.length, 0),
-    };
+  const libraryRange: UnaryCall<RangeRequest, RangePage> = async (req) =>
+    pageOf(await kv.range({ key: req.key, range_end: req.rangeEnd, limit: req.limit, revision: req.revision }));
+  const libraryReadTxn: UnaryCall<readonly Buffer[], RangePage[]> = async (keys) => {
+    const res = await kv.txn({ compare: [], success: keys.map((key) => ({ request_range: { key } })), failure: [] });
+    return res.responses.map((r) => pageOf(r.response_range ?? { header: res.header, more: false, kvs: [] }));
   };
+  const readTxn = rawUnary(client, READ_TXN, CALL_DEADLINE_MS, libraryReadTxn).call;
   const range = rawUnary(client, RANGE, CALL_DEADLINE_MS, libraryRange).call;
   const libraryTxn: UnaryCall<TxnRequest, TxnReply> = async (req) => {
     const compare: ICompare[] = req.compare.map((c) =>
@@ -131,11 +140,11 @@ export function etcd3Store(client: Etcd3): EtcdStore {
       for (let i = 0; i < keys.length; i += MAX_TXN_OPS) starts.push(i);
       // Several read transactions in flight: a confirmation round of a 70k-node copy reads 70k keys.
       const read = async (chunk: readonly string[]): Promise<void> => {
-        let res;
+        let pages;
         try {
-          res = await withRetry(async () => {
+          pages = await withRetry(async () => {
             try {
-              return await kv.txn({ compare: [], success: chunk.map((k) => ({ request_range: { key: Buffer.from(k) } })), failure: [] });
+              return await readTxn(chunk.map((k) => Buffer.from(k)));
             } catch (err) {
               throw toEtcdError(err, 'get');
             }
@@ -148,9 +157,11 @@ export function etcd3Store(client: Etcd3): EtcdStore {
           await read(chunk.slice(half));
           return;
         }
-        const kvs = res.responses.flatMap((r) => r.response_range?.kvs ?? []).filter((item) => isUtf8(item.key));
-        const values = ownValues(kvs);
-        kvs.forEach((item, i) => out.set(item.key.toString('utf8'), { value: values[i] as Buffer, modRevision: item.mod_revision }));
+        for (const page of pages) {
+          page.keys.forEach((key, i) => {
+            if (key !== null) out.set(key, { value: page.values[i] as Buffer, modRevision: page.modRevisions[i] as string });
+          });
+        }
       };
       await forEachPool(starts, GET_MANY_IN_FLIGHT, (start) => read(keys.slice(start, start + MAX_TXN_OPS)));
       return out;

@@ -165,6 +165,20 @@ describe('etcd snapshot over the raw Range call', () => {
     }
   });
 
+  test('without the pool, etcd3\'s own Txn gives the same getMany', async () => {
+    const keys = [...written.keys()].filter((_, i) => i % 37 === 0);
+    keys.push(`${root}/config/big-3`, `${root}/absent`, `${root}/服务/提供者`);
+    const raw = await etcd3Store(etcd).getMany(keys);
+    const lib = await etcd3Store(withoutPool(etcd)).getMany(keys);
+    assert.equal(raw.size, keys.length - 1, 'every key but the absent one');
+    assert.equal(lib.size, raw.size);
+    for (const [key, entry] of raw) {
+      assert.ok(entry.value.equals(written.get(key) as Buffer), `value of ${key.slice(0, 80)} is what was written`);
+      const other = lib.get(key);
+      assert.ok(other && other.value.equals(entry.value) && other.modRevision === entry.modRevision, `same entry for ${key.slice(0, 80)}`);
+    }
+  });
+
   test('commit: our Txn and etcd3\'s agree on a success, a failed compare and a held fence', async () => {
     for (const [label, store] of [['raw', etcd3Store(etcd)], ['library', etcd3Store(withoutPool(etcd))]] as const) {
       const key = `${root}/txn-${label}/${'k'.repeat(600)}`;

@@ -6,6 +6,7 @@ import { int64Varint, ProtoDecodeError, varintSize, writeVarint } from '../../co
 import { decodeRangeResponse, encodeRangeRequest, RANGE } from '../../common/etcd/range-codec.js';
 import type { RangePage, RangeRequest } from '../../common/etcd/range-codec.js';
 import { rawUnary } from '../../common/etcd/raw-call.js';
+import { decodeReadTxn, encodeReadTxn } from '../../common/etcd/read-txn-codec.js';
 import { decodeTxnResponse, encodeTxnRequest } from '../../common/etcd/txn-codec.js';
 import type { TxnReply, TxnRequest } from '../../common/etcd/txn-codec.js';
 
@@ -197,6 +198,31 @@ describe('decodeTxnResponse', () => {
   ];
   for (const c of cases) test(c.name, () => assert.deepEqual(decodeTxnResponse(c.reply), c.want));
   test('fails on a truncated header', () => assert.throws(() => decodeTxnResponse(Buffer.from([0x0a, 0x04, 0x18])), ProtoDecodeError));
+});
+
+describe('the read transaction (getMany)', () => {
+  test('encodes one request_range per key, in order: RequestOp { request_range { key } }, range_end left out (one key)', () => {
+    const keys = [Buffer.from('a'), Buffer.alloc(200, 0x62), INVALID_UTF8];
+    const want = Buffer.concat(keys.map((key) => bytes(2, bytes(1, bytes(1, key)))));
+    assert.equal(encodeReadTxn(keys).toString('hex'), want.toString('hex'));
+    assert.equal(encodeReadTxn(keys).toString('hex'), '1205' + '0a03' + '0a0161' + '12ce01' + '0acb01' + '0ac801' + '62'.repeat(200) + '1208' + '0a06' + '0a04' + INVALID_UTF8.toString('hex'));
+  });
+  test('decodes one page per response_range, in order; an absent key is an empty page; unknown fields are skipped', () => {
+    const rangeReply = (...kvs: Buffer[]) => msg(header(70), ...kvs, int(4, kvs.length));
+    const reply = msg(
+      header(70),
+      int(2, 1),
+      bytes(3, bytes(1, rangeReply(kv('/a', 'A', 60)))),
+      fixed32(9),
+      bytes(3, bytes(1, rangeReply())),
+      bytes(3, msg(fixed64(5), bytes(1, rangeReply(kv(INVALID_UTF8, 'bad', 61))))),
+    );
+    assert.deepEqual(decodeReadTxn(reply).map(page), [
+      { revision: '70', more: false, keys: ['/a'], values: ['41'], modRevisions: ['60'], lastKey: Buffer.from('/a').toString('hex'), bytes: 3 },
+      { revision: '70', more: false, keys: [], values: [], modRevisions: [], lastKey: null, bytes: 0 },
+      { revision: '70', more: false, keys: [null], values: [Buffer.from('bad').toString('hex')], modRevisions: ['61'], lastKey: INVALID_UTF8.toString('hex'), bytes: 7 },
+    ]);
+  });
 });
 
 describe('rawUnary (the Range method)', () => {
