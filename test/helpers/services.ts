@@ -4,6 +4,8 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Etcd3 } from 'etcd3';
 import { Redis } from 'ioredis';
+import { loadConfig } from '../../common/config/load.js';
+import type { Command, Config } from '../../common/config/types.js';
 import { spawnClean } from './spawn-clean.js';
 
 /** Addresses of the loopback servers started by scripts/services.sh. */
@@ -146,6 +148,11 @@ export async function testZk(connectTo: string = servers.zk): Promise<TestZk> {
     },
   };
   return api;
+}
+
+/** A loaded config for an in-process run against the test servers. */
+export function testConfig(command: Command, argv: readonly string[]): Config {
+  return loadConfig({ command, argv, env: { ZK2ETCD_ZOOKEEPER_SERVERS: servers.zk, ZK2ETCD_ETCD_SERVERS: servers.etcd, ZK2ETCD_REDIS_SERVER: servers.redis } });
 }
 
 export function testEtcd(): Etcd3 {

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { loadConfig } from '../../common/config/load.js';
 import { silentLogger } from '../../common/logger.js';
 import { createMetrics } from '../../common/metrics.js';
 import { ownershipHashKey } from '../../common/ownership/redis-store.js';
 import { isBatchReader, type BatchRead, type ZkBatchReader, type ZkReader } from '../../common/zk/reader.js';
 import { openClients, type OpenClients } from '../../functions/clients.js';
 import { fix } from '../../functions/handlers.js';
-import { assertMirrored, cleanupRoot, freshName, servers, testEtcd, testRedis, testZk, type TestZk } from '../helpers/services.js';
+import { assertMirrored, cleanupRoot, freshName, testEtcd, testRedis, testZk, type TestZk, testConfig } from '../helpers/services.js';
 
 /**
  * The confirmation keeps a parent's child list from the walk while the parent's stamp (pzxid, cversion)
@@ -67,11 +66,7 @@ for (const mode of ['auto', 'off'] as const) {
     const redis = testRedis();
     let zk: TestZk;
     let clients: OpenClients;
-    const config = loadConfig({
-      command: 'fix',
-      argv: [`--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${name}`, `--zookeeper-fast-path=${mode}`, '--max-delete=100%'],
-      env: { ZK2ETCD_ZOOKEEPER_SERVERS: servers.zk, ZK2ETCD_ETCD_SERVERS: servers.etcd, ZK2ETCD_REDIS_SERVER: servers.redis },
-    });
+    const config = testConfig('fix', [`--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${name}`, `--zookeeper-fast-path=${mode}`, '--max-delete=100%']);
     const ctx = () => ({ metrics: createMetrics(), logger: silentLogger() });
     // 300 parents: enough that the layout stops at the root's children and each is walked in a chunk.
     const parent = (i: number) => `${root}/p${String(i).padStart(3, '0')}`;

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import pino from 'pino';
-import { loadConfig } from '../../common/config/load.js';
 import { DeletionGuardError } from '../../common/errors.js';
 import { silentLogger } from '../../common/logger.js';
 import { createMetrics } from '../../common/metrics.js';
@@ -9,7 +8,7 @@ import { ownershipHashKey } from '../../common/ownership/redis-store.js';
 import { openClients } from '../../functions/clients.js';
 import type { OpenClients } from '../../functions/clients.js';
 import { fix } from '../../functions/handlers.js';
-import { assertMirrored, cleanupRoot, etcdDump, freshName, servers, testEtcd, testRedis, testZk } from '../helpers/services.js';
+import { assertMirrored, cleanupRoot, etcdDump, freshName, testEtcd, testRedis, testZk, testConfig } from '../helpers/services.js';
 import type { TestZk } from '../helpers/services.js';
 
 /**
@@ -23,11 +22,7 @@ describe('the deletion guard refuses a fix before anything is written', () => {
   const redis = testRedis();
   let zk: TestZk;
   let clients: OpenClients;
-  const config = loadConfig({
-    command: 'fix',
-    argv: [`--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${name}`],
-    env: { ZK2ETCD_ZOOKEEPER_SERVERS: servers.zk, ZK2ETCD_ETCD_SERVERS: servers.etcd, ZK2ETCD_REDIS_SERVER: servers.redis },
-  });
+  const config = testConfig('fix', [`--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${name}`]);
   const value = (i: number, v: string) => Buffer.from(`${v}${i}:${'x'.repeat(200)}`);
   const NODES = 40;
 

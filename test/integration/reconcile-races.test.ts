@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { loadConfig } from '../../common/config/load.js';
 import { EtcdError } from '../../common/errors.js';
 import { silentLogger } from '../../common/logger.js';
 import { createMetrics } from '../../common/metrics.js';
@@ -10,7 +9,7 @@ import type { ZkReader } from '../../common/zk/reader.js';
 import { openClients } from '../../functions/clients.js';
 import type { OpenClients } from '../../functions/clients.js';
 import { diff, fix } from '../../functions/handlers.js';
-import { freshName, servers, testEtcd, testRedis, testZk, cleanupRoot } from '../helpers/services.js';
+import { freshName, servers, testEtcd, testRedis, testZk, cleanupRoot, testConfig } from '../helpers/services.js';
 import type { TestZk } from '../helpers/services.js';
 
 /** Races between our read and our write, injected at exact points around real servers. */
@@ -22,11 +21,7 @@ describe('reconcile under concurrent writers', () => {
   const hash = ownershipHashKey(name);
   let zk: TestZk;
   let clients: OpenClients;
-  const config = loadConfig({
-    command: 'fix',
-    argv: [`--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${name}`],
-    env: { ZK2ETCD_ZOOKEEPER_SERVERS: servers.zk, ZK2ETCD_ETCD_SERVERS: servers.etcd, ZK2ETCD_REDIS_SERVER: servers.redis },
-  });
+  const config = testConfig('fix', [`--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${name}`]);
   const ctx = () => ({ metrics: createMetrics(), logger: silentLogger() });
 
   before(async () => {
