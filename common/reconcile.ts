@@ -15,6 +15,7 @@ import type { DeleteAction, Plan, UnsettledRecord } from './plan/plan.js';
 import { differenceCount, plan } from './plan/plan.js';
 import { SummaryCollector, type PlanSummary } from './plan/summary.js';
 import { confirmPlan } from './confirm.js';
+import { countOwned } from './count-owned.js';
 import { pendingInSync } from './pending-in-sync.js';
 import { forEachPool } from './pool.js';
 import type { Progress } from './progress.js';
@@ -69,16 +70,27 @@ export const HOLD_BYTES = 64 * 1024 * 1024;
  * reading only, checks the guard, and a second pass writes as it goes.
  */
 export async function reconcile(opts: ReconcileOptions, clients: ReconcileClients, ctx: ReconcileContext): Promise<ReconcileResult> {
-  const first = await reconcilePass(opts, clients, ctx, true);
-  if (first !== 'guard passed, nothing written') return first;
-  ctx.logger.info({ holdBytes: HOLD_BYTES }, 'too many creates and updates to hold back until the deletion guard passed; it passed on what was read: reconciling again, writing as it goes');
-  const second = await reconcilePass(opts, clients, ctx, false);
-  if (typeof second === 'string') throw new Error('a pass that holds nothing back cannot overflow'); // unreachable
+  const started = performance.now();
+  const first = await reconcilePass(opts, clients, ctx, { started, mayHold: true });
+  if (!('approvedDeletes' in first)) return first;
+  ctx.logger.info({ holdBytes: ctx.holdBytes ?? HOLD_BYTES }, 'too many creates and updates to hold back until the deletion guard passed; it passed on what was read: reconciling again, writing as it goes');
+  const second = await reconcilePass(opts, clients, ctx, { started, mayHold: false, approvedDeletes: first.approvedDeletes });
+  if ('approvedDeletes' in second) throw new Error('a pass that holds nothing back cannot overflow'); // unreachable
   return second;
 }
 
-async function reconcilePass(opts: ReconcileOptions, clients: ReconcileClients, ctx: ReconcileContext, mayHold: boolean): Promise<ReconcileResult | 'guard passed, nothing written'> {
-  const started = performance.now();
+interface Pass {
+  readonly started: number;
+  readonly mayHold: boolean;
+  /**
+   * The second pass deletes only keys the first pass's guard approved: a key gone from ZooKeeper since
+   * then waits for the next run, so that the guard never refuses after this pass's writes.
+   */
+  readonly approvedDeletes?: ReadonlySet<string>;
+}
+
+async function reconcilePass(opts: ReconcileOptions, clients: ReconcileClients, ctx: ReconcileContext, pass: Pass): Promise<ReconcileResult | { readonly approvedDeletes: ReadonlySet<string> }> {
+  const { started } = pass;
   const { metrics, logger } = ctx;
   const progress = ctx.progress ?? noProgress;
   const mapper = keyMapper(opts.etcd.prefix);
@@ -99,7 +111,7 @@ async function reconcilePass(opts: ReconcileOptions, clients: ReconcileClients, 
   // that starts with no records at all (a first copy) has none to repair, and skips both.
   const repairRecords = ctx.writer !== undefined && !(await clients.ownership.isEmpty());
   const seen = repairRecords ? new SeenKeys() : null;
-  const hold = mayHold && repairRecords && !opts.force && !opts.dryRun;
+  const hold = pass.mayHold && repairRecords && !opts.force && !opts.dryRun;
   const heldPuts: Plan[] = [];
   let heldBytes = 0;
   let overflow = false;
@@ -187,7 +199,7 @@ async function reconcilePass(opts: ReconcileOptions, clients: ReconcileClients, 
 
   if (overflow) {
     await checkGuard(extras.length, 0);
-    return 'guard passed, nothing written';
+    return { approvedDeletes: new Set(extras.map((a) => a.key)) };
   }
   const summary = collector.summary();
   for (const kind of ['missing', 'changed', 'extra', 'foreign', 'conflict'] as const) metrics.differences.set({ kind }, summary.counts[kind]);
@@ -220,10 +232,14 @@ async function reconcilePass(opts: ReconcileOptions, clients: ReconcileClients, 
     );
   }
   if (ctx.writer) {
-    await checkGuard(extras.length, recordedPresent);
-    if (heldPuts.length > 0) await write(mergePlans(heldPuts));
-    extras.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    await write({ missing: [], changed: [], extra: extras, foreign: [], conflict: [], inSync: 0, staleRecords, unsettled });
+    const approved = pass.approvedDeletes;
+    const deletes = approved ? extras.filter((a) => approved.has(a.key)) : extras;
+    if (approved && deletes.length < extras.length) logger.info({ left: extras.length - deletes.length }, 'keys gone from ZooKeeper since the deletion guard was checked are left for the next run');
+    if (!approved) await checkGuard(deletes.length, recordedPresent);
+    // Chunk by chunk, so the watcher's events get the write lock between them.
+    await forEachPool(heldPuts, CHUNKS_IN_FLIGHT, (p) => write(p));
+    deletes.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    await write({ missing: [], changed: [], extra: deletes, foreign: [], conflict: [], inSync: 0, staleRecords, unsettled });
   }
   const durationSeconds = (performance.now() - started) / 1000;
   metrics.reconcileSeconds.set(durationSeconds);
@@ -254,27 +270,6 @@ function mergePlans(plans: readonly Plan[]): Plan {
     staleRecords: new Map(),
     unsettled: [],
   };
-}
-
-/**
- * Keys under the prefixes that are ours (the base of --max-delete percentages): the extras plus the
- * mirrored keys with a record, by a per-key lookup, so zk2etcd 1.x records (--legacy-ownership) count
- * too. Reads etcd again chunk by chunk rather than holding every key. Without seen keys (a fix that
- * started with no records) every recorded key in etcd counts, the extras among them.
- */
-async function countOwned(
-  work: readonly { readonly chunk: Chunk }[],
-  clients: ReconcileClients,
-  synced: (key: string) => boolean,
-  seen: SeenKeys | null,
-  extras: number,
-): Promise<number> {
-  let owned = seen ? extras : 0;
-  for (const { chunk } of work) {
-    const snap = await clients.etcd.snapshot(chunk.ranges);
-    owned += (await clients.ownership.lookup([...snap.entries.keys()].filter((k) => synced(k) && (!seen || seen.sidesOf(k).inZk)))).size;
-  }
-  return owned;
 }
 
 async function pause(ms: number, signal?: AbortSignal): Promise<void> {

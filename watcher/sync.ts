@@ -83,7 +83,7 @@ export async function runSync(deps: SyncDeps): Promise<void> {
       const result = await reconcile(config, { zk: live.session as ZkSession, etcd: deps.etcd, ownership: deps.ownership }, {
         metrics,
         logger,
-        signal: stop,
+        signal: AbortSignal.any([stop, fail.signal]), // a fatal write error ends the run too
         writer: { write: (p, s) => writeLock.exclusive(() => reconcileWriter.write(p, s)) },
       });
       live.followed = result.zkNodes;
@@ -186,6 +186,7 @@ export async function runSync(deps: SyncDeps): Promise<void> {
     const stopLoading = (): void => watcher.stop();
     until.addEventListener('abort', stopLoading, { once: true });
     try {
+      if (until.aborted) throw new AbortedError('stopped before loading the tree'); // e.g. SIGTERM while the session opened
       await watcher.start();
       if (until.aborted) throw new AbortedError('stopped while loading the tree');
       loading = false;

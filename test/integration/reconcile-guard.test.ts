@@ -98,6 +98,28 @@ describe('the deletion guard refuses a fix before anything is written', () => {
     await assertMirrored(etcd, root);
   });
 
+  test('too many to hold back, and nodes deleted between the passes: the second pass deletes only what the guard approved', async () => {
+    await drift(2);
+    const { clients: c, passes } = counted();
+    // The second pass starts (it asks whether any record exists) after 28 more nodes are gone: 30 deletes
+    // of 40 keys would be refused, after this pass had written its creates and updates.
+    const ownership = {
+      ...c.ownership,
+      isEmpty: async () => {
+        const empty = await c.ownership.isEmpty();
+        if (passes.n === 2) for (let i = 2; i < 30; i++) await zk.remove(`${root}/n${i}`);
+        return empty;
+      },
+    };
+    const report = await fix(config, { ...c, ownership }, { metrics: createMetrics(), logger: silentLogger(), holdBytes: 100 });
+    assert.equal(passes.n, 2);
+    assert.deepEqual(report.applied, { put: 7, delete: 2, skipped: 0 });
+    assert.equal(report.counts.extra, 30, 'the later deletes are reported, not applied');
+    for (let i = 2; i < 30; i++) assert.equal(await etcd.get(`${root}/n${i}`).string(), value(i, 'v').toString(), `n${i} kept for the next run`);
+    assert.equal(await etcd.get(`${root}/n0`).string(), null);
+    assert.equal(await etcd.get(`${root}/n100`).string(), value(100, 'new').toString());
+  });
+
   test('--force writes as it goes, in one pass', async () => {
     await drift(30);
     const { clients: c, passes } = counted();
