@@ -54,6 +54,8 @@ export class ChangeQueue {
   private readonly maxInFlight: number;
   private idleWaiters: (() => void)[] = [];
   private stopped = false;
+  /** While discardPending waits for the flights: no new flush starts. */
+  private holding = false;
   private fatal = false;
   private pumpScheduled = false;
   private failures = 0;
@@ -95,6 +97,25 @@ export class ChangeQueue {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /**
+   * Waits for the flushes in flight, then drops every change still waiting; returns how many. For the
+   * moment ZooKeeper events may have been missed (a lost session, a reconnect): the reconcile that follows
+   * reads every key after this, and an older change applied after its reads could put back a node deleted
+   * meanwhile, with no event left to remove it.
+   */
+  async discardPending(): Promise<number> {
+    this.holding = true;
+    try {
+      while (this.flights.size > 0) await Promise.all(this.flights);
+      const dropped = this.pending.size;
+      this.pending.clear();
+      return dropped;
+    } finally {
+      this.holding = false;
+      if (this.isIdle()) for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
   /** Stops taking changes and starting flushes; resolves when the flushes in flight have ended. */
   async stop(): Promise<void> {
     this.halt();
@@ -113,7 +134,7 @@ export class ChangeQueue {
 
   /** Starts flushes while a slot is free, no backoff pause runs, and pending keys are not in flight. */
   private pump(): void {
-    while (!this.stopped && this.pauseTimer === null && this.flights.size < this.maxInFlight) {
+    while (!this.stopped && !this.holding && this.pauseTimer === null && this.flights.size < this.maxInFlight) {
       const batch = new Map<string, Pending>();
       for (const [key, p] of this.pending) {
         if (this.inFlight.has(key)) continue;

@@ -74,6 +74,11 @@ export async function runSync(deps: SyncDeps): Promise<void> {
       fail.abort();
     },
   });
+  /** Changes seen before events may have been missed: the reconcile that follows covers them (see discardPending). */
+  const discardStale = async (): Promise<void> => {
+    const dropped = await queue.discardPending();
+    if (dropped > 0) logger.info({ dropped }, 'changes seen before the missed events dropped: the reconcile that follows reads them again');
+  };
   // Keys changed by events while a full reconcile runs belong to the event path, which has newer state.
   let touched: Set<string> | null = null;
   const fullReconcile = async (reason: string): Promise<void> => {
@@ -214,7 +219,7 @@ export async function runSync(deps: SyncDeps): Promise<void> {
     hooks.onTreeEvent = (path) => follower.event(path);
     hooks.onReconnect = () => {
       logger.warn('reconnected to ZooKeeper: reconciling, since watch events are not delivered while disconnected');
-      void reconcileWithRetry('reconnected', until);
+      void discardStale().then(() => reconcileWithRetry('reconnected', until));
     };
     live.watcher = null;
     live.treeWatches = 0;
@@ -277,6 +282,7 @@ export async function runSync(deps: SyncDeps): Promise<void> {
       deps.onReady?.(false);
     }
     if (lost.signal.aborted && !stop.aborted) {
+      await discardStale();
       rebuilds++;
       wm.sessions.inc();
       logger.warn('ZooKeeper session lost; rebuilding the session, re-walking and reconciling');

@@ -345,3 +345,42 @@ describe('ChangeQueue counts each conflict once', () => {
     assert.equal(world.contents()['/k'], 'theirs');
   });
 });
+
+describe('ChangeQueue.discardPending (events may have been missed)', () => {
+  test('waits for the flush in flight, starts no other, drops what waits, and takes changes again after', async () => {
+    const { world, queue } = harness({ maxInFlight: 1, maxBatch: 1 });
+    queue.push('/a', buf('1'));
+    queue.push('/b', buf('1'));
+    queue.push('/c', buf('1'));
+    await settle();
+    assert.equal(world.flights.length, 1, 'one flush in flight, two waiting');
+    const discarding = queue.discardPending();
+    const state = track(discarding);
+    await settle();
+    assert.equal(state.done, false, 'waits for the flush in flight');
+    world.flights[0]?.succeed();
+    assert.equal(await discarding, 2);
+    await settle();
+    assert.equal(world.flights.length, 1, 'no flush started for the dropped changes');
+    assert.deepEqual(world.contents(), { '/a': '1' });
+    assert.equal(queue.size, 0);
+    queue.push('/d', buf('1'));
+    await settle();
+    world.flights[1]?.succeed();
+    await queue.idle();
+    assert.deepEqual(world.contents(), { '/a': '1', '/d': '1' });
+  });
+
+  test('a flush that fails while discarding is dropped with the rest, not retried', async () => {
+    const { world, queue } = harness({ maxInFlight: 1 });
+    queue.push('/a', buf('1'));
+    await settle();
+    const discarding = queue.discardPending();
+    world.flights[0]?.fail(new EtcdError('txn', 'unavailable', true, 'unavailable'));
+    assert.equal(await discarding, 1);
+    await new Promise((r) => setTimeout(r, BACKOFF_MS * 3));
+    await settle();
+    assert.equal(world.flights.length, 1, 'not retried');
+    await queue.idle();
+  });
+});
