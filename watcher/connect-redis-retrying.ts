@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../common/config/types.js';
 import type { Logger } from '../common/logger.js';
 import { connectRedis, isRedisAuthFailure } from '../common/ownership/connect.js';
@@ -6,21 +7,6 @@ import type { RedisClients } from '../common/ownership/connect.js';
 /** Redis unreachable at start-up: retry after 0.5 s, doubling up to this cap (SPEC §3: fail closed, retry, report). */
 const REDIS_RETRY_FIRST_MS = 500;
 const REDIS_RETRY_CAP_MS = 10_000;
-
-/** Resolves after `ms`, or at once when `signal` aborts; the timer never keeps the process alive. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    timer.unref();
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 /**
  * Connects to Redis, retrying with capped exponential backoff while it is unreachable (each failure logged
@@ -47,7 +33,7 @@ export async function connectRedisRetrying(config: Config, logger: Logger, signa
     if (isRedisAuthFailure(outcome.err)) throw outcome.err;
     // The message names the server and the reason, never the password.
     logger.warn({ attempt, retryInMs: delay, error: (outcome.err as Error).message }, 'Redis unreachable: not ready, retrying');
-    await pause(delay, signal);
+    await sleep(delay, undefined, { signal, ref: false }).catch(() => undefined); // SIGTERM ends the wait
     delay = Math.min(delay * 2, REDIS_RETRY_CAP_MS);
   }
   return null;
