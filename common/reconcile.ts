@@ -67,7 +67,7 @@ export const HOLD_BYTES = 64 * 1024 * 1024;
  * A guard that refuses refuses the whole fix (SPEC §4.6): when some keys are already ours, so that the
  * guard could refuse, the creates and updates are held back until it has passed (a first copy has
  * nothing to delete and writes as it goes). More than HOLD_BYTES of them are not held: that pass goes on
- * reading only, checks the guard, and a second pass writes as it goes.
+ * reading only, checks the guard, and a second pass writes as it goes, deleting only what it approved.
  */
 export async function reconcile(opts: ReconcileOptions, clients: ReconcileClients, ctx: ReconcileContext): Promise<ReconcileResult> {
   const started = performance.now();
