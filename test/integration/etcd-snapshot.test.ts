@@ -116,7 +116,8 @@ describe('etcd snapshot over the raw Range call', () => {
       const ranges = [etcdRangesFor('', root)];
       const normal = await etcd3Store(etcd).snapshot(ranges);
       const shrunk = await etcd3Store(small).snapshot(ranges);
-      assert.equal(shrunk.revision, normal.revision);
+      // Other test files write to this etcd meanwhile: the revision may move on, nothing under the prefix does.
+      assert.ok(BigInt(shrunk.revision) >= BigInt(normal.revision));
       assert.equal(shrunk.undecodable, normal.undecodable);
       assert.equal(shrunk.entries.size, normal.entries.size);
       for (const [key, entry] of normal.entries) {
@@ -160,7 +161,7 @@ describe('etcd snapshot over the raw Range call', () => {
     const ranges = [etcdRangesFor('', root)];
     const raw = await etcd3Store(etcd).snapshot(ranges);
     const lib = await etcd3Store(withoutPool(etcd)).snapshot(ranges);
-    assert.equal(lib.revision, raw.revision);
+    assert.ok(BigInt(lib.revision) >= BigInt(raw.revision)); // other test files move the revision on
     assert.equal(lib.undecodable, raw.undecodable);
     assert.equal(lib.entries.size, raw.entries.size);
     for (const [key, entry] of raw.entries) {
