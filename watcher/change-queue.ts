@@ -112,7 +112,7 @@ export class ChangeQueue {
       return dropped;
     } finally {
       this.holding = false;
-      if (this.isIdle()) for (const w of this.idleWaiters.splice(0)) w();
+      this.pump(); // wakes idle() waiters, as after any flush
     }
   }
 
