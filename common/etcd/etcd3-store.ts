@@ -63,8 +63,9 @@ function pageOf(res: { readonly header: { readonly revision: string }; readonly 
 export function etcd3Store(client: Etcd3): EtcdStore {
   const kv = client.kv;
 
+  // An empty range_end is left out here too: sent, even empty, etcd reads it as "from key to the end".
   const libraryRange: UnaryCall<RangeRequest, RangePage> = async (req) =>
-    pageOf(await kv.range({ key: req.key, range_end: req.rangeEnd, limit: req.limit, revision: req.revision }));
+    pageOf(await kv.range({ key: req.key, ...(req.rangeEnd.length > 0 ? { range_end: req.rangeEnd } : {}), limit: req.limit, revision: req.revision }));
   const libraryReadTxn: UnaryCall<readonly Buffer[], RangePage[]> = async (keys) => {
     const res = await kv.txn({ compare: [], success: keys.map((key) => ({ request_range: { key } })), failure: [] });
     return res.responses.map((r) => pageOf(r.response_range ?? { header: res.header, more: false, kvs: [] }));

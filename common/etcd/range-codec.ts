@@ -35,12 +35,16 @@ export interface RangePage {
 const EMPTY = Buffer.alloc(0);
 
 export function encodeRangeRequest(req: RangeRequest): Buffer {
-  // key (1) and range_end (2) as bytes; limit (3) and revision (4) left out at their default of 0.
+  // key (1) and range_end (2) as bytes; limit (3) and revision (4) left out at their default of 0. An empty
+  // range_end must be left out too: etcd (3.4) reads one that is sent, even empty, as "from key to the end".
   const revision = req.revision !== '0' ? [0x20, ...int64Varint(req.revision)] : [];
   const limitBytes = req.limit > 0 ? 1 + varintSize(req.limit) : 0;
-  const buf = Buffer.allocUnsafe(2 + varintSize(req.key.length) + req.key.length + varintSize(req.rangeEnd.length) + req.rangeEnd.length + limitBytes + revision.length);
+  const fields = req.rangeEnd.length > 0 ? ([[0x0a, req.key], [0x12, req.rangeEnd]] as const) : ([[0x0a, req.key]] as const);
+  let size = limitBytes + revision.length;
+  for (const [, bytes] of fields) size += 1 + varintSize(bytes.length) + bytes.length;
+  const buf = Buffer.allocUnsafe(size);
   let pos = 0;
-  for (const [tag, bytes] of [[0x0a, req.key], [0x12, req.rangeEnd]] as const) {
+  for (const [tag, bytes] of fields) {
     buf[pos++] = tag;
     pos = writeVarint(buf, pos, bytes.length);
     pos += bytes.copy(buf, pos);

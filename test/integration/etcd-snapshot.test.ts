@@ -17,6 +17,9 @@ describe('etcd snapshot over the raw Range call', () => {
   const root = `/${freshName('etcd-snapshot')}`;
   let etcd: Etcd3;
   const written = new Map<string, Buffer>();
+  // etcd3 without the pool (another etcd3 version), like a request whose auth token expired, goes through
+  // etcd3's own Range and Txn: both paths must give the same answers.
+  const withoutPool = (c: Etcd3): Etcd3 => new Proxy(c, { get: (target, prop) => (prop === 'pool' ? undefined : Reflect.get(target, prop)) });
   const invalidKeys = [Buffer.from(`${root}/bad-\xff`, 'latin1'), Buffer.from(`${root}/bad-\xc3\x28`, 'latin1'), Buffer.from(`${root}/zz-\xfe`, 'latin1')];
 
   before(async () => {
@@ -79,6 +82,21 @@ describe('etcd snapshot over the raw Range call', () => {
     const newest = all.kvs.reduce((max, kv) => (BigInt(kv.mod_revision) > max ? BigInt(kv.mod_revision) : max), 0n);
     assert.ok(BigInt(snap.revision) >= newest, `the snapshot's revision ${snap.revision} is at or after every key's last write (${newest})`);
     assert.ok(BigInt(snap.revision) <= BigInt(all.header.revision));
+  });
+
+  test('a prefix whose own key is absent: only the keys under it, on the raw Range and on etcd3\'s alike', async () => {
+    const under = `${root}/config`;
+    assert.ok(!written.has(under), 'the prefix root itself is not in etcd');
+    const expected = [...written.keys()].filter((k) => k.startsWith(`${under}/`)).sort();
+    assert.equal(expected.length, 30);
+    for (const client of [etcd, withoutPool(etcd)]) {
+      const snap = await etcd3Store(client).snapshot([etcdRangesFor('', under)]);
+      assert.deepEqual([...snap.entries.keys()].sort(), expected);
+      // Absent, with keys after it in etcd (`${root}/config/...`, `${root}-admin/x`): nothing.
+      const none = await etcd3Store(client).snapshot([etcdRangesFor('', `${root}/absent`)]);
+      assert.deepEqual([...none.entries.keys()], []);
+      assert.equal(none.undecodable, 0);
+    }
   });
 
   test('pages after the first are read at the first page\'s revision: later writes are not seen', async () => {
@@ -152,9 +170,6 @@ describe('etcd snapshot over the raw Range call', () => {
     }
   });
 
-  // etcd3 without the pool (another etcd3 version), like a request whose auth token expired, goes through
-  // etcd3's own Range and Txn: both paths must give the same answers.
-  const withoutPool = (c: Etcd3): Etcd3 => new Proxy(c, { get: (target, prop) => (prop === 'pool' ? undefined : Reflect.get(target, prop)) });
 
   test('without the pool, etcd3\'s own Range gives the same snapshot', async () => {
     assert.equal(rawUnary(withoutPool(etcd), RANGE, 1000, () => Promise.reject(new Error('unused'))).raw, false);

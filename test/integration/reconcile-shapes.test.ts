@@ -43,4 +43,18 @@ describe('unusual tree shapes copy completely', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(jsonReport(r).inSync, true);
   });
+
+  test('the prefix root missing from etcd (and a prefix absent from both): only the root is missing, every other key counted once', async () => {
+    await etcd.delete().key(root);
+    // `${root}-none` sorts before `${root}/...`: a read of its own key must not return the next key in etcd.
+    const r = await runCli(['diff', ...flags.filter((f) => !f.startsWith('--zookeeper-prefix')), `--zookeeper-prefix=${root}-none,${root}`, '--allow-empty-source']);
+    assert.equal(r.code, 3, r.stderr);
+    const report = jsonReport(r);
+    const total = 1 + 40 + 1 + 20_000;
+    assert.deepEqual(report.counts, { zookeeper: total, etcd: total - 1, missing: 1, changed: 0, extra: 0, foreign: 0, conflict: 0 });
+    assert.deepEqual(report.missing, [root]);
+    const fixed = await runCli(['fix', ...flags]);
+    assert.equal(fixed.code, 0, fixed.stderr);
+    assert.deepEqual(jsonReport(fixed).applied, { put: 1, delete: 0, skipped: 0 });
+  });
 });

@@ -71,7 +71,9 @@ describe('varints', () => {
 describe('encodeRangeRequest', () => {
   const cases: { name: string; req: RangeRequest; hex: string }[] = [
     { name: 'key, range end, limit and revision', req: { key: Buffer.from('a'), rangeEnd: Buffer.from('b'), limit: 10, revision: '300' }, hex: '0a0161120162180a20ac02' },
-    { name: 'revision 0 and limit 0 are left out (their defaults)', req: { key: Buffer.from('/k'), rangeEnd: Buffer.alloc(0), limit: 0, revision: '0' }, hex: '0a022f6b1200' },
+    { name: 'revision 0 and limit 0 are left out (their defaults)', req: { key: Buffer.from('/k'), rangeEnd: Buffer.from('/l'), limit: 0, revision: '0' }, hex: '0a022f6b12022f6c' },
+    // etcd reads a range_end that is present, even empty, as "from key to the end of the keyspace".
+    { name: 'an empty range end (one key) is left out', req: { key: Buffer.from('/k'), rangeEnd: Buffer.alloc(0), limit: 1, revision: '7' }, hex: '0a022f6b18012007' },
     {
       name: 'a 200-byte key takes a two-byte length',
       req: { key: Buffer.alloc(200, 0x61), rangeEnd: Buffer.from([0]), limit: 1, revision: '1' },
