@@ -16,7 +16,9 @@ export const hostPortList = (what: string) =>
     const items = list(raw);
     if (items.length === 0) return fail(ctx, `is required: a comma-separated list of ${what}`);
     for (const item of items) {
-      if (!/^[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$/.test(item)) return fail(ctx, `"${item}" is not host:port`);
+      const port = /^[A-Za-z0-9_.\-\[\]:]+:(\d{1,5})$/.exec(item)?.[1];
+      if (port === undefined) return fail(ctx, `"${item}" is not host:port`);
+      if (Number(port) < 1 || Number(port) > 65535) return fail(ctx, `"${item}": the port must be 1-65535`);
     }
     return items;
   });

@@ -68,10 +68,6 @@ export class ZkProtocolConnection {
     this.serverIndex = Math.floor(Math.random() * opts.servers.length);
   }
 
-  get connected(): boolean {
-    return this.state === 'connected';
-  }
-
   /** Connects (the first time, or after a drop); resolves once a session is established. */
   start(): void {
     void this.dial();
@@ -151,7 +147,13 @@ export class ZkProtocolConnection {
           resolve(ok);
         }
       };
-      const socket = tcpConnect({ host, port });
+      let socket: Socket;
+      try {
+        socket = tcpConnect({ host, port });
+      } catch {
+        settle(false); // e.g. a port out of range (the config loader refuses those): counts as a failed attempt
+        return;
+      }
       socket.setNoDelay(true);
       const giveUp = setTimeout(() => socket.destroy(), connectTimeout);
       this.socket = socket;

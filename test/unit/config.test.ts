@@ -485,6 +485,11 @@ describe('loadConfig: bad input gives one problem line naming the flag', () => {
     { name: 'bad --leader-elect', args: { argv: ['--leader-elect=zookeeper'] }, startsWith: '--leader-elect:' },
     { name: 'missing --redis-server', args: { bare: true, argv: ['--zookeeper-servers=zk:2181', '--etcd-servers=etcd:2379'] }, startsWith: '--redis-server:', mentions: 'required' },
     { name: 'bad zookeeper server', args: { bare: true, argv: ['--zookeeper-servers=zk', '--etcd-servers=etcd:2379', '--redis-server=redis:6379'] }, startsWith: '--zookeeper-servers:', mentions: 'host:port' },
+    { name: 'zookeeper port above 65535', args: { bare: true, argv: ['--zookeeper-servers=zk1:2181,zk2:99999', '--etcd-servers=etcd:2379', '--redis-server=redis:6379'] }, startsWith: '--zookeeper-servers:', mentions: '1-65535' },
+    { name: 'zookeeper port 0', args: { bare: true, argv: ['--zookeeper-servers=zk1:0', '--etcd-servers=etcd:2379', '--redis-server=redis:6379'] }, startsWith: '--zookeeper-servers:', mentions: '1-65535' },
+    { name: 'etcd port above 65535', args: { bare: true, argv: ['--zookeeper-servers=zk:2181', '--etcd-servers=http://etcd:99999', '--redis-server=redis:6379'] }, startsWith: '--etcd-servers:', mentions: 'etcd:99999' },
+    { name: 'redis port above 65535', args: { bare: true, argv: ['--zookeeper-servers=zk:2181', '--etcd-servers=etcd:2379', '--redis-server=redis:99999'] }, startsWith: '--redis-server:', mentions: 'redis:99999' },
+    { name: '--http-addr port above 65535', args: { argv: ['--http-addr=:99999'] }, startsWith: '--http-addr:' },
   ];
   for (const c of cases) {
     test(c.name, () => {
