@@ -23,9 +23,10 @@ export interface OpenClients extends ReconcileClients {
  * the protocol client, `off` uses the addon, `auto` tries the protocol client and falls back to the
  * addon on a server without multiRead (before 3.6).
  */
-export async function openZkSession(config: Config, metrics: Metrics, logger: Logger, hooks: ZkSessionHooks = {}): Promise<ZkSession> {
+export async function openZkSession(config: Config, metrics: Metrics, logger: Logger, hooks: ZkSessionHooks = {}, signal?: AbortSignal): Promise<ZkSession> {
   metrics.zkConn.inc();
   const common = {
+    signal,
     servers: config.zookeeper.servers,
     sessionTimeoutMs: config.zookeeper.sessionTimeoutMs,
     auth: config.zookeeper.auth,

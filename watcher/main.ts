@@ -78,8 +78,14 @@ export async function runSyncCommand(argv: readonly string[], env: NodeJS.Proces
     },
     adminToken: config.adminToken,
   });
-  http.listen(config.httpAddr.port, config.httpAddr.host || undefined);
-  await once(http, 'listening');
+  try {
+    http.listen(config.httpAddr.port, config.httpAddr.host || undefined);
+    await once(http, 'listening');
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'the address is already in use' : (err as Error).message;
+    process.stderr.write(`zk2etcd sync: --http-addr ${config.httpAddr.host}:${config.httpAddr.port}: ${why}; set --http-addr to a free [host]:port\n`);
+    return ExitCode.failure;
+  }
   const shutdown = shutdownSignal((sig) => {
     logger.info({ signal: sig }, 'stopping: no new events, the batch in flight finishes, leadership is released');
     setTimeout(() => process.exit(ExitCode.failure), SHUTDOWN_LIMIT_MS).unref();
@@ -94,6 +100,8 @@ export async function runSyncCommand(argv: readonly string[], env: NodeJS.Proces
     const probe = etcdProbe(etcdClient, `${config.etcd.prefix}${config.zookeeper.prefixes[0] ?? '/'}`, logger);
     etcdUp = probe.up;
     closers.push(() => probe.stop()); // closed before the client (closers run in reverse)
+    // Before Redis, which may be retried for long: a lease namespace that cannot be found is a config error.
+    lock = await leaderLock(config, etcdClient, logger);
     const clients = await connectRedisRetrying(config, logger, shutdown.signal);
     if (clients === null) {
       logger.info('stopped before Redis was reached');
@@ -101,7 +109,6 @@ export async function runSyncCommand(argv: readonly string[], env: NodeJS.Proces
     }
     redis = clients;
     closers.push(() => clients.close());
-    lock = await leaderLock(config, etcdClient, logger);
     await runSync({
       config,
       metrics,
@@ -110,7 +117,7 @@ export async function runSyncCommand(argv: readonly string[], env: NodeJS.Proces
       lock,
       etcd: instrumentEtcdStore(etcd3Store(etcdClient), metrics),
       ownership: ownershipStoreFor(config, clients, metrics),
-      openZk: (hooks) => openZkSession(config, metrics, logger, hooks),
+      openZk: (hooks, signal) => openZkSession(config, metrics, logger, hooks, signal),
       signal: shutdown.signal,
       onReady: (r) => {
         zkUp = r;
@@ -118,6 +125,10 @@ export async function runSyncCommand(argv: readonly string[], env: NodeJS.Proces
     });
     logger.info('stopped');
   } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const p of err.problems) process.stderr.write(`zk2etcd sync: ${p}\n`);
+      return (code = ExitCode.usage);
+    }
     code = ExitCode.failure;
     const lost = err instanceof LeadershipLostError;
     logger.error({ err }, lost ? 'leadership lost: exiting so the pod restarts clean' : 'sync failed');

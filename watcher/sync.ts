@@ -24,8 +24,8 @@ export interface SyncDeps {
   readonly watcherMetrics: WatcherMetrics;
   readonly logger: Logger;
   readonly lock: LeaderLock;
-  /** Opens a ZooKeeper session: the protocol client (tree watches) or the addon (one-shot watches). */
-  readonly openZk: (hooks: ZkSessionHooks) => Promise<ZkSession>;
+  /** Opens a ZooKeeper session (the protocol client with tree watches, or the addon with one-shot watches); gives up with AbortedError once `signal` aborts. */
+  readonly openZk: (hooks: ZkSessionHooks, signal: AbortSignal) => Promise<ZkSession>;
   readonly etcd: EtcdStore;
   readonly ownership: OwnershipStore;
   /** Aborted on SIGTERM: stop taking events, finish the flush in flight, release leadership. */
@@ -232,15 +232,16 @@ export async function runSync(deps: SyncDeps): Promise<void> {
 
   /** Opens a session, retrying while ZooKeeper cannot be reached (not ready meanwhile); stops on SIGTERM. */
   const openSession = async (hooks: ZkSessionHooks): Promise<ZkSession> => {
+    const ended = AbortSignal.any([stop, fail.signal]);
     for (let attempt = 0; ; attempt++) {
       try {
-        return await deps.openZk(hooks);
+        return await deps.openZk(hooks, ended);
       } catch (err) {
         if (!(err instanceof ZkError) || !err.retryable || stop.aborted || fail.signal.aborted) throw err;
         const delay = Math.min(10_000, 500 * 2 ** Math.min(attempt, 5));
         logger.warn({ err: err.message, retryInMs: delay }, 'cannot open a ZooKeeper session; retrying');
         try {
-          await sleep(delay, undefined, { signal: AbortSignal.any([stop, fail.signal]) });
+          await sleep(delay, undefined, { signal: ended });
         } catch {
           throw new AbortedError('stopped while opening a ZooKeeper session');
         }
@@ -267,7 +268,8 @@ export async function runSync(deps: SyncDeps): Promise<void> {
         void reconcileWithRetry(reason, AbortSignal.any([lost.signal, stop, fail.signal]));
       }
       schedule.start();
-      await Promise.race([once(lost.signal), once(stop), once(fail.signal)]);
+      // One listener on a signal of this session's own: listeners on `stop` would pile up over rebuilds.
+      await once(AbortSignal.any([lost.signal, stop, fail.signal]));
     } catch (err) {
       // A ZooKeeper error while loading (e.g. the session expired before its close event arrived) means
       // this session is unusable: rebuild it. Anything else is a bug or a lost leadership: stop.

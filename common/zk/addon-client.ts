@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Logger } from '../logger.js';
-import { ZkError } from '../errors.js';
+import { AbortedError, ZkError } from '../errors.js';
 import { readOrAbsent } from './errors.js';
 import type { WatchCallback, ZkNode, ZkWatchReader } from './reader.js';
 
@@ -34,6 +34,8 @@ export interface ZkConnectOptions {
   readonly sessionTimeoutMs: number;
   readonly auth: string | null;
   readonly connectTimeoutMs?: number;
+  /** Gives up connecting (AbortedError): SIGTERM while ZooKeeper cannot be reached. */
+  readonly signal?: AbortSignal | undefined;
   readonly logger: Logger;
   readonly onConnect?: () => void;
   /** The session ended without close(): expired, or the handle gave up. Watches are gone with it. */
@@ -74,11 +76,18 @@ export async function connectZk(opts: ZkConnectOptions): Promise<ZkConnection> {
   });
   const connectTimeoutMs = opts.connectTimeoutMs ?? Math.max(10_000, opts.sessionTimeoutMs);
   let connected = false;
+  let onAbort = (): void => undefined;
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
+    const giveUp = (err: Error): void => {
+      clearTimeout(timer);
       zk.close();
-      reject(new ZkError(-4, '/', 'connect', `cannot connect to ZooKeeper at ${opts.servers.join(',')} within ${connectTimeoutMs / 1000}s; check --zookeeper-servers`, true));
-    }, connectTimeoutMs);
+      reject(err);
+    };
+    const timer = setTimeout(
+      () => giveUp(new ZkError(-4, '/', 'connect', `cannot connect to ZooKeeper at ${opts.servers.join(',')} within ${connectTimeoutMs / 1000}s; check --zookeeper-servers`, true)),
+      connectTimeoutMs,
+    );
+    onAbort = () => giveUp(new AbortedError('stopped while connecting to ZooKeeper'));
     zk.on('connect', () => {
       opts.onConnect?.();
       if (connected) return; // the addon emits connect again after every reconnect
@@ -86,8 +95,10 @@ export async function connectZk(opts: ZkConnectOptions): Promise<ZkConnection> {
       clearTimeout(timer);
       resolve();
     });
+    if (opts.signal?.aborted) return onAbort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
     zk.init({});
-  });
+  }).finally(() => opts.signal?.removeEventListener('abort', onAbort));
   if (opts.auth) {
     await new Promise<void>((resolve, reject) => {
       zk.add_auth('digest', opts.auth as string, (rc) => {

@@ -1,4 +1,4 @@
-import { ZkError } from '../errors.js';
+import { AbortedError, ZkError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { ZkProtocolConnection } from './connection.js';
 import { readOrAbsent, toZkError, ZkProtocolError } from './errors.js';
@@ -11,6 +11,8 @@ export interface FastZkOptions {
   readonly sessionTimeoutMs: number;
   readonly auth: string | null;
   readonly connectTimeoutMs?: number;
+  /** Gives up connecting (AbortedError): SIGTERM while ZooKeeper cannot be reached. */
+  readonly signal?: AbortSignal | undefined;
   /** Replies to a batch larger than this are skipped and the batch is split (ZooKeeper's packet limit). */
   readonly maxBatchReplyBytes?: number;
   readonly logger: Logger;
@@ -81,16 +83,21 @@ export async function connectZkFast(opts: FastZkOptions): Promise<FastZkConnecti
     },
   });
   const connectTimeoutMs = opts.connectTimeoutMs ?? Math.max(10_000, opts.sessionTimeoutMs);
+  const onAbort = (): void => onFirst?.(false);
   const connected = await new Promise<boolean>((resolve) => {
     const timer = setTimeout(() => resolve(false), connectTimeoutMs);
     onFirst = (ok) => {
       clearTimeout(timer);
       resolve(ok);
     };
-    conn.start();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (opts.signal?.aborted) onAbort();
+    else conn.start();
   });
+  opts.signal?.removeEventListener('abort', onAbort);
   if (!connected) {
     await conn.close();
+    if (opts.signal?.aborted) throw new AbortedError('stopped while connecting to ZooKeeper');
     throw new ZkError(Err.connectionLoss, '/', 'connect', `cannot connect to ZooKeeper at ${opts.servers.join(',')} within ${connectTimeoutMs / 1000}s; check --zookeeper-servers`, true);
   }
   const close = () => {

@@ -91,4 +91,17 @@ describe('watcher HTTP endpoints', () => {
     assert.ok(!help.stdout.includes(token));
     assert.match(help.stdout, /--admin-token-file/);
   });
+
+  test('--http-addr already in use: exit 1 with one line naming the flag, no stack trace', async () => {
+    const busy = new URL(watcher.url).host; // the running watcher's own address
+    const r = await runCli(['sync', `--http-addr=${busy}`, `--zookeeper-prefix=${root}`, `--instance=${name}-busy`, '--leader-elect=none']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.equal(r.stderr, `zk2etcd sync: --http-addr ${busy}: the address is already in use; set --http-addr to a free [host]:port\n`);
+  });
+
+  test('--leader-elect=kubernetes outside a cluster without --lease-namespace: a configuration error, exit 2', async () => {
+    const r = await runCli(['sync', '--http-addr=127.0.0.1:0', `--zookeeper-prefix=${root}`, `--instance=${name}-ns`, '--leader-elect=kubernetes']);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /^zk2etcd sync: --lease-namespace is not set and \/var\/run\/secrets\/kubernetes.io\/serviceaccount\/namespace cannot be read/);
+  });
 });

@@ -193,4 +193,19 @@ describe('watcher readiness: Redis down at start-up, Redis and etcd outages', ()
     await waitForLog(ok, 'full reconcile done');
     await expectReadyz(ok, 200);
   });
+
+  for (const fastPath of ['auto', 'off']) {
+    test(`SIGTERM while the first ZooKeeper session is being opened (--zookeeper-fast-path=${fastPath}): exit 0, not after the shutdown limit`, { timeout: 120_000 }, async () => {
+      const port = await freePort(); // nothing listens here: the first attempt waits up to the 30 s session timeout
+      const w = await startWatcher([`--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${name}-zkterm`, `--zookeeper-fast-path=${fastPath}`], {
+        ZK2ETCD_ZOOKEEPER_SERVERS: `127.0.0.1:${port}`,
+      });
+      others.push(w);
+      await waitForLog(w, 'became leader');
+      await sleep(500);
+      const exit = await w.stop();
+      assert.deepEqual(exit, { code: 0, signal: null }, w.output().slice(-1500));
+      assert.match(w.output(), /"msg":"stopped"/);
+    });
+  }
 });
