@@ -209,6 +209,10 @@ describe('k8s/ kustomizations', () => {
       assert.equal(o.spec.schedule.split(/\s+/).length, 5, `${where}: schedule`);
       assert.ok(Number.isInteger(job.backoffLimit), `${where}: backoffLimit`);
       assert.ok(job.activeDeadlineSeconds > 0, `${where}: activeDeadlineSeconds`);
+      // A run still going when the next is due makes Forbid skip that one: the deadline ends it first.
+      const every = /^\*\/(\d+) \* \* \* \*$/.exec(o.spec.schedule)?.[1];
+      assert.ok(every !== undefined, `${where}: the schedule "${o.spec.schedule}" is */N minutes (this check reads N)`);
+      assert.ok(job.activeDeadlineSeconds < Number(every) * 60, `${where}: activeDeadlineSeconds ${job.activeDeadlineSeconds} is not below the ${every}-minute schedule`);
       assert.ok(job.ttlSecondsAfterFinished > 0, `${where}: ttlSecondsAfterFinished`);
       assert.equal(spec.automountServiceAccountToken, false, `${where}: automountServiceAccountToken`);
       assert.equal(spec.restartPolicy, 'Never', where);
