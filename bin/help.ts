@@ -21,7 +21,7 @@ export function flagHelp(command: string): string {
   const lines = [`Usage: zk2etcd ${command} [flags]`, '', 'Flags (each also read from the env variable shown, or from --config):'];
   for (const f of FLAGS) {
     const def = f.default !== undefined && f.default !== '' ? ` (default ${JSON.stringify(f.default)})` : '';
-    const env = f.cliOnly ? '' : `  [${envName(f.name)}]`;
+    const env = `  [${envName(f.name)}]`;
     lines.push(`  --${f.name}${f.kind === 'boolean' ? '' : ' value'}`);
     lines.push(`        ${f.help}${def}${env}`);
     if (f.secret) lines.push(`  --${f.name}-file path`, `        file holding ${f.name} (keeps it out of the process list)  [${envName(`${f.name}-file`)}]`);

@@ -8,8 +8,8 @@ export interface FlagDef {
   readonly help: string;
   /** Secrets are never printed and also accept a `<name>-file` variant. */
   readonly secret?: boolean;
-  /** Set only on the command line (not env or file). */
-  readonly cliOnly?: boolean;
+  /** Not a config-file key (`config` names that file): flag or environment only. */
+  readonly notInFile?: boolean;
 }
 
 export const FLAGS: readonly FlagDef[] = [
@@ -51,7 +51,7 @@ export const FLAGS: readonly FlagDef[] = [
   { name: 'lease-namespace', kind: 'string', help: "sync: Lease namespace (default: the pod's namespace)" },
   { name: 'http-addr', kind: 'string', default: ':8080', help: 'sync: metrics and health address' },
   { name: 'admin-token', kind: 'string', secret: true, help: 'sync: token required by POST /log' },
-  { name: 'config', kind: 'string', cliOnly: true, help: 'YAML or JSON file whose keys are flag names' },
+  { name: 'config', kind: 'string', notInFile: true, help: 'YAML or JSON file whose keys are flag names' },
 ];
 
 export const FLAG_BY_NAME: ReadonlyMap<string, FlagDef> = new Map(

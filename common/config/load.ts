@@ -78,7 +78,7 @@ export function loadConfig(input: LoadInput): Config {
   const secrets = readSecrets(raw, readFile, problems);
   const values: Record<string, string | undefined> = {};
   for (const f of FLAGS) {
-    if (f.secret || f.cliOnly) continue;
+    if (f.secret || f.notInFile) continue;
     values[f.name] = raw.get(f.name)?.value ?? f.default;
   }
   // Required: an empty value makes the field schema report "is required".
@@ -192,7 +192,7 @@ function readConfigFile(path: string | undefined, readFile: (p: string) => Buffe
   }
   for (const [key, value] of Object.entries(doc)) {
     const def = FLAG_BY_NAME.get(key);
-    if (!def || def.cliOnly) {
+    if (!def || def.notInFile) {
       problems.push(`--config: ${path}: unknown key "${key}" (keys are flag names such as zookeeper-servers)`);
     } else if (Array.isArray(value)) {
       out.set(key, value.map(String).join(','));
