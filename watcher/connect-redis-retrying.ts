@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../common/config/types.js';
 import type { Logger } from '../common/logger.js';
-import { connectRedis, isRedisAuthFailure } from '../common/ownership/connect.js';
+import { connectRedis, isRedisConfigRefused } from '../common/ownership/connect.js';
 import type { RedisClients } from '../common/ownership/connect.js';
 
 /** Redis unreachable at start-up: retry after 0.5 s, doubling up to this cap (SPEC §3: fail closed, retry, report). */
@@ -30,7 +30,7 @@ export async function connectRedisRetrying(config: Config, logger: Logger, signa
       if (attempt > 1) logger.info({ attempt }, 'connected to Redis');
       return outcome.clients;
     }
-    if (isRedisAuthFailure(outcome.err)) throw outcome.err;
+    if (isRedisConfigRefused(outcome.err)) throw outcome.err;
     // The message names the server and the reason, never the password.
     logger.warn({ attempt, retryInMs: delay, error: (outcome.err as Error).message }, 'Redis unreachable: not ready, retrying');
     await sleep(delay, undefined, { signal, ref: false }).catch(() => undefined); // SIGTERM ends the wait

@@ -19,19 +19,19 @@ function options(cfg: Config['redis'], db: number): RedisOptions {
   };
 }
 
-/** Errors of connectRedis that retrying cannot fix (the server refused our credentials). */
-const authFailures = new WeakSet<object>();
+/** Errors of connectRedis that retrying cannot fix (the server refused our credentials or database). */
+const refusals = new WeakSet<object>();
 
 /**
- * True when `err` (from connectRedis) says Redis refused our credentials (WRONGPASS, NOAUTH, an invalid
- * password): a configuration problem, not an outage, so a retry loop should give up on it.
+ * True when `err` (from connectRedis) says Redis refused our configuration: the credentials (WRONGPASS,
+ * NOAUTH, an invalid password) or the database number. Not an outage, so a retry loop should give up on it.
  */
-export function isRedisAuthFailure(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && authFailures.has(err);
+export function isRedisConfigRefused(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && refusals.has(err);
 }
 
-function authRefused(err: Error | null): boolean {
-  return err?.name === 'ReplyError' && /^(WRONGPASS|NOAUTH)\b|invalid (username-)?password/i.test(err.message);
+function refused(err: Error | null): boolean {
+  return err?.name === 'ReplyError' && /^(WRONGPASS|NOAUTH)\b|invalid (username-)?password|DB index is out of range/i.test(err.message);
 }
 
 export interface RedisClients {
@@ -62,6 +62,9 @@ export async function connectRedis(cfg: Config['redis'], legacyOwnership: boolea
   };
   try {
     await main.connect();
+    // ioredis sends the SELECT of `db` on connect but only reports a refusal as an 'error' event and stays
+    // on DB 0: the records would go to another database, silently. Selecting again surfaces the refusal.
+    if (db !== 0) await main.select(db);
     await main.ping();
     if (legacyOwnership) {
       if (db === 0) legacy = main;
@@ -75,11 +78,13 @@ export async function connectRedis(cfg: Config['redis'], legacyOwnership: boolea
     await closeAll();
     const reason = lastError as Error | null;
     const detail = reason && reason.message !== (err as Error).message ? `${(err as Error).message} (${reason.message})` : (err as Error).message;
+    const isRefusal = refused(reason) || refused(err as Error);
+    const what = isRefusal ? `the ownership store at ${host}:${port} refused the connection` : `cannot reach the ownership store at ${host}:${port}`;
     const failure = new OwnershipUnavailableError(
-      `cannot reach the ownership store at ${host}:${port}: ${detail}; nothing is written or deleted without it (check --redis-server, --redis-password-file, --redis-tls)`,
+      `${what}: ${detail}; nothing is written or deleted without it (check --redis-server and its /db, --redis-password-file, --redis-tls)`,
       { cause: err },
     );
-    if (authRefused(reason) || authRefused(err as Error)) authFailures.add(failure);
+    if (isRefusal) refusals.add(failure);
     throw failure;
   }
   return { main, legacy, close: closeAll };

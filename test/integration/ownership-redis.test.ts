@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import { ownershipHashKey, redisOwnershipStore } from '../../common/ownership/redis-store.js';
+import { connectRedis, isRedisConfigRefused } from '../../common/ownership/connect.js';
 import { OwnershipUnavailableError } from '../../common/errors.js';
-import { freshName, testRedis } from '../helpers/services.js';
+import { cleanupRoot, freshName, runCli, servers, testEtcd, testRedis, testZk } from '../helpers/services.js';
 
 /** SPEC §3: markPending returns each key's previous record (for restore) and leaves every key `pending`. */
 describe('Redis ownership store: markPending', () => {
@@ -177,6 +178,35 @@ describe('Redis ownership store: scan', () => {
       assert.deepEqual(unhandled, [], 'no unhandled rejection');
     } finally {
       process.off('unhandledRejection', onUnhandled);
+    }
+  });
+});
+
+/** The database in --redis-server's path: one the server does not have is refused, never replaced by DB 0. */
+describe('Redis ownership store: the database', () => {
+  const name = freshName('redis-db');
+
+  test('a database out of the server\'s range: connectRedis refuses it, naming the reason; a fix writes nothing', async () => {
+    const url = `redis://${servers.redis}/99`;
+    // Clients that did connect are closed, so a regression fails here instead of holding the process open.
+    const outcome = await connectRedis({ url, username: null, password: null, tls: false }, false).then(
+      async (clients) => (await clients.close(), null),
+      (err: Error) => err,
+    );
+    assert.ok(outcome !== null, 'connected to a database the server does not have');
+    assert.ok(isRedisConfigRefused(outcome), 'refused for good, not retried');
+    assert.match(outcome.message, /refused the connection: ERR DB index is out of range.*--redis-server and its \/db/);
+    const root = `/${name}`;
+    const [zk, etcd, redis] = [await testZk(), testEtcd(), testRedis()];
+    try {
+      await zk.createAll([[root, Buffer.from('r')], [`${root}/a`, Buffer.from('a')]]);
+      const r = await runCli(['fix', `--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${name}`, `--redis-server=${url}`]);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, /DB index is out of range/);
+      assert.equal(await redis.exists(ownershipHashKey(name)), 0, 'no records written to DB 0');
+      assert.deepEqual(await etcd.get(root).string(), null, 'nothing written to etcd');
+    } finally {
+      await cleanupRoot({ zk, etcd, redis, root, instance: name });
     }
   });
 });
