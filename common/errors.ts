@@ -75,9 +75,13 @@ export class DeletionGuardError extends Zk2EtcdError {
     readonly wouldDelete: number,
     readonly limit: number,
     readonly owned: number,
+    /** Set when the guard counted deletes net of creates (the watcher): the creates it offset. */
+    readonly creates: number | null = null,
   ) {
     super(
-      `refusing to delete ${wouldDelete} of our ${owned} keys (limit ${limit}, --max-delete); ` +
+      (creates === null
+        ? `refusing to delete ${wouldDelete} of our ${owned} keys (limit ${limit}, --max-delete); `
+        : `refusing to delete ${wouldDelete} of our ${owned} keys while creating ${creates}: ${wouldDelete - creates} fewer (limit ${limit}, --max-delete); `) +
         `check the ZooKeeper prefixes, then rerun with --force or a larger --max-delete`,
     );
   }

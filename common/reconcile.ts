@@ -10,7 +10,7 @@ import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { OwnershipStore } from './ownership/store.js';
 import { etcdRangesFor, isSynced, keyMapper } from './paths.js';
-import { checkDeletionGuard, deletionLimit } from './plan/guard.js';
+import { checkDeletionGuard, deletionLimit, guardedDeletes } from './plan/guard.js';
 import type { DeleteAction, Plan, UnsettledRecord } from './plan/plan.js';
 import { differenceCount, plan } from './plan/plan.js';
 import { SummaryCollector, type PlanSummary } from './plan/summary.js';
@@ -43,6 +43,8 @@ export interface ReconcileContext {
 export type ReconcileOptions = Pick<Config, 'zookeeper' | 'etcd' | 'concurrent' | 'maxRound' | 'roundIntervalMs' | 'maxDelete' | 'force'> & {
   /** The writer writes nothing (--dry-run): no creates or updates need holding back for the guard. */
   readonly dryRun?: boolean;
+  /** The guard counts only deletes beyond the creates (the watcher: see `guardedDeletes`). */
+  readonly guardNetOfCreates?: boolean;
 };
 
 export interface ReconcileResult {
@@ -198,7 +200,7 @@ async function reconcilePass(opts: ReconcileOptions, clients: ReconcileClients, 
   }
 
   if (overflow) {
-    await checkGuard(extras.length, 0);
+    await checkGuard(extras.length, 0, collector.summary().counts.missing);
     return { approvedDeletes: new Set(extras.map((a) => a.key)) };
   }
   const summary = collector.summary();
@@ -235,7 +237,7 @@ async function reconcilePass(opts: ReconcileOptions, clients: ReconcileClients, 
     const approved = pass.approvedDeletes;
     const deletes = approved ? extras.filter((a) => approved.has(a.key)) : extras;
     if (approved && deletes.length < extras.length) logger.info({ left: extras.length - deletes.length }, 'keys gone from ZooKeeper since the deletion guard was checked are left for the next run');
-    if (!approved) await checkGuard(deletes.length, recordedPresent);
+    if (!approved) await checkGuard(deletes.length, recordedPresent, summary.counts.missing);
     // Chunk by chunk, so the watcher's events get the write lock between them.
     await forEachPool(heldPuts, CHUNKS_IN_FLIGHT, (p) => write(p));
     deletes.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -246,11 +248,13 @@ async function reconcilePass(opts: ReconcileOptions, clients: ReconcileClients, 
   return { zkNodes, etcdKeys, summary, applied: ctx.writer ? applied : null, durationSeconds };
 
   /** Throws DeletionGuardError when the deletes exceed --max-delete; the exact count of our keys only when a lower bound would refuse. */
-  async function checkGuard(deletes: number, recorded: number): Promise<void> {
-    if (deletes === 0 || opts.force) return;
+  async function checkGuard(deletes: number, recorded: number, creates: number): Promise<void> {
+    const net = opts.guardNetOfCreates ? creates : null;
+    const counted = guardedDeletes(deletes, net);
+    if (counted === 0 || opts.force) return;
     const lower = Math.max(deletes, recorded);
-    const owned = deletionLimit(opts.maxDelete, lower) >= deletes ? lower : await countOwned(work, clients, synced, seen, deletes);
-    checkDeletionGuard(deletes, owned, opts.maxDelete, opts.force);
+    const owned = deletionLimit(opts.maxDelete, lower) >= counted ? lower : await countOwned(work, clients, synced, seen, deletes);
+    checkDeletionGuard(deletes, owned, opts.maxDelete, opts.force, net);
   }
 }
 

@@ -85,7 +85,10 @@ export async function runSync(deps: SyncDeps): Promise<void> {
     touched = new Set();
     try {
       const reconcileWriter = withoutKeys(writer, () => touched ?? new Set());
-      const result = await reconcile(config, { zk: live.session as ZkSession, etcd: deps.etcd, ownership: deps.ownership }, {
+      // The guard counts deletes beyond the creates: after missed events (a restart, a failover, a lost
+      // connection) during a rollout, counting every delete would refuse for good, creates included.
+      const opts = { ...config, guardNetOfCreates: true };
+      const result = await reconcile(opts, { zk: live.session as ZkSession, etcd: deps.etcd, ownership: deps.ownership }, {
         metrics,
         logger,
         signal: AbortSignal.any([stop, fail.signal]), // a fatal write error ends the run too

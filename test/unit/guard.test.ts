@@ -66,3 +66,30 @@ describe('checkDeletionGuard', () => {
     assert.match(caught.message, /\b10\b/);
   });
 });
+
+/** The watcher's guard counts deletes net of creates: a rollout replaces providers, a wiped source only deletes. */
+describe('checkDeletionGuard net of creates (the watcher)', () => {
+  const cases: { name: string; deletes: number; creates: number | null; owned: number; maxDelete: MaxDelete; refused: boolean }[] = [
+    { name: 'a rollout replacing most keys passes', deletes: 400, creates: 400, owned: 710, maxDelete: pct(50), refused: false },
+    { name: 'a rollout that also scales down a little passes', deletes: 400, creates: 100, owned: 710, maxDelete: pct(50), refused: false },
+    { name: 'the same deletes counted without creates (a fix) are refused', deletes: 400, creates: null, owned: 710, maxDelete: pct(50), refused: true },
+    { name: 'most keys gone with nothing created is refused', deletes: 400, creates: 0, owned: 710, maxDelete: pct(50), refused: true },
+    { name: 'exactly at the limit net of creates passes', deletes: 360, creates: 5, owned: 710, maxDelete: pct(50), refused: false },
+    { name: 'one over the limit net of creates is refused', deletes: 361, creates: 5, owned: 710, maxDelete: pct(50), refused: true },
+    { name: 'more creates than deletes counts as none, even with a 0 limit', deletes: 3, creates: 10, owned: 100, maxDelete: count(0), refused: false },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const run = () => checkDeletionGuard(c.deletes, c.owned, c.maxDelete, false, c.creates);
+      if (c.refused) assert.throws(run, DeletionGuardError);
+      else assert.doesNotThrow(run);
+    });
+  }
+
+  test('the refusal names the deletes, the creates and the difference', () => {
+    assert.throws(
+      () => checkDeletionGuard(400, 710, pct(50), false, 10),
+      (err: unknown) => err instanceof DeletionGuardError && err.creates === 10 && /refusing to delete 400 of our 710 keys while creating 10: 390 fewer \(limit 355, --max-delete\)/.test(err.message),
+    );
+  });
+});
