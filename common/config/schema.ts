@@ -131,11 +131,19 @@ export const httpAddr = z.string().transform((raw, ctx) => {
 
 export const instanceName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 characters of letters, digits, _ . -');
 
+/** Longest --fullsync-interval duration (setInterval holds at most ~24.8 days); a cron expression schedules rarer runs. */
+const MAX_FULL_SYNC_MS = 24 * 3600_000;
+
 export const fullSync = z.string().transform((raw, ctx) => {
   const t = raw.trim();
-  if (t === '0' || t === '0s' || t === 'off') return { kind: 'off' as const };
+  if (t === '0' || t === 'off') return { kind: 'off' as const };
   const ms = parseDuration(t);
-  if (ms !== null) return ms < 1000 ? fail(ctx, 'must be at least 1s, or 0 to disable') : { kind: 'interval' as const, ms };
+  if (ms === 0) return { kind: 'off' as const };
+  if (ms !== null) {
+    if (ms < 1000) return fail(ctx, 'must be at least 1s, or 0 to disable');
+    if (ms > MAX_FULL_SYNC_MS) return fail(ctx, 'must be at most 24h as a duration; a cron expression such as "0 3 * * 0" schedules rarer runs');
+    return { kind: 'interval' as const, ms };
+  }
   if (t.split(/\s+/).length >= 5) return { kind: 'cron' as const, expression: t };
   return fail(ctx, 'must be a duration such as 5m, a cron expression such as "*/5 * * * *", or 0 to disable');
 });

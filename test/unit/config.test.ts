@@ -199,7 +199,11 @@ describe('loadConfig: values', () => {
 
   const fullSyncs: { value: string; expected: unknown }[] = [
     { value: '0', expected: { kind: 'off' } },
+    { value: '0m', expected: { kind: 'off' } },
+    { value: '0ms', expected: { kind: 'off' } },
+    { value: 'off', expected: { kind: 'off' } },
     { value: '1h', expected: { kind: 'interval', ms: 3_600_000 } },
+    { value: '24h', expected: { kind: 'interval', ms: 86_400_000 } },
     { value: '*/5 * * * *', expected: { kind: 'cron', expression: '*/5 * * * *' } },
   ];
   for (const c of fullSyncs) {
@@ -480,6 +484,10 @@ describe('loadConfig: bad input gives one problem line naming the flag', () => {
     { name: 'unreadable TLS file', args: { argv: ['--etcd-cacert=/missing.pem'] }, startsWith: '--etcd-cacert:', mentions: 'ENOENT' },
     { name: 'invalid cron for --fullsync-interval', args: { argv: ['--fullsync-interval=99 * * * *'] }, startsWith: '--fullsync-interval:', mentions: 'cron' },
     { name: 'garbage --fullsync-interval', args: { argv: ['--fullsync-interval=often'] }, startsWith: '--fullsync-interval:' },
+    // setInterval cannot hold 600h (it fires at once, over and over): longer than 24h is refused.
+    { name: '--fullsync-interval above 24h', args: { argv: ['--fullsync-interval=600h'] }, startsWith: '--fullsync-interval:', mentions: 'at most 24h' },
+    { name: '--fullsync-interval just above 24h', args: { argv: ['--fullsync-interval=1441m'] }, startsWith: '--fullsync-interval:', mentions: 'cron' },
+    { name: '--fullsync-interval under 1s', args: { argv: ['--fullsync-interval=500ms'] }, startsWith: '--fullsync-interval:', mentions: 'at least 1s' },
     { name: '--etcd-username without a password', args: { argv: ['--etcd-username=root'] }, startsWith: '--etcd-username' },
     { name: 'bad --zookeeper-auth', args: { argv: ['--zookeeper-auth=nocolon'] }, startsWith: '--zookeeper-auth:' },
     { name: 'bad --leader-elect', args: { argv: ['--leader-elect=zookeeper'] }, startsWith: '--leader-elect:' },
