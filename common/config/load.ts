@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { covers } from '../paths.js';
 import { parseArgv } from './argv.js';
+import { readConfigFile } from './config-file.js';
 import { FLAGS, FLAG_BY_NAME, envName } from './flags.js';
 import * as s from './schema.js';
 import { pickSource, readSecret } from './sources.js';
@@ -12,7 +13,6 @@ import type { Command, Config, LeaderElect, TlsFiles } from './types.js';
 
 // Loaded only when used (a config file, a cron schedule): every one-shot run pays for what it imports.
 const requireLazily = createRequire(import.meta.url);
-const parseYaml = (text: string): unknown => (requireLazily('yaml') as typeof import('yaml')).parse(text);
 const validCron = (expression: string): boolean => (requireLazily('node-cron') as typeof import('node-cron')).validate(expression);
 
 export interface LoadInput {
@@ -173,36 +173,6 @@ function buildConfig(input: LoadInput, v: Parsed, secrets: Map<string, string>, 
 /** Echoed values never show credentials embedded in a URL. */
 function maskCredentials(value: string): string {
   return value.replace(/(\/\/)[^/@\s]*@/g, '$1***@');
-}
-
-function readConfigFile(path: string | undefined, readFile: (p: string) => Buffer, problems: string[]): Map<string, string> {
-  const out = new Map<string, string>();
-  if (!path) return out;
-  let doc: unknown;
-  try {
-    doc = parseYaml(readFile(path).toString('utf8'));
-  } catch (err) {
-    problems.push(`--config: cannot read ${path}: ${(err as Error).message.split('\n')[0]}`);
-    return out;
-  }
-  if (doc === null || doc === undefined) return out;
-  if (typeof doc !== 'object' || Array.isArray(doc)) {
-    problems.push(`--config: ${path} must hold a mapping of flag names to values`);
-    return out;
-  }
-  for (const [key, value] of Object.entries(doc)) {
-    const def = FLAG_BY_NAME.get(key);
-    if (!def || def.notInFile) {
-      problems.push(`--config: ${path}: unknown key "${key}" (keys are flag names such as zookeeper-servers)`);
-    } else if (Array.isArray(value)) {
-      out.set(key, value.map(String).join(','));
-    } else if (value !== null && typeof value === 'object') {
-      problems.push(`--config: ${path}: key "${key}" must be a scalar or a list`);
-    } else {
-      out.set(key, value === null ? '' : String(value));
-    }
-  }
-  return out;
 }
 
 /** Every secret, as its value or its `-file`: the form from the higher-ranked source wins (see readSecret). */

@@ -162,6 +162,38 @@ describe('loadConfig: precedence flag > env > config file > default', () => {
     assert.equal(config.maxRound, 3);
     assert.equal(config.roundIntervalMs, 500);
   });
+
+  // YAML's core schema reads plain 07001234 as the number 7001234: the instance (the Redis namespace) or a
+  // token would then differ from the same text given as a flag or in the environment.
+  const asWritten: { name: string; line: string; pick: (c: Config) => unknown; expected: unknown }[] = [
+    { name: 'a number-like instance keeps its leading zero', line: 'instance: 07001234', pick: (c) => c.instance, expected: '07001234' },
+    { name: 'a hex-looking token stays text', line: 'admin-token: 0x1F', pick: (c) => c.adminToken, expected: '0x1F' },
+    { name: 'an exponent-looking instance stays text', line: 'instance: 1e5', pick: (c) => c.instance, expected: '1e5' },
+    { name: 'a trailing zero stays', line: 'instance: "1.10"', pick: (c) => c.instance, expected: '1.10' },
+    { name: 'a plain trailing zero stays', line: 'instance: 1.10', pick: (c) => c.instance, expected: '1.10' },
+    { name: 'digits past 2^53 stay exact', line: 'instance: 123456789012345678901234', pick: (c) => c.instance, expected: '123456789012345678901234' },
+    { name: 'an octal-looking list item stays text', line: 'zookeeper-prefix: [/a, /010]', pick: (c) => c.zookeeper.prefixes, expected: ['/a', '/010'] },
+    { name: 'an empty value is empty', line: 'etcd-prefix:', pick: (c) => c.etcd.prefix, expected: '' },
+    { name: 'null is empty', line: 'etcd-prefix: ~', pick: (c) => c.etcd.prefix, expected: '' },
+    { name: 'a quoted "null" is that text', line: 'instance: "null"', pick: (c) => c.instance, expected: 'null' },
+    { name: 'JSON: a number is its text', line: '{"concurrent": 050}', pick: (c) => c.concurrent, expected: 50 },
+  ];
+  for (const c of asWritten) {
+    test(`config file values as written: ${c.name}`, () => {
+      const config = load({ argv: ['--config=/c.yaml'], files: { '/c.yaml': `${c.line}\n` } });
+      assert.deepEqual(c.pick(config), c.expected);
+    });
+  }
+
+  test('config file: a nested mapping is a problem naming the key', () => {
+    const problems = problemsOf({ argv: ['--config=/c.yaml'], files: { '/c.yaml': 'zookeeper-prefix: [/a, {b: c}]\ninstance: {x: 1}\n' } });
+    assert.deepEqual(problems, ['--config: /c.yaml: key "zookeeper-prefix" must be a scalar or a list of scalars', '--config: /c.yaml: key "instance" must be a scalar or a list']);
+  });
+
+  test('config file: a duplicate key is a problem', () => {
+    const [problem] = problemsOf({ argv: ['--config=/c.yaml'], files: { '/c.yaml': 'instance: a\ninstance: b\n' } });
+    assert.match(problem as string, /^--config: cannot read \/c.yaml: .*[Dd]uplicate|unique/);
+  });
 });
 
 describe('loadConfig: values', () => {
