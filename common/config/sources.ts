@@ -56,14 +56,24 @@ export function readSecret(
     problems.push(`--${name} and --${name}-file: set only one (both given ${WHERE[direct.source](name)})`);
     return undefined;
   }
-  if (direct && (!file || RANK[direct.source] < RANK[file.source])) return direct.value;
+  // An empty secret is refused rather than read as "none": an empty --admin-token would turn POST /log's
+  // check off, and an empty mounted file is a missing Secret key more often than a choice.
+  if (direct && (!file || RANK[direct.source] < RANK[file.source])) {
+    if (direct.value !== '') return direct.value;
+    problems.push(`${direct.label}: is empty (leave it unset for none)`);
+    return undefined;
+  }
   if (!file) return undefined;
+  let value: string;
   try {
-    return readFile(file.value).toString('utf8').replace(/\r?\n$/, '');
+    value = readFile(file.value).toString('utf8').replace(/\r?\n$/, '');
   } catch (err) {
     problems.push(`--${name}-file: cannot read ${file.value} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     return undefined;
   }
+  if (value.trim() !== '') return value;
+  problems.push(`--${name}-file: ${file.value} is empty or only whitespace${file.source === 'flag' ? '' : ` (from ${file.label})`}`);
+  return undefined;
 }
 
 /** One secret by precedence, for callers outside the loader (`zk2etcd log`). */

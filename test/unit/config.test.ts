@@ -513,6 +513,12 @@ describe('loadConfig: bad input gives one problem line naming the flag', () => {
     { name: '--etcd-cert without --etcd-key', args: { argv: ['--etcd-cert=/cert.pem'], files: { '/cert.pem': 'CERT' } }, startsWith: '--etcd-cert', mentions: '--etcd-key' },
     { name: '--etcd-key without --etcd-cert', args: { argv: ['--etcd-key=/key.pem'], files: { '/key.pem': 'KEY' } }, startsWith: '--etcd-cert', mentions: '--etcd-key' },
     { name: 'unreadable secret file', args: { argv: ['--redis-password-file=/missing'] }, startsWith: '--redis-password-file:', mentions: '/missing' },
+    // An empty token would leave POST /log unprotected without a word: refused, like every empty secret.
+    { name: 'an empty secret file', args: { argv: ['--admin-token-file=/t'], files: { '/t': '' } }, startsWith: '--admin-token-file: /t is empty' },
+    { name: 'a secret file holding a newline only', args: { argv: ['--admin-token-file=/t'], files: { '/t': '\n' } }, startsWith: '--admin-token-file: /t is empty' },
+    { name: 'an empty secret file named in the environment', args: { env: { ZK2ETCD_REDIS_PASSWORD_FILE: '/p' }, files: { '/p': ' \n' } }, startsWith: '--redis-password-file: /p is empty', mentions: 'ZK2ETCD_REDIS_PASSWORD_FILE' },
+    { name: 'an empty secret flag', args: { argv: ['--admin-token='] }, startsWith: '--admin-token: is empty' },
+    { name: 'an empty secret in the environment', args: { env: { ZK2ETCD_ADMIN_TOKEN: '' } }, startsWith: 'ZK2ETCD_ADMIN_TOKEN: is empty' },
     { name: 'unreadable TLS file', args: { argv: ['--etcd-cacert=/missing.pem'] }, startsWith: '--etcd-cacert:', mentions: 'ENOENT' },
     { name: 'invalid cron for --fullsync-interval', args: { argv: ['--fullsync-interval=99 * * * *'] }, startsWith: '--fullsync-interval:', mentions: 'cron' },
     { name: 'garbage --fullsync-interval', args: { argv: ['--fullsync-interval=often'] }, startsWith: '--fullsync-interval:' },
