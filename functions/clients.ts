@@ -33,6 +33,7 @@ export async function openZkSession(config: Config, metrics: Metrics, logger: Lo
     logger,
     onConnect: () => metrics.zkConnect.inc(),
     onSessionLost: hooks.onLost,
+    onConnection: hooks.onConnection,
   };
   if (config.zookeeper.fastPath !== 'off') {
     try {

@@ -256,8 +256,15 @@ export async function runSync(deps: SyncDeps): Promise<void> {
   const runSession = async (): Promise<void> => {
     const lost = new AbortController();
     const hooks: MutableHooks = { onTreeEvent: () => undefined, onReconnect: () => undefined };
-    const session = await openSession({ onLost: () => lost.abort(), onTreeEvent: (p) => hooks.onTreeEvent(p), onReconnect: () => hooks.onReconnect() });
+    let open = false; // this session's connection changes count for readiness only while it is the live one
+    const onConnection = (up: boolean): void => {
+      if (!open) return;
+      if (!up) logger.warn('disconnected from ZooKeeper: not ready until the connection is back');
+      deps.onReady?.(up);
+    };
+    const session = await openSession({ onLost: () => lost.abort(), onTreeEvent: (p) => hooks.onTreeEvent(p), onReconnect: () => hooks.onReconnect(), onConnection });
     live.session = session;
+    open = true;
     deps.onReady?.(true);
     let stopWatching = (): void => undefined;
     try {
@@ -281,6 +288,7 @@ export async function runSync(deps: SyncDeps): Promise<void> {
         lost.abort();
       } else if (!lost.signal.aborted && !stop.aborted && !fail.signal.aborted) throw err;
     } finally {
+      open = false;
       schedule.stop();
       stopWatching();
       session.close();

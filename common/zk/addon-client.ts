@@ -40,6 +40,8 @@ export interface ZkConnectOptions {
   readonly onConnect?: () => void;
   /** The session ended without close(): expired, or the handle gave up. Watches are gone with it. */
   readonly onSessionLost?: () => void;
+  /** After the session opened: the connection dropped (false) or came back in the same session (true). */
+  readonly onConnection?: (up: boolean) => void;
 }
 
 export interface ZkConnection extends ZkWatchReader {
@@ -114,6 +116,13 @@ export async function connectZk(opts: ZkConnectOptions): Promise<ZkConnection> {
   let closedByUs = false;
   zk.on('close', () => {
     if (!closedByUs) opts.onSessionLost?.();
+  });
+  // The addon reconnects on its own: 'connecting' after a drop, 'connect' again once back in the session.
+  zk.on('connecting', () => {
+    if (!closedByUs) opts.onConnection?.(false);
+  });
+  zk.on('connect', () => {
+    if (!closedByUs) opts.onConnection?.(true);
   });
   // Every armed watch also receives session events on each disconnect and reconnect: ignore them.
   const watch = (cb: WatchCallback): AddonWatch => (type) => {

@@ -23,6 +23,8 @@ export interface FastZkOptions {
   readonly onReconnect?: () => void;
   /** A node under a watched tree was created, changed or deleted. */
   readonly onTreeEvent?: (path: string) => void;
+  /** After the session opened: the connection dropped (false) or came back in the same session (true). */
+  readonly onConnection?: (up: boolean) => void;
 }
 
 export interface FastZkConnection extends ZkTreeWatchReader {
@@ -74,8 +76,13 @@ export async function connectZkFast(opts: FastZkOptions): Promise<FastZkConnecti
       if (state === 'connected') {
         opts.onConnect?.();
         if (first) onFirst?.(true);
-        else opts.onReconnect?.();
+        else {
+          opts.onConnection?.(true);
+          opts.onReconnect?.();
+        }
         first = false;
+      } else if (state === 'disconnected') {
+        if (ready && !closedByUs) opts.onConnection?.(false);
       } else if (state === 'expired' || state === 'auth_failed') {
         if (first) onFirst?.(false);
         else if (ready && !closedByUs) opts.onSessionLost?.();

@@ -88,4 +88,6 @@ export interface ZkSessionHooks {
   readonly onReconnect?: () => void;
   /** Protocol client only: a node under a watched tree was created, changed or deleted. */
   readonly onTreeEvent?: (path: string) => void;
+  /** The connection dropped (false) or came back in the same session (true), after the session opened: readiness. */
+  readonly onConnection?: (up: boolean) => void;
 }

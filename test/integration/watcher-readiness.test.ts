@@ -11,6 +11,7 @@ import type { TestZk } from '../helpers/services.js';
 import { privateEtcd, redisAnswers } from '../helpers/private-servers.js';
 import type { PrivateServer } from '../helpers/private-servers.js';
 import { spawnClean } from '../helpers/spawn-clean.js';
+import { zkProxy } from '../helpers/zk-proxy.js';
 import { eventually, freePort, startWatcher, waitForLog } from '../helpers/watcher-process.js';
 import type { WatcherProcess } from '../helpers/watcher-process.js';
 
@@ -195,6 +196,28 @@ describe('watcher readiness: Redis down at start-up, Redis and etcd outages', ()
   });
 
   for (const fastPath of ['auto', 'off']) {
+    test(`the leader's ZooKeeper connection held (--zookeeper-fast-path=${fastPath}): /readyz 503 while it is down, 200 once it is back, changes mirrored`, { timeout: 120_000 }, async () => {
+      const proxy = await zkProxy();
+      try {
+        const w = await startWatcher([`--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${name}-zkdrop-${fastPath}`, `--zookeeper-fast-path=${fastPath}`, '--zookeeper-session-timeout=6s'], {
+          ZK2ETCD_ZOOKEEPER_SERVERS: proxy.address,
+        });
+        others.push(w);
+        await waitForLog(w, 'full reconcile done');
+        await expectReadyz(w, 200);
+        proxy.hold(true); // a partition: the client's pings go unanswered, it drops the connection and retries
+        await expectReadyz(w, 503, 30_000);
+        assert.equal(await status(w, '/healthz'), 200);
+        await zk.set(`${root}/n1`, Buffer.from(`while held ${fastPath}`));
+        proxy.hold(false); // back within the session timeout window or not: either way ready again
+        await expectReadyz(w, 200, 60_000);
+        await eventually(async () => assert.equal(await etcd.get(`${root}/n1`).string(), `while held ${fastPath}`), 60_000);
+        await stopBounded(w);
+      } finally {
+        await proxy.close();
+      }
+    });
+
     test(`SIGTERM while the first ZooKeeper session is being opened (--zookeeper-fast-path=${fastPath}): exit 0, not after the shutdown limit`, { timeout: 120_000 }, async () => {
       const port = await freePort(); // nothing listens here: the first attempt waits up to the 30 s session timeout
       const w = await startWatcher([`--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${name}-zkterm`, `--zookeeper-fast-path=${fastPath}`], {
