@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApplyResult, PlanWriter } from '../common/apply/writer.js';
 import type { EtcdStore } from '../common/etcd/store.js';
 import { errorClassOf, isRetryable } from '../common/errors.js';
@@ -37,6 +38,9 @@ interface Pending {
 
 type Batch = ReadonlyMap<string, Pending>;
 
+/** How long stop() waits for the flushes in flight (etcd or Redis may not answer) before abandoning them. */
+const STOP_GRACE_MS = 5000;
+
 /**
  * Coalesces changes per etcd key (the latest state wins) and applies them in flushes, up to
  * `maxInFlight` at once: each flush reads its keys from etcd and ownership, plans them with the same
@@ -62,6 +66,8 @@ export class ChangeQueue {
   /** Backoff pauses so far: a flush started before the latest one failed in that same outage. */
   private pauses = 0;
   private pauseTimer: NodeJS.Timeout | null = null;
+  /** Aborted by stop() or a fatal error: the writer starts no more batches and retries no more. */
+  private readonly halted = new AbortController();
 
   constructor(private readonly deps: ChangeQueueDeps) {
     this.maxBatch = Math.max(1, deps.maxBatch ?? 2000);
@@ -116,14 +122,26 @@ export class ChangeQueue {
     }
   }
 
-  /** Stops taking changes and starting flushes; resolves when the flushes in flight have ended. */
-  async stop(): Promise<void> {
+  /**
+   * Stops taking changes and starting flushes (their writers start no new batch and retry nothing); resolves
+   * when the flushes in flight have ended, or after `graceMs` while etcd or Redis does not answer: those are
+   * abandoned (SPEC §5), their keys left `pending`, which the next run settles (SPEC §3).
+   */
+  async stop(graceMs = STOP_GRACE_MS): Promise<void> {
     this.halt();
-    while (this.flights.size > 0) await Promise.all(this.flights);
+    const ended = (async () => {
+      while (this.flights.size > 0) await Promise.all(this.flights);
+      return true;
+    })();
+    const grace = new AbortController();
+    const done = await Promise.race([ended, sleep(graceMs, false, { signal: grace.signal }).catch(() => true)]);
+    grace.abort();
+    if (!done) this.deps.logger.warn({ keys: this.inFlight.size, graceMs }, 'a flush still waits on etcd or Redis: abandoned; what it marked pending is settled by the next reconcile');
   }
 
   private halt(): void {
     this.stopped = true;
+    this.halted.abort();
     if (this.pauseTimer) clearTimeout(this.pauseTimer);
     this.pauseTimer = null;
   }
@@ -170,7 +188,7 @@ export class ChangeQueue {
     const current = await this.deps.etcd.getMany(keys);
     const ownership = await this.deps.ownership.lookup(keys.filter((k) => !desired.has(k) && current.has(k)));
     const planned = plan({ desired, current, ownership, keys });
-    const result = await this.deps.writer.write(planned);
+    const result = await this.deps.writer.write(planned, this.halted.signal);
     // Counted once the flush succeeded (a retried flush plans its keys again).
     const conflicts = planned.conflict.filter((key) => !batch.get(key)?.conflictCounted);
     if (conflicts.length > 0) this.deps.onConflicts?.(conflicts);

@@ -88,7 +88,10 @@ export async function runSyncCommand(argv: readonly string[], env: NodeJS.Proces
   }
   const shutdown = shutdownSignal((sig) => {
     logger.info({ signal: sig }, 'stopping: no new events, the batch in flight finishes, leadership is released');
-    setTimeout(() => process.exit(ExitCode.failure), SHUTDOWN_LIMIT_MS).unref();
+    setTimeout(() => {
+      logger.error({ limitSeconds: SHUTDOWN_LIMIT_MS / 1000 }, 'shutdown did not finish in time: exiting now');
+      process.exit(ExitCode.failure);
+    }, SHUTDOWN_LIMIT_MS).unref();
   });
 
   const closers: (() => Promise<void> | void)[] = [() => new Promise<void>((resolve) => http.close(() => resolve()))];

@@ -68,9 +68,10 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
         let pending = batch;
         while (pending.length > 0) {
           const fence = deps.fence?.();
+          // Not retried once stopped (SIGTERM): the batch is abandoned, its keys left `pending` (safe: SPEC §3).
           const outcome = await withRetry(
             () => etcd.commit(pending, fence),
-            { ...TXN_RETRY, onRetry: (err) => logger.warn({ err: String(err), trace }, 'etcd transaction failed; retrying') },
+            { ...TXN_RETRY, signal, onRetry: (err) => logger.warn({ err: String(err), trace }, 'etcd transaction failed; retrying') },
           );
           if (outcome.succeeded) {
             await settle(pending, outcome.revision, trace);

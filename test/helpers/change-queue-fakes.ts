@@ -12,6 +12,8 @@ import { SharedExclusiveLock } from '../../watcher/shared-exclusive-lock.js';
 export interface Flight {
   readonly keys: readonly string[];
   readonly values: ReadonlyMap<string, string | null>;
+  /** The signal the queue gave the writer: aborted once the queue stops (no new batch, no retry). */
+  readonly signal: AbortSignal | undefined;
   succeed(skippedKeys?: readonly string[]): void;
   fail(err: unknown): void;
 }
@@ -34,9 +36,9 @@ export class World {
   readonly ownershipStore: Pick<OwnershipStore, 'lookup'> = {
     lookup: async (keys) => new Map(keys.flatMap((k) => (this.records.has(k) ? [[k, this.records.get(k) as OwnershipRecord] as const] : []))),
   };
-  readonly writer: PlanWriter = { write: (plan) => this.write(plan) };
+  readonly writer: PlanWriter = { write: (plan, signal) => this.write(plan, signal) };
 
-  private write(plan: Plan): Promise<ApplyResult> {
+  private write(plan: Plan, signal: AbortSignal | undefined): Promise<ApplyResult> {
     const puts = [...plan.missing, ...plan.changed];
     const values = new Map<string, string | null>([...puts.map((a) => [a.key, a.value.toString()] as const), ...plan.extra.map((a) => [a.key, null] as const)]);
     const keys = [...values.keys()];
@@ -45,6 +47,7 @@ export class World {
       const flight: Flight = {
         keys,
         values,
+        signal,
         succeed: (skippedKeys = []) => {
           this.active.delete(flight);
           for (const [k, v] of values) {

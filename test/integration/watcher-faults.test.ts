@@ -7,6 +7,7 @@ import type { TestZk } from '../helpers/services.js';
 import { privateEtcd, privateRedis } from '../helpers/private-servers.js';
 import type { PrivateServer } from '../helpers/private-servers.js';
 import { eventually, startWatcher, waitForLog } from '../helpers/watcher-process.js';
+import { zkProxy } from '../helpers/zk-proxy.js';
 import type { WatcherProcess } from '../helpers/watcher-process.js';
 
 /** Redis and etcd outages while the watcher applies changes: nothing lost, nothing deleted blind. */
@@ -66,5 +67,27 @@ describe('the watcher across Redis and etcd outages', () => {
     await eventually(() => assertMirrored(etcd, root), 60_000);
     await zk.create(`${root}/after-etcd-restart`, Buffer.from('ok'));
     await eventually(async () => assert.equal(await etcd.get(`${root}/after-etcd-restart`).string(), 'ok'), 30_000);
+  });
+
+  test('SIGTERM while etcd does not answer a write: the write is abandoned (not retried), exit 0 before the shutdown limit', { timeout: 120_000 }, async () => {
+    // A TCP proxy (the ZooKeeper test proxy forwards any TCP) that can hold all traffic: etcd hangs, it does not refuse.
+    const proxy = await zkProxy(etcdServer.address.replace(/^https?:\/\//, ''));
+    const instance = `${name}-hang`;
+    const w = await startWatcher([`--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${instance}`], {
+      ZK2ETCD_REDIS_SERVER: redis.address,
+      ZK2ETCD_ETCD_SERVERS: `http://${proxy.address}`,
+    });
+    try {
+      await waitForLog(w, 'full reconcile done');
+      proxy.hold(true);
+      await zk.create(`${root}/while-etcd-hangs`, Buffer.from('h'));
+      await sleep(1500); // the flush is sent and waits on etcd (each call's deadline is 10 s; 4 attempts)
+      const exit = await w.stop();
+      assert.deepEqual(exit, { code: 0, signal: null }, w.output().slice(-2000));
+      assert.doesNotMatch(w.output(), /shutdown did not finish in time/);
+    } finally {
+      proxy.hold(false);
+      await proxy.close();
+    }
   });
 });

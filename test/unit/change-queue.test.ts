@@ -261,6 +261,21 @@ describe('ChangeQueue idle() and stop()', () => {
     assert.deepEqual(world.contents(), { '/a': '1', '/b': '1' });
   });
 
+  test('stop() tells the writer in flight to stop (no new batch, no retry); a flush that never ends is abandoned after the grace', async () => {
+    const { world, queue, warnings } = harness();
+    queue.push('/a', buf('1'));
+    await settle();
+    const [flight] = world.flights;
+    assert.equal(flight?.signal?.aborted, false);
+    await queue.stop(50); // etcd does not answer: the flight never settles
+    assert.equal(flight?.signal?.aborted, true);
+    assert.equal(world.active.size, 1, 'still in flight, abandoned');
+    assert.deepEqual(warnings, [{ keys: 1, graceMs: 50 }]);
+    flight?.fail(new AbortedError('the client closed')); // later: nothing is retried or restarted
+    await settle();
+    assert.equal(world.flights.length, 1);
+  });
+
   test('stop() during a backoff pause returns at once and no retry follows', async () => {
     const { world, queue } = harness();
     queue.push('/a', buf('1'));
