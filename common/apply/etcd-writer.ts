@@ -44,6 +44,8 @@ function alreadyDone(op: TxnOp, state: EtcdEntry | null): boolean {
  */
 export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
   const { etcd, ownership, metrics, logger } = deps;
+  // Unsampled and whatever --log-level or POST /log set (SPEC §8): its own level, fixed at info.
+  const eventLogger = deps.eventLog ? logger.child({}, { level: 'info' }) : null;
   return {
     async write(plan: Plan, signal?: AbortSignal): Promise<ApplyResult> {
       const ops: TxnOp[] = [
@@ -132,8 +134,8 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
         del += delKeys.length;
         metrics.fixed.inc({ type: 'put' }, putKeys.length);
         metrics.fixed.inc({ type: 'delete' }, delKeys.length);
-        if (deps.eventLog) {
-          for (const op of done) logger.info({ event: op.type, key: op.key, revision, trace }, 'applied');
+        if (eventLogger) {
+          for (const op of done) eventLogger.info({ event: op.type, key: op.key, revision, trace }, 'applied');
         }
       }
     },

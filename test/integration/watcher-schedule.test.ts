@@ -59,4 +59,15 @@ describe('scheduled reconcile and event log', () => {
     assert.match(event.trace, /^[0-9a-f-]{36}$/);
     assert.equal(await redis.hget(ownershipHashKey(name), `${root}/evented`), event.revision, 'the trace ties the etcd revision to the Redis record');
   });
+
+  test('--enable-event-log is unsampled: written at --log-level=error too', async () => {
+    const w = await startWatcher([`--zookeeper-prefix=${root}`, `--instance=${name}`, '--zookeeper-exclude-prefix=', '--enable-event-log', '--log-level=error']);
+    watchers.push(w);
+    await zk.create(`${root}/evented-quiet`, Buffer.from('q'));
+    await waitForLog(w, 'applied');
+    const lines = w.output().split('\n').filter((l) => l.includes('"msg":"applied"') && l.includes(`${root}/evented-quiet`));
+    assert.equal(lines.length, 1, w.output().slice(-1500));
+    const otherInfo = w.output().split('\n').filter((l) => l.includes('"level":"info"') && !l.includes('"msg":"applied"'));
+    assert.deepEqual(otherInfo, [], 'other info lines stay hidden');
+  });
 });
