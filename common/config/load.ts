@@ -7,7 +7,7 @@ import { parseArgv } from './argv.js';
 import { readConfigFile } from './config-file.js';
 import { FLAGS, FLAG_BY_NAME, envName } from './flags.js';
 import * as s from './schema.js';
-import { pickSource, readSecret } from './sources.js';
+import { pickSource, readSecret, secretOrigin } from './sources.js';
 import type { Raw } from './sources.js';
 import type { Command, Config, LeaderElect, TlsFiles } from './types.js';
 
@@ -24,7 +24,7 @@ export interface LoadInput {
 
 const shape = {
   'zookeeper-servers': s.hostPortList('ZooKeeper servers, host:port'),
-  'zookeeper-prefix': s.zkPathList(false),
+  'zookeeper-prefix': s.zkPathList(false, true),
   'zookeeper-exclude-prefix': s.zkPathList(true),
   'zookeeper-session-timeout': s.duration(600_000),
   'etcd-servers': s.etcdEndpoints,
@@ -112,7 +112,9 @@ export function loadConfig(input: LoadInput): Config {
     problems.push('--etcd-username and --etcd-password(-file): set both or neither');
   }
   const zkAuth = secrets.get('zookeeper-auth') ?? null;
-  if (zkAuth !== null && !/^[^:]+:.+$/.test(zkAuth)) problems.push('--zookeeper-auth: must be user:password');
+  if (zkAuth !== null && !/^[^:]+:.+$/.test(zkAuth)) {
+    problems.push(`--zookeeper-auth: must be user:password (from ${secretOrigin(raw.get('zookeeper-auth'), raw.get('zookeeper-auth-file'))})`);
+  }
   const tls = readTls(v, readFile, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(buildConfig(input, parsed as Parsed, secrets, tls, zkAuth));

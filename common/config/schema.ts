@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
-import { pathProblem, covers } from '../paths.js';
+import { pathProblem, covers, ZK_SYSTEM_PREFIX } from '../paths.js';
 
 /** Field schemas over raw strings; each issue message says what is accepted. */
 type Ctx = z.core.$RefinementCtx<string>;
@@ -35,25 +35,32 @@ export const etcdEndpoints = z.string().transform((raw, ctx) => {
       return fail(ctx, `"${item}" is not a URL or host:port`);
     }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return fail(ctx, `"${item}" must use http:// or https://`);
+    if (parsed.username || parsed.password) return fail(ctx, 'must not carry credentials: use --etcd-username and --etcd-password-file');
     if (!parsed.port) return fail(ctx, `"${item}" needs a port`);
     return `${parsed.protocol}//${parsed.host}`;
   });
 });
 
-export const zkPathList = (allowEmpty: boolean) =>
+/** ZooKeeper paths, one problem per bad item. `mirrored`: the prefixes, which may not be ZooKeeper's own subtree. */
+export const zkPathList = (allowEmpty: boolean, mirrored = false) =>
   z.string().transform((raw, ctx) => {
     const items = [...new Set(list(raw))];
     if (items.length === 0 && !allowEmpty) return fail(ctx, 'needs at least one path such as /dubbo');
+    const problems: string[] = [];
     for (const p of items) {
       const problem = pathProblem(p);
-      if (problem) return fail(ctx, problem);
+      if (problem) problems.push(problem);
+      else if (mirrored && covers(ZK_SYSTEM_PREFIX, p)) problems.push(`${p}: ZooKeeper's own ${ZK_SYSTEM_PREFIX} subtree is never mirrored`);
     }
-    for (const a of items) {
-      for (const b of items) {
-        if (a !== b && covers(a, b)) return fail(ctx, `${b} is inside ${a}; list each subtree once`);
+    if (problems.length === 0) {
+      for (const a of items) {
+        for (const b of items) {
+          if (a !== b && covers(a, b)) problems.push(`${b} is inside ${a}; list each subtree once`);
+        }
       }
     }
-    return items;
+    for (const problem of problems) fail(ctx, problem);
+    return problems.length > 0 ? z.NEVER : items;
   });
 
 export const int = (min: number, max: number) =>
@@ -109,6 +116,7 @@ export const httpUrl = z.string().transform((raw, ctx) => {
 export const redisServer = z.string().transform((raw, ctx) => {
   const t = raw.trim();
   if (t === '') return fail(ctx, 'is required: host:port or redis://host:port[/db]');
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(t) && !/^rediss?:\/\//.test(t)) return fail(ctx, `"${t}" must use redis:// or rediss:// (or be host:port)`);
   const url = /^rediss?:\/\//.test(t) ? t : `redis://${t}`;
   try {
     const u = new URL(url);

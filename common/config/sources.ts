@@ -76,6 +76,12 @@ export function readSecret(
   return undefined;
 }
 
+/** Where the secret readSecret used came from, for a message that must not show it: a label, or a file's label and path. */
+export function secretOrigin(direct: Raw | undefined, file: Raw | undefined): string {
+  if (direct && (!file || RANK[direct.source] < RANK[file.source])) return direct.label;
+  return file ? `${file.label} ${file.value}` : 'nowhere';
+}
+
 /** One secret by precedence, for callers outside the loader (`zk2etcd log`). */
 export function resolveSecret(name: string, from: Sources, readFile: (path: string) => Buffer, problems: string[]): string | undefined {
   return readSecret(name, pickSource(name, from), pickSource(`${name}-file`, from), readFile, problems);

@@ -527,7 +527,13 @@ describe('loadConfig: bad input gives one problem line naming the flag', () => {
     { name: '--fullsync-interval just above 24h', args: { argv: ['--fullsync-interval=1441m'] }, startsWith: '--fullsync-interval:', mentions: 'cron' },
     { name: '--fullsync-interval under 1s', args: { argv: ['--fullsync-interval=500ms'] }, startsWith: '--fullsync-interval:', mentions: 'at least 1s' },
     { name: '--etcd-username without a password', args: { argv: ['--etcd-username=root'] }, startsWith: '--etcd-username' },
-    { name: 'bad --zookeeper-auth', args: { argv: ['--zookeeper-auth=nocolon'] }, startsWith: '--zookeeper-auth:' },
+    { name: 'bad --zookeeper-auth', args: { argv: ['--zookeeper-auth=nocolon'] }, startsWith: '--zookeeper-auth:', mentions: 'from --zookeeper-auth)' },
+    { name: 'bad --zookeeper-auth from the environment names it, not the value', args: { env: { ZK2ETCD_ZOOKEEPER_AUTH: 'nocolon' } }, startsWith: '--zookeeper-auth: must be user:password (from ZK2ETCD_ZOOKEEPER_AUTH)' },
+    { name: 'bad --zookeeper-auth from a file names the file', args: { argv: ['--zookeeper-auth-file=/a'], files: { '/a': 'nocolon\n' } }, startsWith: '--zookeeper-auth: must be user:password (from --zookeeper-auth-file /a)' },
+    { name: 'the ZooKeeper system subtree as a prefix', args: { argv: ['--zookeeper-prefix=/zookeeper'] }, startsWith: '--zookeeper-prefix: /zookeeper: ZooKeeper\'s own /zookeeper subtree is never mirrored' },
+    { name: 'a prefix under the ZooKeeper system subtree', args: { argv: ['--zookeeper-prefix=/zookeeper/config'] }, startsWith: '--zookeeper-prefix: /zookeeper/config:', mentions: 'never mirrored' },
+    { name: 'etcd endpoint carrying credentials', args: { bare: true, argv: ['--zookeeper-servers=zk:2181', '--etcd-servers=http://user:pw@etcd:2379', '--redis-server=redis:6379'] }, startsWith: '--etcd-servers: must not carry credentials', mentions: '***@' },
+    { name: 'redis server with another scheme', args: { bare: true, argv: ['--zookeeper-servers=zk:2181', '--etcd-servers=etcd:2379', '--redis-server=http://r:1'] }, startsWith: '--redis-server: "http://r:1" must use redis:// or rediss://' },
     { name: 'bad --leader-elect', args: { argv: ['--leader-elect=zookeeper'] }, startsWith: '--leader-elect:' },
     { name: 'missing --redis-server', args: { bare: true, argv: ['--zookeeper-servers=zk:2181', '--etcd-servers=etcd:2379'] }, startsWith: '--redis-server:', mentions: 'required' },
     { name: 'bad zookeeper server', args: { bare: true, argv: ['--zookeeper-servers=zk', '--etcd-servers=etcd:2379', '--redis-server=redis:6379'] }, startsWith: '--zookeeper-servers:', mentions: 'host:port' },
@@ -591,6 +597,30 @@ describe('loadConfig: several problems at once are all reported', () => {
       assert.equal(problems.length, c.expected.length, problems.join('\n'));
     });
   }
+});
+
+describe('loadConfig: every bad item of a path list is its own problem', () => {
+  test('four bad prefixes: four lines', () => {
+    const problems = problemsOf({ argv: ['--zookeeper-prefix=dubbo,/x/,//y,/zookeeper'] });
+    assert.deepEqual(
+      problems.map((p) => p.replace(/ \(got .*\)$/, '')),
+      [
+        '--zookeeper-prefix: "dubbo" must start with /',
+        '--zookeeper-prefix: "/x/" must not end with /',
+        '--zookeeper-prefix: "//y" must not contain an empty segment (//)',
+        "--zookeeper-prefix: /zookeeper: ZooKeeper's own /zookeeper subtree is never mirrored",
+      ],
+    );
+  });
+
+  test('two overlaps: two lines', () => {
+    const problems = problemsOf({ argv: ['--zookeeper-prefix=/a,/a/b,/c,/c/d'] });
+    assert.equal(problems.length, 2, problems.join('\n'));
+  });
+
+  test('/zookeeper may be excluded (it never is mirrored anyway)', () => {
+    assert.deepEqual(load({ argv: ['--zookeeper-prefix=/', '--zookeeper-exclude-prefix=/zookeeper'] }).zookeeper.excludes, ['/zookeeper']);
+  });
 });
 
 describe('loadConfig: a secret value never appears in a problem', () => {
