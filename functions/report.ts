@@ -1,6 +1,6 @@
 import type { ReconcileResult } from '../common/reconcile.js';
 import { KEY_LIST_CAP, summaryDifferences } from '../common/plan/summary.js';
-import { ExitCode } from '../common/errors.js';
+import { DeletionGuardError, errorClassOf, ExitCode, isRetryable } from '../common/errors.js';
 
 export { KEY_LIST_CAP };
 
@@ -51,6 +51,23 @@ export function buildReport(result: ReconcileResult, dryRun: boolean): Report {
     durationSeconds: Math.round(result.durationSeconds * 1000) / 1000,
   };
   return truncated ? { ...report, truncated: true } : report;
+}
+
+/** The `--output json` document of a run that failed (exit 1) or that the deletion guard refused (exit 4). */
+export interface ErrorReport {
+  readonly error: {
+    readonly class: string;
+    readonly message: string;
+    readonly retryable: boolean;
+    /** The deletion guard's numbers (exit 4). */
+    readonly guard?: { readonly wouldDelete: number; readonly creates: number | null; readonly limit: number; readonly owned: number };
+  };
+}
+
+export function errorReport(err: unknown): ErrorReport {
+  const base = { class: errorClassOf(err), message: err instanceof Error ? err.message : String(err), retryable: isRetryable(err) };
+  if (!(err instanceof DeletionGuardError)) return { error: base };
+  return { error: { ...base, guard: { wouldDelete: err.wouldDelete, creates: err.creates, limit: err.limit, owned: err.owned } } };
 }
 
 /** 0 in sync or fully fixed; 3 differences found (diff) or left unfixed (fix). */

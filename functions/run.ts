@@ -11,7 +11,7 @@ import type { HandlerContext } from './handlers.js';
 import { diff, fix, reconcile } from './handlers.js';
 import { pushMetrics } from './push.js';
 import type { Report } from './report.js';
-import { exitCodeFor, formatText } from './report.js';
+import { errorReport, exitCodeFor, formatText } from './report.js';
 
 export type OneShotCommand = 'diff' | 'fix' | 'reconcile';
 type Handler = (config: Config, clients: ReconcileClients, ctx: HandlerContext) => Promise<Report>;
@@ -47,6 +47,8 @@ export async function runOneShot(command: OneShotCommand, argv: readonly string[
     code = err instanceof DeletionGuardError ? ExitCode.guard : ExitCode.failure;
     logger.error({ err }, `${command} failed`);
     process.stderr.write(`zk2etcd ${command}: ${(err as Error).message}\n`);
+    // A script reading --output json gets a document on every exit, not an empty stdout.
+    if (config.output === 'json') process.stdout.write(`${JSON.stringify(errorReport(err))}\n`);
   } finally {
     await clients?.close().catch(() => {});
     shutdown.dispose();

@@ -94,6 +94,12 @@ describe('reconcile is safe beside other writers', () => {
     const refused = await fix('--max-delete=5');
     assert.equal(refused.code, 4, refused.stderr);
     assert.match(refused.stderr, /--max-delete/);
+    const { error } = jsonReport(refused);
+    assert.equal(error.class, 'deletion_guard');
+    assert.equal(error.retryable, false);
+    assert.match(error.message, /--max-delete/);
+    assert.deepEqual({ ...error.guard, owned: undefined }, { wouldDelete: 10, creates: null, limit: 5, owned: undefined });
+    assert.ok(error.guard.owned >= 10);
     assert.equal(await etcd.get(`${root}/svc15`).string(), 'v15', 'nothing deleted when refused');
     assert.equal(await etcd.get(`${root}/created-while-refused`).string(), null, 'nothing created when refused');
     const forced = await fix('--max-delete=5', '--force');
@@ -125,6 +131,7 @@ describe('reconcile is safe beside other writers', () => {
     const r = await runCli(['fix', `--zookeeper-prefix=${missingRoot}`, `--instance=${instance}`, '--output=json']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /does not exist.*--allow-empty-source/);
+    assert.equal(jsonReport(r).error.class, 'source_missing');
     assert.equal(await etcd.get(`${missingRoot}/k`).string(), 'v');
     assert.deepEqual(await etcdDump(etcd, root), before);
     // Allowed explicitly, the absent tree is empty: our key is extra, and the guard still applies.
