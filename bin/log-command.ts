@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgv } from '../common/config/argv.js';
+import { LOG_LEVELS_HELP, parseLogLevel } from '../common/config/log-level.js';
 import { resolveSecret } from '../common/config/sources.js';
 import { ExitCode } from '../common/errors.js';
 
@@ -8,13 +9,37 @@ const FLAGS = new Map<string, 'string' | 'boolean'>([
   ['addr', 'string'],
 ]);
 
+export const LOG_HELP = [
+  'Usage: zk2etcd log --level L [--addr URL] [--admin-token-file path]',
+  '',
+  "Changes a running watcher's log level (POST /log).",
+  '',
+  'Flags:',
+  '  --level value',
+  `        ${LOG_LEVELS_HELP} (required)`,
+  '  --addr value',
+  '        the watcher\'s HTTP address (default "http://127.0.0.1:8080")  [ZK2ETCD_LOG_ADDR]',
+  '  --admin-token value',
+  "        the watcher's --admin-token  [ZK2ETCD_ADMIN_TOKEN]",
+  '  --admin-token-file path',
+  '        file holding admin-token (keeps it out of the process list)  [ZK2ETCD_ADMIN_TOKEN_FILE]',
+].join('\n');
+
+/** Why a request did not reach the server: fetch says only "fetch failed", its cause says what (ECONNREFUSED). */
+function reason(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (err as Error).message;
+}
+
 /** `zk2etcd log --level L --addr URL [--admin-token(-file) ...]`: changes a running watcher's log level through POST /log. */
 export async function runLogCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const args = parseArgv(argv, FLAGS);
   const problems = [...args.problems];
-  const level = args.values.get('level');
+  if (args.positionals.length > 0) problems.push(`unexpected argument at position ${argv.indexOf(args.positionals[0] as string) + 1} (flags start with --)`);
+  const given = args.values.get('level');
+  const level = given === undefined ? null : parseLogLevel(given);
+  if (!level) problems.push(`--level: must be one of ${LOG_LEVELS_HELP}${given === undefined ? '' : ` (got "${given}")`}`);
   const addr = args.values.get('addr') ?? env.ZK2ETCD_LOG_ADDR ?? 'http://127.0.0.1:8080';
-  if (!level || !['debug', 'info', 'warn', 'error'].includes(level)) problems.push('--level: must be one of debug, info, warn, error');
   let url: URL | null = null;
   try {
     url = new URL('/log', addr);
@@ -33,11 +58,15 @@ export async function runLogCommand(argv: readonly string[], env: NodeJS.Process
       headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
       body: JSON.stringify({ level }),
     });
-    const text = await res.text();
-    (res.ok ? process.stdout : process.stderr).write(text);
-    return res.ok ? ExitCode.ok : ExitCode.failure;
+    const text = (await res.text()).trim();
+    if (res.ok) {
+      process.stdout.write(`${text}\n`);
+      return ExitCode.ok;
+    }
+    process.stderr.write(`zk2etcd log: ${url.origin} answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}${text ? `: ${text}` : ''}\n`);
+    return ExitCode.failure;
   } catch (err) {
-    process.stderr.write(`zk2etcd log: cannot reach ${url.origin}: ${(err as Error).message}\n`);
+    process.stderr.write(`zk2etcd log: cannot reach ${url.origin}: ${reason(err)}\n`);
     return ExitCode.failure;
   }
 }

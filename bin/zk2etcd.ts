@@ -17,11 +17,19 @@ function version(): string {
 
 async function main(): Promise<number> {
   const [command, ...rest] = process.argv.slice(2);
-  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+  if (command === undefined) {
+    process.stderr.write(`${usage()}\n`);
+    return ExitCode.usage;
+  }
+  if (command === '-h' || command === '--help' || command === 'help') {
     process.stdout.write(`${usage()}\n`);
-    return command === undefined ? ExitCode.usage : ExitCode.ok;
+    return ExitCode.ok;
   }
   if (command === 'version' || command === '--version') {
+    if (rest.length > 0) {
+      process.stderr.write(`zk2etcd version: takes no arguments (got "${rest[0]}")\n`);
+      return ExitCode.usage;
+    }
     process.stdout.write(`${version()}\n`);
     return ExitCode.ok;
   }
@@ -43,7 +51,11 @@ async function main(): Promise<number> {
     return runSyncCommand(rest, process.env);
   }
   if (command === 'log') {
-    const { runLogCommand } = await import('./log-command.js');
+    const { runLogCommand, LOG_HELP } = await import('./log-command.js');
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(`${LOG_HELP}\n`);
+      return ExitCode.ok;
+    }
     return runLogCommand(rest, process.env);
   }
   process.stderr.write(`zk2etcd: unknown command "${command}"\n${usage()}\n`);

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { Registry } from 'prom-client';
+import { LOG_LEVELS_HELP, parseLogLevel } from '../common/config/log-level.js';
 import type { LogLevel } from '../common/config/types.js';
 
 export interface HttpDeps {
@@ -14,20 +15,23 @@ export interface HttpDeps {
   readonly adminToken: string | null;
 }
 
-const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
-
 function tokenMatches(req: IncomingMessage, token: string): boolean {
   const header = req.headers.authorization ?? '';
-  const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
+  // The scheme is case-insensitive (RFC 9110 §11.1).
+  const given = Buffer.from(/^bearer /i.test(header) ? header.slice(7) : '');
   const want = Buffer.from(token);
   return given.length === want.length && timingSafeEqual(given, want);
 }
+
+const MAX_BODY = 4096;
+
+class BodyTooLargeError extends Error {}
 
 async function body(req: IncomingMessage): Promise<string> {
   let text = '';
   for await (const chunk of req) {
     text += String(chunk);
-    if (text.length > 4096) throw new Error('body too large');
+    if (text.length > MAX_BODY) throw new BodyTooLargeError(`body over ${MAX_BODY} bytes`);
   }
   return text;
 }
@@ -63,14 +67,15 @@ export function createHttpServer(deps: HttpDeps): Server {
           return deps.ready() ? send(res, 200, 'ready\n') : send(res, 503, 'not ready\n');
         case 'POST /log': {
           if (deps.adminToken && !tokenMatches(req, deps.adminToken)) return send(res, 401, 'missing or wrong token (Authorization: Bearer <--admin-token>)\n');
-          const level = parseLevel(await body(req), req.headers['content-type']);
-          if (!level || !LEVELS.includes(level as LogLevel)) return send(res, 400, `level must be one of ${LEVELS.join(', ')}\n`);
-          deps.setLogLevel(level as LogLevel);
+          const given = parseLevel(await body(req), req.headers['content-type']);
+          const level = given === null ? null : parseLogLevel(given);
+          if (!level) return send(res, 400, `level must be one of ${LOG_LEVELS_HELP}\n`);
+          deps.setLogLevel(level);
           return send(res, 200, `log level set to ${level}\n`);
         }
         default:
           return send(res, 404, 'not found\n');
       }
-    })().catch((err: unknown) => send(res, 500, `${(err as Error).message}\n`));
+    })().catch((err: unknown) => send(res, err instanceof BodyTooLargeError ? 413 : 500, `${(err as Error).message}\n`));
   });
 }

@@ -5,6 +5,7 @@ import { ConfigError } from '../errors.js';
 import { covers } from '../paths.js';
 import { parseArgv } from './argv.js';
 import { readConfigFile } from './config-file.js';
+import { LOG_LEVELS_HELP, parseLogLevel } from './log-level.js';
 import { FLAGS, FLAG_BY_NAME, envName } from './flags.js';
 import * as s from './schema.js';
 import { pickSource, readSecret, secretOrigin } from './sources.js';
@@ -45,7 +46,7 @@ const shape = {
   'zookeeper-fast-path': s.oneOf(['auto', 'on', 'off'] as const),
   output: s.oneOf(['text', 'json'] as const),
   'pushgateway-url': s.httpUrl.optional(),
-  'log-level': z.string().transform((v) => (v === 'panic' || v === 'fatal' ? 'error' : v)).pipe(s.oneOf(['debug', 'info', 'warn', 'error'] as const)),
+  'log-level': z.string().transform((v, ctx) => parseLogLevel(v) ?? (ctx.addIssue({ code: 'custom', message: `must be one of ${LOG_LEVELS_HELP}` }), z.NEVER)),
   'enable-event-log': s.bool,
   'fullsync-interval': s.fullSync,
   'leader-elect': s.oneOf(['kubernetes', 'etcd', 'none'] as const).optional(),

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -51,6 +54,17 @@ describe('watcher HTTP endpoints', () => {
     assert.equal((await post({ authorization: `Bearer ${token}` })).status, 200);
   });
 
+  test('POST /log: the Bearer scheme in any case, levels in any case (fatal means error), a body over 4 KiB is 413', async () => {
+    const post = (headers: Record<string, string>, body: string) => fetch(`${watcher.url}/log`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body });
+    const lower = await post({ authorization: `bearer ${token}` }, 'level=INFO');
+    assert.equal(lower.status, 200);
+    assert.equal(await lower.text(), 'log level set to info\n');
+    const fatal = await post({ authorization: `Bearer ${token}` }, 'level=fatal');
+    assert.equal(await fatal.text(), 'log level set to error\n');
+    assert.equal((await post({ authorization: `Bearer ${token}` }, `level=info&pad=${'x'.repeat(5000)}`)).status, 413);
+    assert.equal((await post({ authorization: `Bearer ${token}` }, 'level=info')).status, 200);
+  });
+
   test('zk2etcd log changes the level of the running watcher', async () => {
     const refused = await runCli(['log', '--level', 'warn', '--addr', watcher.url]);
     assert.equal(refused.code, 1);
@@ -60,6 +74,33 @@ describe('watcher HTTP endpoints', () => {
     await waitForLog(watcher, 'log level changed', 2);
     const usage = await runCli(['log', '--level', 'loud']);
     assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /^zk2etcd log: --level: must be one of debug, info, warn, error .*\(got "loud"\)/);
+  });
+
+  test('zk2etcd log: --help; an error answer names the HTTP status; an unreachable watcher names the reason', async () => {
+    const help = await runCli(['log', '--help']);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /^Usage: zk2etcd log --level L/);
+    assert.match(help.stdout, /--admin-token-file path/);
+    const notFound = createServer((_req, res) => {
+      res.statusCode = 404;
+      res.end();
+    }).listen(0, '127.0.0.1');
+    await once(notFound, 'listening');
+    const { port } = notFound.address() as AddressInfo;
+    try {
+      const r = await runCli(['log', '--level=debug', `--addr=http://127.0.0.1:${port}`]);
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr, `zk2etcd log: http://127.0.0.1:${port} answered HTTP 404 Not Found\n`);
+    } finally {
+      notFound.close();
+    }
+    const down = await runCli(['log', '--level=debug', `--addr=http://127.0.0.1:${port}`]);
+    assert.equal(down.code, 1);
+    assert.match(down.stderr, /^zk2etcd log: cannot reach http:\/\/127.0.0.1:\d+: ECONNREFUSED\n$/);
+    const stray = await runCli(['log', '--level=debug', 'extra']);
+    assert.equal(stray.code, 2);
+    assert.match(stray.stderr, /unexpected argument at position 2/);
   });
 
   test('zk2etcd log --admin-token authenticates; the flag wins over ZK2ETCD_ADMIN_TOKEN(_FILE)', async () => {

@@ -229,6 +229,16 @@ describe('loadConfig: values', () => {
     test(`--max-delete=${c.value}`, () => assert.deepEqual(load({ argv: [`--max-delete=${c.value}`] }).maxDelete, c.expected));
   }
 
+  const logLevels: { value: string; expected: string }[] = [
+    { value: 'warn', expected: 'warn' },
+    { value: 'DEBUG', expected: 'debug' },
+    { value: 'fatal', expected: 'error' }, // the Go zk2etcd 1.x (logrus) levels
+    { value: 'Panic', expected: 'error' },
+  ];
+  for (const c of logLevels) {
+    test(`--log-level=${c.value}`, () => assert.equal(load({ argv: [`--log-level=${c.value}`] }).logLevel, c.expected));
+  }
+
   const fullSyncs: { value: string; expected: unknown }[] = [
     { value: '0', expected: { kind: 'off' } },
     { value: '0m', expected: { kind: 'off' } },
@@ -535,6 +545,7 @@ describe('loadConfig: bad input gives one problem line naming the flag', () => {
     { name: 'etcd endpoint carrying credentials', args: { bare: true, argv: ['--zookeeper-servers=zk:2181', '--etcd-servers=http://user:pw@etcd:2379', '--redis-server=redis:6379'] }, startsWith: '--etcd-servers: must not carry credentials', mentions: '***@' },
     { name: 'redis server with another scheme', args: { bare: true, argv: ['--zookeeper-servers=zk:2181', '--etcd-servers=etcd:2379', '--redis-server=http://r:1'] }, startsWith: '--redis-server: "http://r:1" must use redis:// or rediss://' },
     { name: 'bad --leader-elect', args: { argv: ['--leader-elect=zookeeper'] }, startsWith: '--leader-elect:' },
+    { name: 'bad --log-level', args: { argv: ['--log-level=verbose'] }, startsWith: '--log-level: must be one of debug, info, warn, error (any case; panic and fatal mean error)' },
     { name: 'missing --redis-server', args: { bare: true, argv: ['--zookeeper-servers=zk:2181', '--etcd-servers=etcd:2379'] }, startsWith: '--redis-server:', mentions: 'required' },
     { name: 'bad zookeeper server', args: { bare: true, argv: ['--zookeeper-servers=zk', '--etcd-servers=etcd:2379', '--redis-server=redis:6379'] }, startsWith: '--zookeeper-servers:', mentions: 'host:port' },
     { name: 'zookeeper port above 65535', args: { bare: true, argv: ['--zookeeper-servers=zk1:2181,zk2:99999', '--etcd-servers=etcd:2379', '--redis-server=redis:6379'] }, startsWith: '--zookeeper-servers:', mentions: '1-65535' },

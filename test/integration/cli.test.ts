@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import { runCli } from '../helpers/services.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/** The binary's own commands (SPEC §8): version, help, usage errors. */
+describe('zk2etcd CLI basics', () => {
+  test('version: the version, commit, build date and Node version', async () => {
+    const r = await runCli(['version']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^zk2etcd ${pkg.version.replace(/\./g, '\\.')} \\(commit [0-9a-f]{7,40}(-dirty)?, built \\d{4}-\\d\\d-\\d\\dT[^,]+, node ${process.version}\\)\\n$`));
+  });
+
+  const cases: { name: string; args: string[]; code: number; stdout?: RegExp; stderr?: RegExp }[] = [
+    { name: 'version with an argument', args: ['version', '--bogus'], code: 2, stderr: /^zk2etcd version: takes no arguments \(got "--bogus"\)\n$/ },
+    { name: 'no command: the usage on stderr', args: [], code: 2, stderr: /^zk2etcd: keeps etcd in sync with ZooKeeper\n/ },
+    { name: '--help: the usage on stdout', args: ['--help'], code: 0, stdout: /Usage: zk2etcd <command> \[flags\]/ },
+    { name: 'an unknown command', args: ['copy'], code: 2, stderr: /^zk2etcd: unknown command "copy"/ },
+    { name: 'diff --help lists the flags with their variables', args: ['diff', '--help'], code: 0, stdout: /--zookeeper-servers value\n.*\[ZK2ETCD_ZOOKEEPER_SERVERS\]/ },
+    { name: 'log --help', args: ['log', '--help'], code: 0, stdout: /^Usage: zk2etcd log --level L/ },
+  ];
+  for (const c of cases) {
+    test(c.name, async () => {
+      const r = await runCli(c.args);
+      assert.equal(r.code, c.code, r.stdout + r.stderr);
+      if (c.stdout) assert.match(r.stdout, c.stdout);
+      else assert.equal(r.stdout, '');
+      if (c.stderr) assert.match(r.stderr, c.stderr);
+    });
+  }
+});
