@@ -1,11 +1,14 @@
 import { errorClassOf } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { observe } from '../metrics.js';
+import { ZkReplyTooLargeError } from './connection.js';
 import type { FastZkConnection } from './fast-client.js';
 import type { ZkWatchReader } from './reader.js';
 
 type Observe = <R>(op: string, fn: () => Promise<R>) => Promise<R>;
-const observer = (metrics: Metrics): Observe => (op, fn) => observe(metrics.zkOps, metrics.zkOpSeconds, op, errorClassOf, fn);
+/** A multiRead reply over the packet limit is expected: the caller splits the batch (status `split`, not an error class). */
+const statusOf = (err: unknown): string => (err instanceof ZkReplyTooLargeError ? 'split' : errorClassOf(err));
+const observer = (metrics: Metrics): Observe => (op, fn) => observe(metrics.zkOps, metrics.zkOpSeconds, op, statusOf, fn);
 
 /** Adds zk2etcd_zk_op_* metrics to an addon session (watching reads included). */
 export function instrumentZkSession<T extends ZkWatchReader & { close(): void }>(session: T, metrics: Metrics): ZkWatchReader & { close(): void } {
