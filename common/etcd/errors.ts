@@ -34,7 +34,9 @@ export function toEtcdError(err: unknown, op: string): EtcdError {
     : /Unavailable|ConnectFailed/.test(name)
       ? ' (check --etcd-servers and TLS flags)'
       : '';
-  return new EtcdError(op, `etcd ${op} failed: ${e.message}${hint}`, retryable, short.replace(/[^A-Za-z0-9]/g, '').toLowerCase() || 'unknown', {
+  // grpc-js ends some messages with an empty "Resolution note:"; it says nothing.
+  const message = e.message.replace(/\.?\s*Resolution note:\s*$/, '');
+  return new EtcdError(op, `etcd ${op} failed: ${message}${hint}`, retryable, short.replace(/[^A-Za-z0-9]/g, '').toLowerCase() || 'unknown', {
     cause: err,
   });
 }

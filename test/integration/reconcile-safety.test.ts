@@ -118,6 +118,8 @@ describe('reconcile is safe beside other writers', () => {
     const r = await runCli(['fix', ...flags], { ZK2ETCD_REDIS_SERVER: '127.0.0.1:1' });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /ownership store/);
+    assert.doesNotMatch(r.stderr, /"stack"|\n\s+at /, 'a known failure is logged without a stack trace');
+    assert.match(r.stderr, /"errorClass":"ownership_unavailable"/);
     assert.deepEqual(await etcdDump(etcd, root), before);
     await zk.remove(`${root}/while-redis-down`);
     await zk.create(`${root}/svc5`, Buffer.from('v5'));

@@ -35,6 +35,11 @@ describe('toEtcdError', () => {
     });
   }
 
+  test('the message names the call and what to check, without grpc-js\'s empty "Resolution note:"', () => {
+    const e = toEtcdError(new GRPCUnavailableError('14 UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:1. Resolution note: '), 'range');
+    assert.equal(e.message, 'etcd range failed: 14 UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:1 (check --etcd-servers and TLS flags)');
+  });
+
   test('etcd3 marks resource exhausted recoverable and casts status 8 to its class', () => {
     assert.equal(isRecoverableError(new GRPCResourceExhastedError('x')), true);
     assert.ok(castGrpcError(overLimit) instanceof GRPCResourceExhastedError);
