@@ -123,6 +123,7 @@ async function reconcilePass(opts: ReconcileOptions, clients: ReconcileClients, 
   let applied: ApplyResult = NOTHING_APPLIED;
   let zkNodes = 0;
   let etcdKeys = 0;
+  let undecodable = 0;
   const confirmDeps = (ranges: Chunk['ranges'], keys: number, childLists: ChildListStamps) => ({
     ...clients,
     concurrency: opts.concurrent,
@@ -158,6 +159,7 @@ async function reconcilePass(opts: ReconcileOptions, clients: ReconcileClients, 
     const { snap, tree, childLists } = await readChunk(layout, chunk, clients, { ...opts.zookeeper, concurrency: opts.concurrent, toKey: mapper.toKey, synced, signal: ctx.signal });
     zkNodes += tree.size;
     etcdKeys += snap.entries.size;
+    undecodable += snap.undecodable;
     progress.update('reconciling', zkNodes);
     if (seen) {
       for (const key of snap.entries.keys()) seen.mark(key, true, tree.has(key));
@@ -182,6 +184,7 @@ async function reconcilePass(opts: ReconcileOptions, clients: ReconcileClients, 
   });
   progress.done();
   logger.debug({ nodes: zkNodes, keys: etcdKeys, held: held.length }, 'chunks reconciled');
+  if (undecodable > 0) logger.warn({ keys: undecodable }, 'etcd keys under the prefixes that are not valid UTF-8 (no ZooKeeper path maps to one) are left alone and not counted');
 
   if (held.length > 0) {
     // Rounds 2..N over every chunk's remaining differences at once.

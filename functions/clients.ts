@@ -58,7 +58,10 @@ export async function openClients(config: Config, metrics: Metrics, logger: Logg
     for (const c of closers.reverse()) await c();
   };
   try {
-    const redis = await connectRedis(config.redis, config.legacyOwnership);
+    const redis = await connectRedis(config.redis, config.legacyOwnership).catch((err: unknown) => {
+      metrics.ownershipErrors.inc(); // an unreachable ownership store is one, at start-up too
+      throw err;
+    });
     closers.push(() => redis.close());
     const ownership = ownershipStoreFor(config, redis, metrics);
     const etcdClient = createEtcdClient(config.etcd);

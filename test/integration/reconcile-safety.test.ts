@@ -115,9 +115,12 @@ describe('reconcile is safe beside other writers', () => {
     await zk.create(`${root}/while-redis-down`, Buffer.from('x'));
     await zk.remove(`${root}/svc5`);
     const before = await etcdDump(etcd, root);
-    const r = await runCli(['fix', ...flags], { ZK2ETCD_REDIS_SERVER: '127.0.0.1:1' });
+    const r = await runCli(['fix', ...flags, `--pushgateway-url=${servers.pushgateway}`], { ZK2ETCD_REDIS_SERVER: '127.0.0.1:1' });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /ownership store/);
+    const pushed = (await (await fetch(`${servers.pushgateway}/metrics`)).text()).split('\n').filter((l) => l.includes(`instance="${instance}"`) && l.includes('command="fix"'));
+    await fetch(`${servers.pushgateway}/metrics/job/zk2etcd/instance/${instance}/command/fix`, { method: 'DELETE' });
+    assert.ok(pushed.some((l) => /^zk2etcd_ownership_errors_total\{.*\} 1$/.test(l)), pushed.join('\n'));
     assert.doesNotMatch(r.stderr, /"stack"|\n\s+at /, 'a known failure is logged without a stack trace');
     assert.match(r.stderr, /"errorClass":"ownership_unavailable"/);
     assert.deepEqual(await etcdDump(etcd, root), before);
@@ -154,6 +157,19 @@ describe('reconcile is safe beside other writers', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await etcd.get(key).string(), null);
     assert.equal(await redis.exists(key), 0, 'legacy record removed with the key');
+  });
+
+  test('an etcd key under the prefix that is not UTF-8 is left alone and reported in a warning', async () => {
+    const odd = Buffer.concat([Buffer.from(`${root}/not-utf8-`), Buffer.from([0xff, 0xfe])]);
+    await etcd.kv.put({ key: odd, value: Buffer.from('x') });
+    try {
+      const r = await runCli(['fix', ...flags, '--log-level=warn']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /"keys":1,"msg":"etcd keys under the prefixes that are not valid UTF-8/);
+      assert.equal((await etcd.kv.range({ key: odd })).kvs.length, 1, 'kept');
+    } finally {
+      await etcd.kv.deleteRange({ key: odd });
+    }
   });
 
   test('reconcile pushes its metrics to a real Pushgateway', async () => {
