@@ -1,10 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApplyResult, PlanWriter } from '../common/apply/writer.js';
 import type { EtcdStore } from '../common/etcd/store.js';
 import { errorClassOf, isRetryable } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { OwnershipStore } from '../common/ownership/store.js';
 import { plan } from '../common/plan/plan.js';
+import { waitAtMost } from '../common/wait-at-most.js';
 import type { SharedExclusiveLock } from './shared-exclusive-lock.js';
 
 export interface ChangeQueueDeps {
@@ -131,12 +131,8 @@ export class ChangeQueue {
     this.halt();
     const ended = (async () => {
       while (this.flights.size > 0) await Promise.all(this.flights);
-      return true;
     })();
-    const grace = new AbortController();
-    const done = await Promise.race([ended, sleep(graceMs, false, { signal: grace.signal }).catch(() => true)]);
-    grace.abort();
-    if (!done) this.deps.logger.warn({ keys: this.inFlight.size, graceMs }, 'a flush still waits on etcd or Redis: abandoned; what it marked pending is settled by the next reconcile');
+    if (!(await waitAtMost(ended, graceMs))) this.deps.logger.warn({ keys: this.inFlight.size, graceMs }, 'a flush still waits on etcd or Redis: abandoned; what it marked pending is settled by the next reconcile');
   }
 
   private halt(): void {

@@ -9,6 +9,7 @@ import type { Logger } from '../common/logger.js';
 import type { Metrics, WatcherMetrics } from '../common/metrics.js';
 import type { OwnershipStore } from '../common/ownership/store.js';
 import { keyMapper } from '../common/paths.js';
+import { waitAtMost } from '../common/wait-at-most.js';
 import { reconcile } from '../common/reconcile.js';
 import { hasTreeWatches, type ZkSession, type ZkSessionHooks, type ZkTreeWatchReader, type ZkWatchReader } from '../common/zk/reader.js';
 import { ChangeQueue } from './change-queue.js';
@@ -17,6 +18,9 @@ import { SharedExclusiveLock } from './shared-exclusive-lock.js';
 import { TreeFollower } from './tree-follower.js';
 import { TreeWatcher } from './tree-watcher.js';
 import { withoutKeys } from './without-keys.js';
+
+/** How long shutdown waits for a running full reconcile (etcd or Redis may not answer) before abandoning it. */
+const RECONCILE_STOP_GRACE_MS = 5000;
 
 export interface SyncDeps {
   readonly config: Config;
@@ -311,8 +315,10 @@ export async function runSync(deps: SyncDeps): Promise<void> {
     clearInterval(gauges);
     schedule.stop();
     live.watcher?.stop();
-    // A reconcile still running (scheduled, or after a reconnect) stops at `stop`; its writes end before the clients close.
-    await runningReconcile()?.catch(() => undefined);
+    // A reconcile still running (scheduled, or after a reconnect) stops at `stop` (no new write, no retry)
+    // and ends before the clients close; one waiting on an etcd or Redis that does not answer is abandoned.
+    const reconciling = runningReconcile();
+    if (reconciling && !(await waitAtMost(reconciling, RECONCILE_STOP_GRACE_MS))) logger.warn({ graceMs: RECONCILE_STOP_GRACE_MS }, 'the running full reconcile waits on etcd or Redis: abandoned');
     await queue.stop();
     wm.leader.set(0);
   }

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { Node as YamlNode } from 'yaml';
+import type { Document, Node as YamlNode } from 'yaml';
 import { FLAG_BY_NAME } from './flags.js';
 
 // Loaded only when a config file is given: every one-shot run pays for what it imports.
@@ -11,8 +11,9 @@ const yaml = (): typeof import('yaml') => requireLazily('yaml') as typeof import
  * token `0x1F` into 31, values that then differ from the same text given as a flag or in the environment.
  * A null (`~`, `null`, nothing) is the empty string, as before; quoted scalars are their string.
  */
-function scalarText(node: YamlNode | null | undefined): string | null {
-  const { isScalar } = yaml();
+function scalarText(given: YamlNode | null | undefined, doc: Document.Parsed): string | null {
+  const { isScalar, isAlias } = yaml();
+  const node = isAlias(given) ? given.resolve(doc) : given; // `*anchor`: the anchored node
   if (node === null || node === undefined) return '';
   if (!isScalar(node)) return null;
   if (node.value === null) return '';
@@ -24,7 +25,7 @@ export function readConfigFile(path: string | undefined, readFile: (p: string) =
   const out = new Map<string, string>();
   if (!path) return out;
   const { parseDocument, isMap, isSeq, isScalar } = yaml();
-  let doc: ReturnType<typeof parseDocument>;
+  let doc: Document.Parsed;
   try {
     doc = parseDocument(readFile(path).toString('utf8'));
   } catch (err) {
@@ -43,17 +44,18 @@ export function readConfigFile(path: string | undefined, readFile: (p: string) =
     return out;
   }
   for (const pair of root.items) {
-    const key = scalarText(pair.key as YamlNode) ?? String(pair.key);
+    const key = scalarText(pair.key as YamlNode, doc) ?? String(pair.key);
     const def = FLAG_BY_NAME.get(key);
-    const value = pair.value as YamlNode | null;
+    const resolved = pair.value as YamlNode | null;
+    const value = yaml().isAlias(resolved) ? (resolved.resolve(doc) as YamlNode | undefined) ?? null : resolved;
     if (!def || def.notInFile) {
       problems.push(`--config: ${path}: unknown key "${key}" (keys are flag names such as zookeeper-servers)`);
     } else if (isSeq(value)) {
-      const items = value.items.map((item) => scalarText(item as YamlNode));
+      const items = value.items.map((item) => scalarText(item as YamlNode, doc));
       if (items.some((t) => t === null)) problems.push(`--config: ${path}: key "${key}" must be a scalar or a list of scalars`);
       else out.set(key, items.join(','));
     } else {
-      const text = scalarText(value);
+      const text = scalarText(value, doc);
       if (text === null) problems.push(`--config: ${path}: key "${key}" must be a scalar or a list`);
       else out.set(key, text);
     }

@@ -61,6 +61,7 @@ describe('scheduled reconcile and event log', () => {
   });
 
   test('--enable-event-log is unsampled: written at --log-level=error too', async () => {
+    await Promise.all(watchers.map((w) => w.stop())); // one watcher on the prefix: this one applies the change
     const w = await startWatcher([`--zookeeper-prefix=${root}`, `--instance=${name}`, '--zookeeper-exclude-prefix=', '--enable-event-log', '--log-level=error']);
     watchers.push(w);
     await zk.create(`${root}/evented-quiet`, Buffer.from('q'));

@@ -177,6 +177,8 @@ describe('loadConfig: precedence flag > env > config file > default', () => {
     { name: 'null is empty', line: 'etcd-prefix: ~', pick: (c) => c.etcd.prefix, expected: '' },
     { name: 'a quoted "null" is that text', line: 'instance: "null"', pick: (c) => c.instance, expected: 'null' },
     { name: 'JSON: a number is its text', line: '{"concurrent": 050}', pick: (c) => c.concurrent, expected: 50 },
+    { name: 'an alias is its anchored value, as written', line: 'etcd-prefix: &p 0x10\ninstance: *p', pick: (c) => c.instance, expected: '0x10' },
+    { name: 'an alias inside a list', line: 'etcd-prefix: &p /010\nzookeeper-prefix: [/a, *p]', pick: (c) => c.zookeeper.prefixes, expected: ['/a', '/010'] },
   ];
   for (const c of asWritten) {
     test(`config file values as written: ${c.name}`, () => {

@@ -1,0 +1,20 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * Waits for `work` at most `ms`: true when it settled (either way) in time, false when the wait gave up and
+ * left it running. For shutdown, where a call to a server that does not answer must not hold the process.
+ */
+export async function waitAtMost(work: Promise<unknown>, ms: number): Promise<boolean> {
+  const timer = new AbortController();
+  try {
+    return await Promise.race([
+      work.then(
+        () => true,
+        () => true,
+      ),
+      sleep(ms, false, { signal: timer.signal }),
+    ]);
+  } finally {
+    timer.abort();
+  }
+}
