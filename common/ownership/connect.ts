@@ -66,6 +66,9 @@ export async function connectRedis(cfg: Config['redis'], legacyOwnership: boolea
     // on DB 0: the records would go to another database, silently. Selecting again surfaces the refusal.
     if (db !== 0) await main.select(db);
     await main.ping();
+    // The same on a reconnect (a server restarted with fewer databases): the refusal arrives before the
+    // connection is ready, so closing it here keeps every later command off DB 0; they fail, closed.
+    if (db !== 0) main.on('error', (err: Error) => /DB index is out of range/.test(err.message) && main.disconnect());
     if (legacyOwnership) {
       if (db === 0) legacy = main;
       else {

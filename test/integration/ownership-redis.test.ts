@@ -1,8 +1,16 @@
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
+import { redisAnswers } from '../helpers/private-servers.js';
+import { spawnClean } from '../helpers/spawn-clean.js';
+import { eventually, freePort } from '../helpers/watcher-process.js';
 import { ownershipHashKey, redisOwnershipStore } from '../../common/ownership/redis-store.js';
-import { connectRedis, isRedisConfigRefused } from '../../common/ownership/connect.js';
+import { connectRedis, isRedisConfigRefused, type RedisClients } from '../../common/ownership/connect.js';
 import { OwnershipUnavailableError } from '../../common/errors.js';
 import { cleanupRoot, freshName, runCli, servers, testEtcd, testRedis, testZk } from '../helpers/services.js';
 
@@ -207,6 +215,45 @@ describe('Redis ownership store: the database', () => {
       assert.deepEqual(await etcd.get(root).string(), null, 'nothing written to etcd');
     } finally {
       await cleanupRoot({ zk, etcd, redis, root, instance: name });
+    }
+  });
+});
+
+describe('Redis ownership store: the database after a reconnect', () => {
+  test('a server restarted without our database: the connection closes (commands fail) instead of writing to DB 0', { timeout: 60_000 }, async () => {
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'zk2etcd-redis-db-'));
+    let child: ChildProcess | null = null;
+    const start = async (databases: number) => {
+      child = spawnClean('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'no', '--databases', String(databases)], { stdio: 'ignore' });
+      for (let i = 0; i < 100 && !(await redisAnswers(port).catch(() => false)); i++) await sleep(100);
+    };
+    const stop = async () => {
+      const c = child as ChildProcess | null;
+      if (!c || c.exitCode !== null) return;
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGKILL');
+      await exited;
+    };
+    const admin = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0 });
+    admin.on('error', () => {});
+    let clients: RedisClients | null = null;
+    try {
+      await start(16);
+      clients = await connectRedis({ url: `redis://127.0.0.1:${port}/5`, username: null, password: null, tls: false }, false);
+      const store = redisOwnershipStore(clients.main, { instance: 'db-test', legacy: null });
+      await store.markPending(['/before']);
+      await stop();
+      await start(2); // DB 5 no longer exists
+      await eventually(async () => assert.equal(clients?.main.status, 'end'), 20_000);
+      await assert.rejects(store.markPending(['/after']), OwnershipUnavailableError);
+      await admin.connect();
+      assert.deepEqual(await admin.keys('*'), [], 'nothing written to DB 0');
+    } finally {
+      await clients?.close();
+      admin.disconnect();
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
