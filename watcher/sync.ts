@@ -15,6 +15,7 @@ import { hasTreeWatches, type ZkSession, type ZkSessionHooks, type ZkTreeWatchRe
 import { ChangeQueue } from './change-queue.js';
 import { scheduleReconcile } from './schedule.js';
 import { SharedExclusiveLock } from './shared-exclusive-lock.js';
+import { SingleRun } from './single-run.js';
 import { TreeFollower } from './tree-follower.js';
 import { TreeWatcher } from './tree-watcher.js';
 import { withoutKeys } from './without-keys.js';
@@ -105,29 +106,8 @@ export async function runSync(deps: SyncDeps): Promise<void> {
     }
   };
   // One reconcile at a time; a request while one runs queues one more run (the latest reason wins).
-  let running: Promise<void> | null = null;
-  let again: string | null = null;
-  const runningReconcile = (): Promise<void> | null => running;
-  const requestReconcile = (reason: string): Promise<void> => {
-    if (running) {
-      again = reason;
-      return running;
-    }
-    const run = async (): Promise<void> => {
-      try {
-        await fullReconcile(reason);
-      } finally {
-        running = null;
-      }
-      if (again !== null) {
-        const next = again;
-        again = null;
-        await requestReconcile(next);
-      }
-    };
-    running = run();
-    return running;
-  };
+  const reconciles = new SingleRun(fullReconcile);
+  const requestReconcile = (reason: string): Promise<void> => reconciles.request(reason);
 
   /**
    * A reconcile that must happen (after becoming leader, a rebuild or a reconnect: on the fast path it is
@@ -317,7 +297,7 @@ export async function runSync(deps: SyncDeps): Promise<void> {
     live.watcher?.stop();
     // A reconcile still running (scheduled, or after a reconnect) stops at `stop` (no new write, no retry)
     // and ends before the clients close; one waiting on an etcd or Redis that does not answer is abandoned.
-    const reconciling = runningReconcile();
+    const reconciling = reconciles.current;
     if (reconciling && !(await waitAtMost(reconciling, RECONCILE_STOP_GRACE_MS))) logger.warn({ graceMs: RECONCILE_STOP_GRACE_MS }, 'the running full reconcile waits on etcd or Redis: abandoned');
     await queue.stop();
     wm.leader.set(0);
