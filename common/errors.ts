@@ -141,6 +141,11 @@ export const ExitCode = {
   guard: 4,
 } as const;
 
+/** Log fields for a failure: a typed error by message and class; a stack only for what none describes (a bug). */
+export function errorLogFields(err: unknown): Record<string, unknown> {
+  return err instanceof Zk2EtcdError ? { err: err.message, errorClass: err.errorClass } : { err };
+}
+
 export function errorClassOf(err: unknown): string {
   return err instanceof Zk2EtcdError ? err.errorClass : 'internal';
 }

@@ -1,6 +1,6 @@
 import { loadConfig } from '../common/config/load.js';
 import type { Config } from '../common/config/types.js';
-import { ConfigError, DeletionGuardError, ExitCode, Zk2EtcdError } from '../common/errors.js';
+import { ConfigError, DeletionGuardError, errorLogFields, ExitCode } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { createMetrics } from '../common/metrics.js';
 import { createProgress } from '../common/progress.js';
@@ -45,8 +45,7 @@ export async function runOneShot(command: OneShotCommand, argv: readonly string[
     code = exitCodeFor(report);
   } catch (err) {
     code = err instanceof DeletionGuardError ? ExitCode.guard : ExitCode.failure;
-    // A stack only for what no typed error describes (a bug): the rest is a known condition, said in the message.
-    logger.error(err instanceof Zk2EtcdError ? { err: err.message, errorClass: err.errorClass } : { err }, `${command} failed`);
+    logger.error(errorLogFields(err), `${command} failed`);
     process.stderr.write(`zk2etcd ${command}: ${(err as Error).message}\n`);
     // A script reading --output json gets a document on every exit, not an empty stdout.
     if (config.output === 'json') process.stdout.write(`${JSON.stringify(errorReport(err))}\n`);

@@ -57,7 +57,6 @@ export class ChangeQueue {
   private readonly maxBatch: number;
   private readonly maxInFlight: number;
   private idleWaiters: (() => void)[] = [];
-  private stopped = false;
   /** While discardPending waits for the flights: no new flush starts. */
   private holding = false;
   private fatal = false;
@@ -66,8 +65,12 @@ export class ChangeQueue {
   /** Backoff pauses so far: a flush started before the latest one failed in that same outage. */
   private pauses = 0;
   private pauseTimer: NodeJS.Timeout | null = null;
-  /** Aborted by stop() or a fatal error: the writer starts no more batches and retries no more. */
+  /** Aborted by stop() or a fatal error: no more changes or flushes; the writer starts no batch and retries nothing. */
   private readonly halted = new AbortController();
+
+  private get stopped(): boolean {
+    return this.halted.signal.aborted;
+  }
 
   constructor(private readonly deps: ChangeQueueDeps) {
     this.maxBatch = Math.max(1, deps.maxBatch ?? 2000);
@@ -136,7 +139,6 @@ export class ChangeQueue {
   }
 
   private halt(): void {
-    this.stopped = true;
     this.halted.abort();
     if (this.pauseTimer) clearTimeout(this.pauseTimer);
     this.pauseTimer = null;

@@ -6,7 +6,7 @@ import type { Config } from '../common/config/types.js';
 import { createEtcdClient } from '../common/etcd/connect.js';
 import { etcd3Store } from '../common/etcd/etcd3-store.js';
 import { instrumentEtcdStore } from '../common/etcd/instrumented.js';
-import { ConfigError, ExitCode, LeadershipLostError, Zk2EtcdError } from '../common/errors.js';
+import { ConfigError, errorLogFields, ExitCode, LeadershipLostError } from '../common/errors.js';
 import { etcdElectionLock } from '../common/leader/etcd-election.js';
 import type { LeaderLock } from '../common/leader/lock.js';
 import { noLeaderElection } from '../common/leader/lock.js';
@@ -134,8 +134,7 @@ export async function runSyncCommand(argv: readonly string[], env: NodeJS.Proces
     }
     code = ExitCode.failure;
     const lost = err instanceof LeadershipLostError;
-    const fields = err instanceof Zk2EtcdError ? { err: err.message, errorClass: err.errorClass } : { err }; // a stack only for a bug
-    logger.error(fields, lost ? 'leadership lost: exiting so the pod restarts clean' : 'sync failed');
+    logger.error(errorLogFields(err), lost ? 'leadership lost: exiting so the pod restarts clean' : 'sync failed');
     if (!lost) process.stderr.write(`zk2etcd sync: ${(err as Error).message}\n`);
   } finally {
     await lock?.release().catch(() => {});

@@ -11,13 +11,18 @@ const yaml = (): typeof import('yaml') => requireLazily('yaml') as typeof import
  * token `0x1F` into 31, values that then differ from the same text given as a flag or in the environment.
  * A null (`~`, `null`, nothing) is the empty string, as before; quoted scalars are their string.
  */
-function scalarText(given: YamlNode | null | undefined, doc: Document.Parsed): string | null {
-  const { isScalar, isAlias } = yaml();
-  const node = isAlias(given) ? given.resolve(doc) : given; // `*anchor`: the anchored node
+function scalarText(node: YamlNode | null | undefined): string | null {
+  const { isScalar } = yaml();
   if (node === null || node === undefined) return '';
   if (!isScalar(node)) return null;
   if (node.value === null) return '';
   return node.type === 'PLAIN' && typeof node.source === 'string' ? node.source : String(node.value);
+}
+
+/** An alias (`*anchor`) as the node it names; any other node as is. */
+function deref(node: YamlNode | null | undefined, doc: Document.Parsed): YamlNode | null {
+  if (node === null || node === undefined) return null;
+  return yaml().isAlias(node) ? ((node.resolve(doc) as YamlNode | undefined) ?? null) : node;
 }
 
 /** The config file's values by flag name, as text (`--config`: YAML or JSON, keys are flag names, lists allowed). */
@@ -44,18 +49,17 @@ export function readConfigFile(path: string | undefined, readFile: (p: string) =
     return out;
   }
   for (const pair of root.items) {
-    const key = scalarText(pair.key as YamlNode, doc) ?? String(pair.key);
+    const key = scalarText(deref(pair.key as YamlNode, doc)) ?? String(pair.key);
     const def = FLAG_BY_NAME.get(key);
-    const resolved = pair.value as YamlNode | null;
-    const value = yaml().isAlias(resolved) ? (resolved.resolve(doc) as YamlNode | undefined) ?? null : resolved;
+    const value = deref(pair.value as YamlNode | null, doc);
     if (!def || def.notInFile) {
       problems.push(`--config: ${path}: unknown key "${key}" (keys are flag names such as zookeeper-servers)`);
     } else if (isSeq(value)) {
-      const items = value.items.map((item) => scalarText(item as YamlNode, doc));
+      const items = value.items.map((item) => scalarText(deref(item as YamlNode, doc)));
       if (items.some((t) => t === null)) problems.push(`--config: ${path}: key "${key}" must be a scalar or a list of scalars`);
       else out.set(key, items.join(','));
     } else {
-      const text = scalarText(value, doc);
+      const text = scalarText(value);
       if (text === null) problems.push(`--config: ${path}: key "${key}" must be a scalar or a list`);
       else out.set(key, text);
     }
