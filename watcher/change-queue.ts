@@ -32,6 +32,8 @@ export interface ChangeQueueDeps {
 interface Pending {
   readonly value: Buffer | null;
   readonly since: number;
+  /** The zxid of the state in `value` (see ChangeOrigin), when the reader knew it. */
+  readonly zxid?: number | undefined;
   /** Back after a write of it was skipped: the writer counted that conflict already. */
   readonly conflictCounted?: boolean;
 }
@@ -77,11 +79,11 @@ export class ChangeQueue {
     this.maxInFlight = Math.max(1, deps.maxInFlight ?? 1);
   }
 
-  /** `since`: when the change was seen (NaN: not a change, e.g. the initial load). */
-  push(key: string, value: Buffer | null, since = performance.now()): void {
+  /** `since`: when the change was seen (NaN: not a change, e.g. the initial load); `zxid`: of that state, for the event log. */
+  push(key: string, value: Buffer | null, since = performance.now(), zxid?: number): void {
     if (this.stopped) return;
     const prev = this.pending.get(key);
-    this.pending.set(key, { value, since: prev?.since ?? since });
+    this.pending.set(key, { value, since: prev?.since ?? since, zxid });
     // Deferred to a microtask so the changes pushed together (one ZooKeeper read) share a flush.
     if (!this.pumpScheduled) {
       this.pumpScheduled = true;
@@ -186,7 +188,7 @@ export class ChangeQueue {
     const current = await this.deps.etcd.getMany(keys);
     const ownership = await this.deps.ownership.lookup(keys.filter((k) => !desired.has(k) && current.has(k)));
     const planned = plan({ desired, current, ownership, keys });
-    const result = await this.deps.writer.write(planned, this.halted.signal);
+    const result = await this.deps.writer.write(planned, this.halted.signal, (key) => batch.get(key));
     // Counted once the flush succeeded (a retried flush plans its keys again).
     const conflicts = planned.conflict.filter((key) => !batch.get(key)?.conflictCounted);
     if (conflicts.length > 0) this.deps.onConflicts?.(conflicts);
@@ -209,7 +211,7 @@ export class ChangeQueue {
     this.pending.clear();
     for (const [key, p] of batch) {
       const newer = rest.get(key);
-      this.pending.set(key, newer ? { value: newer.value, since: p.since } : p);
+      this.pending.set(key, newer ? { value: newer.value, since: p.since, zxid: newer.zxid } : p);
     }
     for (const [key, p] of rest) if (!this.pending.has(key)) this.pending.set(key, p);
     if (this.fatal) return;

@@ -146,10 +146,10 @@ export async function runSync(deps: SyncDeps): Promise<void> {
     wm.mirroredNodes.set(live.watcher?.size ?? live.followed);
     wm.pendingChanges.set(queue.size);
   }, 1000);
-  const push = (path: string, data: Buffer | null, since: number): void => {
+  const push = (path: string, data: Buffer | null, since: number, zxid?: number): void => {
     const key = mapper.toKey(path);
     touched?.add(key);
-    queue.push(key, data, since);
+    queue.push(key, data, since, zxid);
   };
   const zkOpts = { prefixes: config.zookeeper.prefixes, excludes: config.zookeeper.excludes, skipEphemeral: config.zookeeper.skipEphemeral };
 
@@ -161,10 +161,10 @@ export async function runSync(deps: SyncDeps): Promise<void> {
       ...zkOpts,
       concurrency: config.concurrent,
       logger,
-      onChange: (path, data) => {
+      onChange: (path, data, mzxid) => {
         previous.delete(path);
         // Loading is not a change: only events feed the sync-lag histogram.
-        push(path, data, loading ? Number.NaN : performance.now());
+        push(path, data, loading ? Number.NaN : performance.now(), mzxid);
       },
       onError: (err) => {
         logger.warn({ err: (err as Error).message }, 'ZooKeeper read failed while watching; rebuilding the session');

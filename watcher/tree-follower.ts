@@ -7,8 +7,11 @@ export interface TreeFollowerOptions {
   readonly prefixes: readonly string[];
   readonly excludes: readonly string[];
   readonly skipEphemeral: boolean;
-  /** The latest state of one path (null: gone), with when its first unapplied event arrived. */
-  readonly onChange: (path: string, data: Buffer | null, since: number) => void;
+  /**
+   * The latest state of one path (null: gone), with when its first unapplied event arrived, and the zxid of
+   * that state: the node's mzxid, or for a deleted node the zxid as of which ZooKeeper answered it was gone.
+   */
+  readonly onChange: (path: string, data: Buffer | null, since: number, zxid: number | undefined) => void;
   /** A read failed in a way a retry will not fix: the owner rebuilds the session. */
   readonly onError: (err: unknown) => void;
 }
@@ -75,8 +78,8 @@ export class TreeFollower {
         const [path, since] = batch[i] as [string, number];
         if (res instanceof ZkError) throw res;
         const node = res as ZkNode | null;
-        if (node === null) this.opts.onChange(path, null, since);
-        else if (!(this.opts.skipEphemeral && node.ephemeral)) this.opts.onChange(path, node.data, since);
+        if (node === null) this.opts.onChange(path, null, since, results.zxid);
+        else if (!(this.opts.skipEphemeral && node.ephemeral)) this.opts.onChange(path, node.data, since, node.mzxid);
       });
     } catch (err) {
       if (this.stopped) return;

@@ -17,7 +17,8 @@ export interface TreeWatcherOptions {
   readonly concurrency: number;
   readonly logger: Logger;
   /** The latest state of one path: its data, or null when it is gone. Called in per-path order. */
-  readonly onChange: (path: string, data: Buffer | null) => void;
+  /** `mzxid`: the state's zxid, for the event log (the one-shot watches give none for a deletion). */
+  readonly onChange: (path: string, data: Buffer | null, mzxid?: number) => void;
   /** A read failed (not "no node"): the owner decides (usually: rebuild the session). */
   readonly onError: (err: unknown) => void;
 }
@@ -81,7 +82,7 @@ export class TreeWatcher {
     this.watches++;
     const entry: MirrorNode = { mzxid: node.mzxid, children: [], skipped: this.opts.skipEphemeral && node.ephemeral };
     this.nodes.set(path, entry);
-    if (!entry.skipped) this.opts.onChange(path, node.data);
+    if (!entry.skipped) this.opts.onChange(path, node.data, node.mzxid);
     const names = await this.limit(() => (this.stopped ? Promise.resolve(null) : this.zk.childrenW(path, () => this.event('child', path))));
     if (names === null || this.stopped || this.nodes.get(path) !== entry) return;
     this.watches++;
@@ -129,7 +130,7 @@ export class TreeWatcher {
     this.watches++;
     if (node.mzxid !== entry.mzxid) {
       entry.mzxid = node.mzxid;
-      if (!entry.skipped) this.opts.onChange(path, node.data);
+      if (!entry.skipped) this.opts.onChange(path, node.data, node.mzxid);
     }
   }
 

@@ -9,7 +9,7 @@ import type { Plan, UnsettledRecord } from '../plan/plan.js';
 import { forEachPool } from '../pool.js';
 import { withRetry } from '../retry.js';
 import { batchOps } from './batches.js';
-import type { ApplyResult, PlanWriter } from './writer.js';
+import type { ApplyResult, ChangeOrigin, OriginOf, PlanWriter } from './writer.js';
 
 export interface EtcdWriterDeps {
   readonly etcd: EtcdStore;
@@ -38,6 +38,18 @@ function alreadyDone(op: TxnOp, state: EtcdEntry | null): boolean {
 }
 
 /**
+ * The event log's ZooKeeper side: when the change's first event arrived, and the zxid in ZooKeeper's own
+ * hex notation (as its `stat` and logs print it). Absent for a full reconcile's changes: no event caused them.
+ */
+function zkFields(origin: ChangeOrigin | undefined): { zk?: { eventAt?: string; zxid?: string } } {
+  if (origin === undefined) return {};
+  const zk: { eventAt?: string; zxid?: string } = {};
+  if (Number.isFinite(origin.since)) zk.eventAt = new Date(performance.timeOrigin + origin.since).toISOString();
+  if (origin.zxid !== undefined) zk.zxid = `0x${origin.zxid.toString(16)}`;
+  return zk.eventAt === undefined && zk.zxid === undefined ? {} : { zk };
+}
+
+/**
  * Writes a plan into etcd in conditional transactions, several in flight. Per batch the order survives
  * a crash anywhere: puts are recorded `pending` in the ownership store first, then committed, then
  * recorded with their revision; deletes are committed, then forgotten.
@@ -47,7 +59,7 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
   // Unsampled and whatever --log-level or POST /log set (SPEC §8): its own level, fixed at info.
   const eventLogger = deps.eventLog ? logger.child({}, { level: 'info' }) : null;
   return {
-    async write(plan: Plan, signal?: AbortSignal): Promise<ApplyResult> {
+    async write(plan: Plan, signal?: AbortSignal, origin?: OriginOf): Promise<ApplyResult> {
       const ops: TxnOp[] = [
         ...plan.missing.map((a): TxnOp => ({ type: 'put', key: a.key, value: a.value, expect: a.expect })),
         ...plan.changed.map((a): TxnOp => ({ type: 'put', key: a.key, value: a.value, expect: a.expect })),
@@ -135,7 +147,7 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
         metrics.fixed.inc({ type: 'put' }, putKeys.length);
         metrics.fixed.inc({ type: 'delete' }, delKeys.length);
         if (eventLogger) {
-          for (const op of done) eventLogger.info({ event: op.type, key: op.key, revision, trace }, 'applied');
+          for (const op of done) eventLogger.info({ event: op.type, key: op.key, revision, trace, ...zkFields(origin?.(op.key)) }, 'applied');
         }
       }
     },

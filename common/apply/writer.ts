@@ -8,9 +8,19 @@ export interface ApplyResult {
   readonly skippedKeys: readonly string[];
 }
 
+/** Where in ZooKeeper a change came from, for the event log (SPEC §8). The watcher knows it; a full reconcile does not. */
+export interface ChangeOrigin {
+  /** performance.now() when the change's first ZooKeeper event arrived (NaN: no event, e.g. the initial load). */
+  readonly since: number;
+  /** A put: the znode's mzxid, the transaction that wrote those bytes. A delete: the zxid as of which ZooKeeper answered that the node was gone. */
+  readonly zxid?: number | undefined;
+}
+
+export type OriginOf = (key: string) => ChangeOrigin | undefined;
+
 /** Applies a plan. The real one writes etcd under ownership rules; dry-run wraps it and writes nothing. */
 export interface PlanWriter {
-  write(plan: Plan, signal?: AbortSignal): Promise<ApplyResult>;
+  write(plan: Plan, signal?: AbortSignal, origin?: OriginOf): Promise<ApplyResult>;
 }
 
 export const NOTHING_APPLIED: ApplyResult = Object.freeze({ put: 0, delete: 0, skipped: 0, skippedKeys: [] });

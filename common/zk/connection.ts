@@ -24,8 +24,14 @@ export interface ConnectionOptions {
   readonly onState: (state: ConnectionState) => void;
 }
 
+/** A reply's body and the zxid in its header: the server's last committed transaction when it answered. */
+export interface Reply {
+  readonly body: JuteReader;
+  readonly zxid: number;
+}
+
 interface Pending {
-  readonly resolve: (body: JuteReader) => void;
+  readonly resolve: (reply: Reply) => void;
   readonly reject: (err: Error) => void;
   readonly batch: boolean;
 }
@@ -73,8 +79,8 @@ export class ZkProtocolConnection {
     void this.dial();
   }
 
-  /** Sends a request; resolves with a reader over the reply body. */
-  request(type: number, body?: (w: JuteWriter) => void, opts: { batch?: boolean; sizeHint?: number } = {}): Promise<JuteReader> {
+  /** Sends a request; resolves with a reader over the reply body and the reply's zxid. */
+  request(type: number, body?: (w: JuteWriter) => void, opts: { batch?: boolean; sizeHint?: number } = {}): Promise<Reply> {
     if (this.state === 'closed') return Promise.reject(new ZkProtocolError(Err.closing, 'the ZooKeeper session is closed'));
     const xid = this.xid++;
     if (this.xid > 0x7ffffff0) this.xid = 1;
@@ -282,7 +288,7 @@ export class ZkProtocolConnection {
     if (!p) return;
     this.pending.delete(xid);
     if (err !== 0) p.reject(new ZkProtocolError(err, `ZooKeeper error ${err}`));
-    else p.resolve(r);
+    else p.resolve({ body: r, zxid: Number(zxid) });
   }
 
   /** Pings when idle; a silent server (nothing for two thirds of the timeout) means reconnect. */

@@ -1,10 +1,9 @@
 import { AbortedError, ZkError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { ZkProtocolConnection } from './connection.js';
+import { type Reply, ZkProtocolConnection } from './connection.js';
 import { readOrAbsent, toZkError, ZkProtocolError } from './errors.js';
-import type { JuteReader } from './jute.js';
 import { AddWatchMode, decodeMultiRead, EMPTY, encodeMultiRead, Err, EventType, Op, pathWatch, readStat, type Stat } from './protocol.js';
-import type { BatchRead, BatchResult, ZkNode, ZkTreeWatchReader } from './reader.js';
+import type { BatchRead, BatchResult, BatchResults, ZkNode, ZkTreeWatchReader } from './reader.js';
 
 export interface FastZkOptions {
   readonly servers: readonly string[];
@@ -127,32 +126,33 @@ export async function connectZkFast(opts: FastZkOptions): Promise<FastZkConnecti
 
   const get = (path: string) =>
     readOrAbsent('get', path, null, async () => {
-      const r = await conn.request(Op.getData, pathWatch(path, false));
+      const r = (await conn.request(Op.getData, pathWatch(path, false))).body;
       const data = r.buffer();
       return toNode(data === null ? null : Buffer.from(data), readStat(r));
     });
-  const children = (path: string) => readOrAbsent('children', path, null, async () => (await conn.request(Op.getChildren, pathWatch(path, false))).strings());
+  const children = (path: string) => readOrAbsent('children', path, null, async () => (await conn.request(Op.getChildren, pathWatch(path, false))).body.strings());
 
   return {
     batchReads: true,
     maxBatchReplyBytes: opts.maxBatchReplyBytes ?? DEFAULT_BATCH_REPLY_BYTES,
     get,
     children,
-    async readMany(ops: readonly BatchRead[]): Promise<BatchResult[]> {
-      let reply: JuteReader;
+    async readMany(ops: readonly BatchRead[]): Promise<BatchResults> {
+      let reply: Reply;
       try {
         reply = await conn.request(Op.multiRead, encodeMultiRead(ops), { batch: ops.length > 1, sizeHint: multiReadSize(ops) });
       } catch (err) {
         if (err instanceof ZkProtocolError) throw toZkError(err, 'multi_read', ops[0]?.path ?? '/');
         throw err; // ZkReplyTooLargeError: the caller splits the batch
       }
-      return decodeMultiRead(reply).map((res, i): BatchResult => {
+      const results: BatchResults = decodeMultiRead(reply.body).map((res, i): BatchResult => {
         if (res.kind === 'data') return toNode(res.data, res.stat);
         if (res.kind === 'children') return res.children;
         if (res.code === Err.noNode) return null;
         const op = ops[i] as BatchRead;
         return toZkError(new ZkProtocolError(res.code, `ZooKeeper error ${res.code}`), op.kind === 'data' ? 'get' : 'children', op.path);
       });
+      return Object.assign(results, { zxid: reply.zxid });
     },
     async watchTree(path: string): Promise<void> {
       await readOrAbsent('add_watch', path, null, () => conn.request(Op.addWatch, (w) => w.string(path).int(AddWatchMode.persistentRecursive)));

@@ -52,13 +52,19 @@ export type BatchRead = { readonly kind: 'data'; readonly path: string } | { rea
 /** A batch read's outcome per op: null when the node does not exist; any other failure is a ZkError. */
 export type BatchResult = ZkNode | string[] | null | ZkError;
 
+/**
+ * A batch's results, one per op, in order. `zxid`: the server's last committed transaction when it read
+ * them (from the reply header), so a null there means "absent as of that zxid".
+ */
+export type BatchResults = BatchResult[] & { readonly zxid?: number };
+
 /** ZooKeeper 3.6+ over the protocol client: many reads in one request (multiRead). */
 export interface ZkBatchReader extends ZkReader {
   readonly batchReads: true;
   /** A multi-op reply larger than this is refused (ZkReplyTooLargeError): size batches below it. */
   readonly maxBatchReplyBytes: number;
   /** One result per op, in order; one op failing does not fail the others. */
-  readMany(ops: readonly BatchRead[]): Promise<BatchResult[]>;
+  readMany(ops: readonly BatchRead[]): Promise<BatchResults>;
 }
 
 export function isBatchReader(reader: ZkReader): reader is ZkBatchReader {

@@ -29,6 +29,7 @@ interface RawZk {
   set(path: string, data: Buffer, version: number): Promise<unknown>;
   delete_(path: string, version: number): Promise<unknown>;
   get_children(path: string, watch: boolean): Promise<string[]>;
+  exists(path: string, watch: boolean): Promise<{ mzxid: number; pzxid: number } | null>;
   close(): void;
 }
 
@@ -42,6 +43,8 @@ export interface TestZk {
   /** Deletes a subtree, children first. */
   removeTree(path: string): Promise<void>;
   children(path: string): Promise<string[]>;
+  /** The node's zxids (null: absent): mzxid its last create or set, pzxid its last child create or delete. */
+  zxids(path: string): Promise<{ mzxid: number; pzxid: number } | null>;
   close(): void;
 }
 
@@ -140,6 +143,11 @@ export async function testZk(connectTo: string = servers.zk): Promise<TestZk> {
     },
     removeTree: async (path) => removeZkTree(await session(), path),
     children: async (path) => (await session()).get_children(path, false),
+    async zxids(path) {
+      // The addon rejects with "-101 no node" for an absent node.
+      const stat = await (await session()).exists(path, false).catch((err: Error) => (err.message.startsWith('-101 ') ? null : Promise.reject(err)));
+      return stat === null ? null : { mzxid: stat.mzxid, pzxid: stat.pzxid };
+    },
     close: () => {
       closedByUs = true;
       const last = current;

@@ -46,19 +46,60 @@ describe('scheduled reconcile and event log', () => {
     });
   }
 
-  test('--enable-event-log writes one line per applied change with a trace id', async () => {
-    const w = await startWatcher([`--zookeeper-prefix=${root}`, `--instance=${name}`, '--zookeeper-exclude-prefix=', '--enable-event-log']);
-    watchers.push(w);
-    await waitForLog(w, 'full reconcile done');
-    await zk.create(`${root}/evented`, Buffer.from('e'));
-    await waitForLog(w, 'applied');
-    const line = w.output().split('\n').find((l) => l.includes('"msg":"applied"') && l.includes(`${root}/evented`));
-    assert.ok(line, w.output().slice(-1500));
-    const event = JSON.parse(line) as { event: string; key: string; trace: string; revision: string };
-    assert.equal(event.event, 'put');
-    assert.match(event.trace, /^[0-9a-f-]{36}$/);
-    assert.equal(await redis.hget(ownershipHashKey(name), `${root}/evented`), event.revision, 'the trace ties the etcd revision to the Redis record');
-  });
+  interface AppliedLine {
+    event: string;
+    key: string;
+    trace: string;
+    revision: string;
+    zk?: { eventAt?: string; zxid?: string };
+  }
+  const appliedLine = async (w: WatcherProcess, key: string, event: string): Promise<AppliedLine> => {
+    let found: AppliedLine | undefined;
+    await eventually(async () => {
+      const lines = w.output().split('\n').filter((l) => l.includes('"msg":"applied"'));
+      found = lines.map((l) => JSON.parse(l) as AppliedLine).find((l) => l.key === key && l.event === event);
+      assert.ok(found, `no "applied" ${event} line for ${key}; output:\n${w.output().slice(-1500)}`);
+    }, 30_000);
+    return found as AppliedLine;
+  };
+  const hex = (zxid: number): string => `0x${zxid.toString(16)}`;
+
+  for (const [client, fastPath] of [['protocol client', 'on'], ['addon client', 'off']] as const) {
+    test(`--enable-event-log (${client}): one line per applied change tying the ZooKeeper change, the etcd revision and the Redis record`, async () => {
+      await Promise.all(watchers.map((w) => w.stop())); // one watcher on the prefix: this one applies the change
+      const node = `${root}/evented-${fastPath}`;
+      const w = await startWatcher([`--zookeeper-prefix=${root}`, `--instance=${name}`, '--zookeeper-exclude-prefix=', `--zookeeper-fast-path=${fastPath}`, '--enable-event-log']);
+      watchers.push(w);
+      await waitForLog(w, 'full reconcile done');
+
+      const beforeCreate = Date.now();
+      await zk.create(node, Buffer.from('e'));
+      const created = await zk.zxids(node);
+      assert.ok(created);
+      const put = await appliedLine(w, node, 'put');
+      assert.match(put.trace, /^[0-9a-f-]{36}$/);
+      assert.equal(put.zk?.zxid, hex(created.mzxid), "a put names the znode's mzxid: the ZooKeeper transaction it copied");
+      const eventAt = Date.parse(put.zk?.eventAt ?? '');
+      assert.ok(eventAt >= beforeCreate - 1000 && eventAt <= Date.now(), `eventAt ${put.zk?.eventAt} is when the event arrived`);
+      assert.equal(await redis.hget(ownershipHashKey(name), node), put.revision, 'the revision ties the etcd transaction to the Redis record');
+      assert.equal(String((await etcd.get(node).exec()).kvs[0]?.mod_revision), put.revision);
+
+      await zk.remove(node);
+      const parent = await zk.zxids(root); // its pzxid is the delete's zxid (nothing else changed its children)
+      assert.ok(parent);
+      const del = await appliedLine(w, node, 'delete');
+      assert.notEqual(del.trace, put.trace);
+      assert.ok(BigInt(del.revision) > BigInt(put.revision));
+      assert.equal(await redis.hget(ownershipHashKey(name), node), null, 'the record is gone with the key');
+      assert.ok(del.zk?.eventAt);
+      if (fastPath === 'on') {
+        // The re-read that found the node gone: its reply's zxid is at or after the delete.
+        assert.ok(del.zk?.zxid !== undefined && BigInt(del.zk.zxid) >= BigInt(parent.pzxid), `${del.zk?.zxid} >= ${hex(parent.pzxid)}`);
+      } else {
+        assert.equal(del.zk?.zxid, undefined, 'one-shot watches give no zxid for a deletion');
+      }
+    });
+  }
 
   test('--enable-event-log is unsampled: written at --log-level=error too', async () => {
     await Promise.all(watchers.map((w) => w.stop())); // one watcher on the prefix: this one applies the change
