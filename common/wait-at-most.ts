@@ -18,3 +18,8 @@ export async function waitAtMost(work: Promise<unknown>, ms: number): Promise<bo
     timer.abort();
   }
 }
+
+/** Resolves when `signal` aborts (at once if it has). */
+export function once(signal: AbortSignal): Promise<void> {
+  return signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}

@@ -9,10 +9,11 @@ import type { Logger } from '../common/logger.js';
 import type { Metrics, WatcherMetrics } from '../common/metrics.js';
 import type { OwnershipStore } from '../common/ownership/store.js';
 import { keyMapper } from '../common/paths.js';
-import { waitAtMost } from '../common/wait-at-most.js';
+import { once, waitAtMost } from '../common/wait-at-most.js';
 import { reconcile } from '../common/reconcile.js';
-import { hasTreeWatches, type ZkSession, type ZkSessionHooks, type ZkTreeWatchReader, type ZkWatchReader } from '../common/zk/reader.js';
+import { hasTreeWatches, type ZkSession, type ZkTreeWatchReader, type ZkWatchReader } from '../common/zk/reader.js';
 import { ChangeQueue } from './change-queue.js';
+import { openZkRetrying, type OpenZk } from './open-zk-retrying.js';
 import { scheduleReconcile } from './schedule.js';
 import { SharedExclusiveLock } from './shared-exclusive-lock.js';
 import { SingleRun } from './single-run.js';
@@ -30,7 +31,7 @@ export interface SyncDeps {
   readonly logger: Logger;
   readonly lock: LeaderLock;
   /** Opens a ZooKeeper session (the protocol client with tree watches, or the addon with one-shot watches); gives up with AbortedError once `signal` aborts. */
-  readonly openZk: (hooks: ZkSessionHooks, signal: AbortSignal) => Promise<ZkSession>;
+  readonly openZk: OpenZk;
   readonly etcd: EtcdStore;
   readonly ownership: OwnershipStore;
   /** Aborted on SIGTERM: stop taking events, finish the flush in flight, release leadership. */
@@ -217,25 +218,6 @@ export async function runSync(deps: SyncDeps): Promise<void> {
     return () => follower.stop();
   };
 
-  /** Opens a session, retrying while ZooKeeper cannot be reached (not ready meanwhile); stops on SIGTERM. */
-  const openSession = async (hooks: ZkSessionHooks): Promise<ZkSession> => {
-    const ended = AbortSignal.any([stop, fail.signal]);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await deps.openZk(hooks, ended);
-      } catch (err) {
-        if (!(err instanceof ZkError) || !err.retryable || stop.aborted || fail.signal.aborted) throw err;
-        const delay = Math.min(10_000, 500 * 2 ** Math.min(attempt, 5));
-        logger.warn({ err: err.message, retryInMs: delay }, 'cannot open a ZooKeeper session; retrying');
-        try {
-          await sleep(delay, undefined, { signal: ended });
-        } catch {
-          throw new AbortedError('stopped while opening a ZooKeeper session');
-        }
-      }
-    }
-  };
-
   /** One ZooKeeper session: watch, reconcile, follow events until the session or the run ends. */
   const runSession = async (): Promise<void> => {
     const lost = new AbortController();
@@ -246,7 +228,8 @@ export async function runSync(deps: SyncDeps): Promise<void> {
       if (!up) logger.warn('disconnected from ZooKeeper: not ready until the connection is back');
       deps.onReady?.(up);
     };
-    const session = await openSession({ onLost: () => lost.abort(), onTreeEvent: (p) => hooks.onTreeEvent(p), onReconnect: () => hooks.onReconnect(), onConnection });
+    // Not ready while ZooKeeper cannot be reached; SIGTERM ends the wait.
+    const session = await openZkRetrying(deps.openZk, { onLost: () => lost.abort(), onTreeEvent: (p) => hooks.onTreeEvent(p), onReconnect: () => hooks.onReconnect(), onConnection }, AbortSignal.any([stop, fail.signal]), logger);
     live.session = session;
     open = true;
     deps.onReady?.(true);
@@ -311,6 +294,3 @@ interface MutableHooks {
   onReconnect: () => void;
 }
 
-function once(signal: AbortSignal): Promise<void> {
-  return signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-}

@@ -1,6 +1,5 @@
 import { isUtf8 } from 'node:buffer';
 import type { Etcd3, IKeyValue, IRequestOp, ICompare } from 'etcd3';
-import { EtcdError } from '../errors.js';
 import { withRetry } from '../retry.js';
 import { forEachPool } from '../pool.js';
 import { CALL_DEADLINE_MS } from './connect.js';

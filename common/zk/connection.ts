@@ -2,6 +2,7 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 import { ZkProtocolError } from './errors.js';
 import { FrameReader } from './frame-reader.js';
 import { JuteReader, type JuteWriter } from './jute.js';
+import { RequestTable, type Reply } from './request-table.js';
 import { decodeConnect, decodeEvent, encodeConnect, encodeRequest, encodeSetWatches2, Err, Op, Xid, type WatcherEvent } from './protocol.js';
 
 /** A multi-op reply was larger than `maxBatchReplyBytes`: it was skipped; the caller splits the batch. */
@@ -24,24 +25,6 @@ export interface ConnectionOptions {
   readonly onState: (state: ConnectionState) => void;
 }
 
-/** A reply's body and the zxid in its header: the server's last committed transaction when it answered. */
-export interface Reply {
-  readonly body: JuteReader;
-  readonly zxid: number;
-}
-
-interface Pending {
-  readonly resolve: (reply: Reply) => void;
-  readonly reject: (err: Error) => void;
-  readonly batch: boolean;
-}
-
-interface Queued {
-  readonly frame: Buffer;
-  readonly xid: number;
-  readonly deadline: number;
-}
-
 /** Any single reply beyond this is not ZooKeeper talking: drop the connection. */
 const HARD_REPLY_LIMIT = 512 * 1024 * 1024;
 
@@ -59,8 +42,7 @@ export class ZkProtocolConnection {
   private timeoutMs: number;
   private xid = 1;
   private serverIndex: number;
-  private readonly pending = new Map<number, Pending>();
-  private readonly queued: Queued[] = [];
+  private readonly requests = new RequestTable();
   private readonly rx = new FrameReader();
   private skipBytes = 0;
   private handshaking = false;
@@ -86,9 +68,9 @@ export class ZkProtocolConnection {
     if (this.xid > 0x7ffffff0) this.xid = 1;
     const frame = encodeRequest(xid, type, body, opts.sizeHint);
     return new Promise((resolve, reject) => {
-      this.pending.set(xid, { resolve, reject, batch: opts.batch ?? false });
+      this.requests.add(xid, { resolve, reject, batch: opts.batch ?? false });
       if (this.state === 'connected') this.send(frame);
-      else this.queued.push({ frame, xid, deadline: Date.now() + this.opts.sessionTimeoutMs });
+      else this.requests.queue(xid, frame, Date.now() + this.opts.sessionTimeoutMs);
     });
   }
 
@@ -107,13 +89,7 @@ export class ZkProtocolConnection {
     this.stopTimer();
     this.socket?.destroy();
     this.socket = null;
-    this.failAll(err);
-  }
-
-  private failAll(err: ZkProtocolError): void {
-    for (const p of this.pending.values()) p.reject(err);
-    this.pending.clear();
-    this.queued.length = 0;
+    this.requests.failAll(err);
   }
 
   private send(frame: Buffer): void {
@@ -124,7 +100,8 @@ export class ZkProtocolConnection {
   /** Tries the servers in turn until one grants (or refuses) the session. */
   private async dial(): Promise<void> {
     let round = 0;
-    const sweep = setInterval(() => this.expireQueued(), 250);
+    // Requests made while reconnecting wait at most the session timeout.
+    const sweep = setInterval(() => this.requests.expire(Date.now(), () => new ZkProtocolError(Err.connectionLoss, 'not reconnected to ZooKeeper in time')), 250);
     try {
       while (this.state === 'connecting') {
         const server = this.opts.servers[this.serverIndex % this.opts.servers.length] as string;
@@ -198,7 +175,7 @@ export class ZkProtocolConnection {
     this.stopTimer();
     // Sent requests may or may not have run; their callers decide (reads are simply retried).
     // (Nothing is queued while connected: the queue is flushed on connect.)
-    this.failAll(new ZkProtocolError(Err.connectionLoss, 'connection to ZooKeeper lost'));
+    this.requests.failAll(new ZkProtocolError(Err.connectionLoss, 'connection to ZooKeeper lost'));
     this.opts.onState('disconnected');
     void this.dial();
   }
@@ -217,10 +194,9 @@ export class ZkProtocolConnection {
       if (!this.handshaking && len > this.opts.maxBatchReplyBytes) {
         const xidBytes = this.rx.peek(4, 4);
         if (xidBytes === null) return;
-        const p = this.pending.get(xidBytes.readInt32BE(0));
-        if (p?.batch) {
-          this.pending.delete(xidBytes.readInt32BE(0));
-          p.reject(new ZkReplyTooLargeError(len));
+        const xid = xidBytes.readInt32BE(0);
+        if (this.requests.isBatch(xid)) {
+          this.requests.take(xid)?.reject(new ZkReplyTooLargeError(len));
           this.skipBytes = 4 + len;
           continue;
         }
@@ -255,8 +231,7 @@ export class ZkProtocolConnection {
     if (resumed && this.recursiveWatches.size > 0) {
       this.sendSpecial(Xid.setWatches, Op.setWatches2, encodeSetWatches2(this.lastZxid, [...this.recursiveWatches]));
     }
-    const queued = this.queued.splice(0);
-    for (const q of queued) if (this.pending.has(q.xid)) this.send(q.frame);
+    for (const frame of this.requests.takeQueued()) this.send(frame);
     this.startTimer();
     this.opts.onState('connected');
   }
@@ -284,9 +259,8 @@ export class ZkProtocolConnection {
       }
       return;
     }
-    const p = this.pending.get(xid);
+    const p = this.requests.take(xid);
     if (!p) return;
-    this.pending.delete(xid);
     if (err !== 0) p.reject(new ZkProtocolError(err, `ZooKeeper error ${err}`));
     else p.resolve({ body: r, zxid: Number(zxid) });
   }
@@ -310,15 +284,5 @@ export class ZkProtocolConnection {
   private stopTimer(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-  }
-
-  /** Fails requests that waited for a reconnect longer than the session timeout. */
-  private expireQueued(now = Date.now()): void {
-    while (this.queued.length > 0 && (this.queued[0] as Queued).deadline <= now) {
-      const q = this.queued.shift() as Queued;
-      const p = this.pending.get(q.xid);
-      this.pending.delete(q.xid);
-      p?.reject(new ZkProtocolError(Err.connectionLoss, 'not reconnected to ZooKeeper in time'));
-    }
   }
 }

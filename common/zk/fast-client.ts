@@ -1,6 +1,7 @@
 import { AbortedError, ZkError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { type Reply, ZkProtocolConnection } from './connection.js';
+import { ZkProtocolConnection } from './connection.js';
+import type { Reply } from './request-table.js';
 import { readOrAbsent, toZkError, ZkProtocolError } from './errors.js';
 import { AddWatchMode, decodeMultiRead, EMPTY, encodeMultiRead, Err, EventType, Op, pathWatch, readStat, type Stat } from './protocol.js';
 import type { BatchRead, BatchResult, BatchResults, ZkNode, ZkTreeWatchReader } from './reader.js';

@@ -9,7 +9,7 @@ import type { ZkReader } from '../../common/zk/reader.js';
 import { openClients } from '../../functions/clients.js';
 import type { OpenClients } from '../../functions/clients.js';
 import { diff, fix } from '../../functions/handlers.js';
-import { freshName, servers, testEtcd, testRedis, testZk, cleanupRoot, testConfig } from '../helpers/services.js';
+import { freshName, testEtcd, testRedis, testZk, cleanupRoot, testConfig } from '../helpers/services.js';
 import type { TestZk } from '../helpers/services.js';
 
 /** Races between our read and our write, injected at exact points around real servers. */
