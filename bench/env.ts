@@ -40,3 +40,6 @@ export function serversFromEnv(): { zk: string; etcd: string; redis: string } {
   }
   return { zk, etcd, redis };
 }
+
+/** A progress line on stderr with the time of day. */
+export const logStamped = (msg: string): void => console.error(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
