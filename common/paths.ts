@@ -28,6 +28,15 @@ export function isSynced(path: string, prefixes: readonly string[], excludes: re
   return inside && !isExcluded(path, excludes);
 }
 
+/** True for an etcd key whose ZooKeeper path is synced (under `etcdPrefix`, a prefix, no exclude). */
+export function syncedKeyFilter(etcdPrefix: string, prefixes: readonly string[], excludes: readonly string[]): (key: string) => boolean {
+  const mapper = keyMapper(etcdPrefix);
+  return (key) => {
+    const path = mapper.toPath(key);
+    return path !== null && isSynced(path, prefixes, excludes);
+  };
+}
+
 export function childPath(parent: string, name: string): string {
   return parent === '/' ? `/${name}` : `${parent}/${name}`;
 }

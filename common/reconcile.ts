@@ -8,8 +8,9 @@ import { AbortedError } from './errors.js';
 import { SeenKeys } from './seen-keys.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import { adoptLegacyRecords } from './ownership/adopt-legacy.js';
 import type { OwnershipStore } from './ownership/store.js';
-import { etcdRangesFor, isSynced, keyMapper } from './paths.js';
+import { etcdRangesFor, keyMapper, syncedKeyFilter } from './paths.js';
 import { checkDeletionGuard, deletionLimit, guardedDeletes } from './plan/guard.js';
 import type { DeleteAction, Plan, UnsettledRecord } from './plan/plan.js';
 import { differenceCount, plan } from './plan/plan.js';
@@ -73,6 +74,11 @@ export const HOLD_BYTES = 64 * 1024 * 1024;
  */
 export async function reconcile(opts: ReconcileOptions, clients: ReconcileClients, ctx: ReconcileContext): Promise<ReconcileResult> {
   const started = performance.now();
+  if (ctx.writer && !opts.dryRun) {
+    const { prefixes, excludes } = opts.zookeeper;
+    const inScope = syncedKeyFilter(opts.etcd.prefix, prefixes, excludes);
+    await adoptLegacyRecords({ prefixKeys: prefixes.map(keyMapper(opts.etcd.prefix).toKey), inScope }, clients, ctx.logger);
+  }
   const first = await reconcilePass(opts, clients, ctx, { started, mayHold: true });
   if (!('approvedDeletes' in first)) return first;
   ctx.logger.info({ holdBytes: ctx.holdBytes ?? HOLD_BYTES }, 'too many creates and updates to hold back until the deletion guard passed; it passed on what was read: reconciling again, writing as it goes');
@@ -97,10 +103,7 @@ async function reconcilePass(opts: ReconcileOptions, clients: ReconcileClients, 
   const progress = ctx.progress ?? noProgress;
   const mapper = keyMapper(opts.etcd.prefix);
   const { prefixes, excludes } = opts.zookeeper;
-  const synced = (key: string) => {
-    const path = mapper.toPath(key);
-    return path !== null && isSynced(path, prefixes, excludes);
-  };
+  const synced = syncedKeyFilter(opts.etcd.prefix, prefixes, excludes);
   const layouts: PrefixLayout[] = [];
   for (const prefix of prefixes) {
     layouts.push(await layoutPrefix(clients.zk, prefix, { ...opts.zookeeper, etcdPrefix: opts.etcd.prefix, concurrency: opts.concurrent, signal: ctx.signal }));

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { OwnershipUnavailableError } from '../errors.js';
 import { withRetry } from '../retry.js';
-import type { OwnershipRecord, OwnershipStore } from './store.js';
+import type { LegacyAdoption, OwnershipRecord, OwnershipStore } from './store.js';
 import { parseRecord } from './store.js';
 
 export interface RedisOwnershipOptions {
@@ -173,6 +173,43 @@ export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): 
 
     settlePending(revisions) {
       return evalPairs('settle pending', SETTLE_PENDING, revisions);
+    },
+
+    async adoptLegacy(patterns, inScope, revisionsOf): Promise<LegacyAdoption> {
+      const legacy = opts.legacy;
+      const total = { adopted: 0, removed: 0 };
+      if (!legacy) return total;
+      const adopt = async (keys: readonly string[]): Promise<void> => {
+        const revisions = await revisionsOf(keys);
+        const present = keys.filter((k) => revisions.has(k));
+        let adopted = 0;
+        // Ours first, then the 1.x record goes: a crash in between leaves both, and the next run ends it.
+        if (present.length > 0) {
+          const set = await call('adopt legacy', async () => {
+            const m = redis.multi();
+            for (const k of present) m.hsetnx(hash, k, revisions.get(k) as string);
+            return ((await m.exec()) ?? []).map(([err, n]) => {
+              if (err) throw err;
+              return n === 1;
+            });
+          });
+          adopted = set.filter(Boolean).length;
+        }
+        total.adopted += adopted;
+        total.removed += keys.length - adopted;
+        await call('legacy forget', () => legacy.del(...keys));
+      };
+      for (const pattern of patterns) {
+        let cursor = '0';
+        do {
+          const [next, found] = await call('legacy scan', () => legacy.scan(cursor, 'MATCH', pattern, 'COUNT', CHUNK));
+          cursor = next;
+          // SCAN may return a key twice: HSETNX and DEL are idempotent, and counted once by HSETNX.
+          const keys = [...new Set(found)].filter(inScope);
+          if (keys.length > 0) await adopt(keys);
+        } while (cursor !== '0');
+      }
+      return total;
     },
 
     async forget(keys) {

@@ -26,6 +26,24 @@ export interface OwnershipStore {
    * moved on meanwhile (a write in flight finished or was restored) are left alone. Returns how many changed.
    */
   settlePending(revisions: ReadonlyMap<string, string>): Promise<number>;
+  /**
+   * --legacy-ownership, in a run that writes: every zk2etcd 1.x record whose key matches one of `patterns`
+   * (Redis glob patterns) and passes `inScope` becomes a record of ours at the mod revision etcd holds now
+   * (unless we already have one), or is dropped when etcd no longer holds the key; the 1.x record is then
+   * removed. A 1.x record carries no revision, so left in place it would prove ownership of whatever a
+   * later writer puts under that key. Without --legacy-ownership: nothing to do.
+   */
+  adoptLegacy(patterns: readonly string[], inScope: (key: string) => boolean, revisionsOf: RevisionsOf): Promise<LegacyAdoption>;
+}
+
+/** The current mod revision of each key present in etcd (absent keys are missing from the map). */
+export type RevisionsOf = (keys: readonly string[]) => Promise<ReadonlyMap<string, string>>;
+
+export interface LegacyAdoption {
+  /** 1.x records now recorded as ours at the key's current revision. */
+  readonly adopted: number;
+  /** 1.x records removed: of keys etcd no longer holds, or already recorded as ours. */
+  readonly removed: number;
 }
 
 export function parseRecord(value: string): OwnershipRecord {
