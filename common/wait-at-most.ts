@@ -23,3 +23,9 @@ export async function waitAtMost(work: Promise<unknown>, ms: number): Promise<bo
 export function once(signal: AbortSignal): Promise<void> {
   return signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
+
+/** Waits for `work` (rethrowing its failure) unless `signal` aborts first: then resolves, leaving it running. */
+export async function settledOrAborted(work: Promise<unknown>, signal: AbortSignal): Promise<void> {
+  work.catch(() => undefined); // observed here if the wait ends first; the caller's handler sees it otherwise
+  await Promise.race([work, once(signal)]);
+}

@@ -9,7 +9,7 @@ import type { Logger } from '../common/logger.js';
 import type { Metrics, WatcherMetrics } from '../common/metrics.js';
 import type { OwnershipStore } from '../common/ownership/store.js';
 import { keyMapper } from '../common/paths.js';
-import { once, waitAtMost } from '../common/wait-at-most.js';
+import { once, settledOrAborted, waitAtMost } from '../common/wait-at-most.js';
 import { reconcile } from '../common/reconcile.js';
 import { hasTreeWatches, type ZkSession, type ZkTreeWatchReader, type ZkWatchReader } from '../common/zk/reader.js';
 import { ChangeQueue } from './change-queue.js';
@@ -56,6 +56,9 @@ export async function runSync(deps: SyncDeps): Promise<void> {
     throw err;
   }
   wm.leader.set(1);
+  // A lost leadership shows at once, not after the shutdown's waits: another replica may lead already.
+  const notLeader = (): void => wm.leader.set(0);
+  lock.lost.addEventListener('abort', notLeader, { once: true });
   logger.info('became leader');
   deps.onReady?.(false); // a leader is ready once its ZooKeeper session is up
   const stop = AbortSignal.any([deps.signal, lock.lost]);
@@ -237,16 +240,18 @@ export async function runSync(deps: SyncDeps): Promise<void> {
     try {
       stopWatching = hasTreeWatches(session) ? await startFollowing(session, lost, hooks) : await startMirror(session, lost);
       const reason = rebuilds > 0 ? 'session rebuilt' : 'became leader';
+      // One signal of this session's own: listeners on `stop` would pile up over rebuilds.
+      const ended = AbortSignal.any([lost.signal, stop, fail.signal]);
       try {
-        await requestReconcile(reason);
+        // Not waited for past the session's end: a reconcile hung on etcd or Redis is left to the shutdown's bounded wait.
+        await settledOrAborted(requestReconcile(reason), ended);
       } catch (err) {
         if (lost.signal.aborted || stop.aborted) throw err;
         logger.error({ err: (err as Error).message }, 'full reconcile failed; events are still applied, retrying it');
-        void reconcileWithRetry(reason, AbortSignal.any([lost.signal, stop, fail.signal]));
+        void reconcileWithRetry(reason, ended);
       }
-      schedule.start();
-      // One listener on a signal of this session's own: listeners on `stop` would pile up over rebuilds.
-      await once(AbortSignal.any([lost.signal, stop, fail.signal]));
+      if (!ended.aborted) schedule.start();
+      await once(ended);
     } catch (err) {
       // A ZooKeeper error while loading (e.g. the session expired before its close event arrived) means
       // this session is unusable: rebuild it. Anything else is a bug or a lost leadership: stop.
@@ -283,7 +288,8 @@ export async function runSync(deps: SyncDeps): Promise<void> {
     const reconciling = reconciles.current;
     if (reconciling && !(await waitAtMost(reconciling, RECONCILE_STOP_GRACE_MS))) logger.warn({ graceMs: RECONCILE_STOP_GRACE_MS }, 'the running full reconcile waits on etcd or Redis: abandoned');
     await queue.stop();
-    wm.leader.set(0);
+    lock.lost.removeEventListener('abort', notLeader);
+    notLeader();
   }
   if (fatal) throw fatal;
   if (lock.lost.aborted) throw new LeadershipLostError('leadership lost; stopped writing');

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadConfig } from '../../common/config/load.js';
+import type { EtcdStore } from '../../common/etcd/store.js';
+import { LeadershipLostError } from '../../common/errors.js';
+import type { LeaderLock } from '../../common/leader/lock.js';
+import { silentLogger } from '../../common/logger.js';
+import { createMetrics, createWatcherMetrics } from '../../common/metrics.js';
+import type { OwnershipStore } from '../../common/ownership/store.js';
+import type { ZkSession } from '../../common/zk/reader.js';
+import { runSync } from '../../watcher/sync.js';
+
+/** Every store call waits forever: etcd or Redis not answering, so shutdown waits its grace period. */
+const hanging = <T extends object>(): T => new Proxy({} as T, { get: () => () => new Promise(() => undefined) });
+
+/** A lock whose leadership the test takes away. */
+function takeableLock(): LeaderLock & { take(): void } {
+  const lost = new AbortController();
+  return {
+    acquire: async () => undefined,
+    lost: lost.signal,
+    fence: () => undefined,
+    isLeader: () => !lost.signal.aborted,
+    release: async () => undefined,
+    take: () => lost.abort(),
+  };
+}
+
+const session: ZkSession = {
+  batchReads: true,
+  maxBatchReplyBytes: 1 << 20,
+  get: async () => null,
+  children: async () => null,
+  readMany: async (ops) => ops.map(() => null),
+  watchTree: async () => undefined,
+  close: () => undefined,
+};
+
+const config = () =>
+  loadConfig({
+    command: 'sync',
+    argv: ['--zookeeper-servers=zk:2181', '--etcd-servers=etcd:2379', '--redis-server=redis:6379', '--zookeeper-prefix=/p', '--zookeeper-exclude-prefix=', '--fullsync-interval=0', '--leader-elect=none'],
+    env: {},
+  });
+
+/** runSync as leader with etcd and Redis hung: its first full reconcile never ends. */
+async function leadingWithHungStores() {
+  const metrics = createMetrics();
+  const watcherMetrics = createWatcherMetrics(metrics.registry);
+  const leader = async (): Promise<number | undefined> => (await watcherMetrics.leader.get()).values[0]?.value;
+  const lock = takeableLock();
+  const sigterm = new AbortController();
+  let opened!: () => void;
+  const sessionOpen = new Promise<void>((resolve) => (opened = resolve));
+  const state = { settled: false };
+  const run = runSync({
+    config: config(),
+    metrics,
+    watcherMetrics,
+    logger: silentLogger(),
+    lock,
+    etcd: hanging<EtcdStore>(),
+    ownership: hanging<OwnershipStore>(),
+    openZk: async () => {
+      opened();
+      return session;
+    },
+    signal: sigterm.signal,
+  }).finally(() => (state.settled = true));
+  run.catch(() => undefined);
+  await sessionOpen;
+  assert.equal(await leader(), 1);
+  return { run, lock, sigterm, leader, state };
+}
+
+// Without a bound on the wait for the first reconcile these runs never end: the test's timeout fails them.
+test('leadership lost while the first reconcile hangs: zk2etcd_leader is 0 at once, and the run ends with LeadershipLostError', { timeout: 30_000 }, async () => {
+  const { run, lock, leader, state } = await leadingWithHungStores();
+  lock.take();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(state.settled, false, 'the run still waits for its reconcile (up to 5 s)');
+  assert.equal(await leader(), 0, 'not reported as leader meanwhile');
+  await assert.rejects(run, LeadershipLostError);
+  assert.equal(await leader(), 0);
+});
+
+test('SIGTERM while the first reconcile hangs: the run ends (the reconcile is abandoned) and reports no leader', { timeout: 30_000 }, async () => {
+  const { run, sigterm, leader } = await leadingWithHungStores();
+  sigterm.abort();
+  await run;
+  assert.equal(await leader(), 0);
+});
