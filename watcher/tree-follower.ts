@@ -79,7 +79,9 @@ export class TreeFollower {
         if (res instanceof ZkError) throw res;
         const node = res as ZkNode | null;
         if (node === null) this.opts.onChange(path, null, since, results.zxid);
-        else if (!(this.opts.skipEphemeral && node.ephemeral)) this.opts.onChange(path, node.data, since, node.mzxid);
+        // Left out as if absent: it may have replaced a persistent node whose key must go.
+        else if (this.opts.skipEphemeral && node.ephemeral) this.opts.onChange(path, null, since, node.mzxid);
+        else this.opts.onChange(path, node.data, since, node.mzxid);
       });
     } catch (err) {
       if (this.stopped) return;

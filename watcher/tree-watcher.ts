@@ -78,13 +78,25 @@ export class TreeWatcher {
   private async load(path: string): Promise<void> {
     if (this.stopped) return;
     const node = await this.limit(() => (this.stopped ? Promise.resolve(null) : this.zk.getW(path, () => this.event('data', path))));
-    if (node === null || this.stopped) return; // null: gone again, its parent's child watch reports it
+    if (this.stopped) return;
+    if (node === null) {
+      // Gone before it was read: forget its name in the parent's list, so the parent's next read (its
+      // child watch fired with the delete) loads a re-created node as new.
+      this.forgetName(path);
+      return;
+    }
     this.watches++;
     const entry: MirrorNode = { mzxid: node.mzxid, children: [], skipped: this.opts.skipEphemeral && node.ephemeral };
     this.nodes.set(path, entry);
     if (!entry.skipped) this.opts.onChange(path, node.data, node.mzxid);
     const names = await this.limit(() => (this.stopped ? Promise.resolve(null) : this.zk.childrenW(path, () => this.event('child', path))));
-    if (names === null || this.stopped || this.nodes.get(path) !== entry) return;
+    if (this.stopped || this.nodes.get(path) !== entry) return;
+    if (names === null) {
+      // Deleted after its data read: no child watch could be set, so drop it; a re-creation is loaded as new.
+      this.gone(path);
+      if (this.opts.prefixes.includes(path)) await this.loadRoot(path);
+      return;
+    }
     this.watches++;
     entry.children = this.synced(path, names);
     await Promise.all(entry.children.map((name) => this.load(childPath(path, name))));
@@ -128,9 +140,14 @@ export class TreeWatcher {
       return;
     }
     this.watches++;
-    if (node.mzxid !== entry.mzxid) {
+    // A node deleted and re-created may be ephemeral now, or no longer.
+    const skipped = this.opts.skipEphemeral && node.ephemeral;
+    if (node.mzxid !== entry.mzxid || skipped !== entry.skipped) {
+      const wasSkipped = entry.skipped;
       entry.mzxid = node.mzxid;
-      if (!entry.skipped) this.opts.onChange(path, node.data, node.mzxid);
+      entry.skipped = skipped;
+      if (!skipped) this.opts.onChange(path, node.data, node.mzxid);
+      else if (!wasSkipped) this.opts.onChange(path, null);
     }
   }
 
@@ -163,6 +180,10 @@ export class TreeWatcher {
    */
   private gone(path: string): void {
     this.remove(path);
+    this.forgetName(path);
+  }
+
+  private forgetName(path: string): void {
     const { parent, name } = splitPath(path);
     const up = this.nodes.get(parent);
     if (up) up.children = up.children.filter((n) => n !== name);
