@@ -16,10 +16,12 @@ export function usage(): string {
   return lines.join('\n');
 }
 
-/** Flag help: names, defaults and env variables; secret values are never shown. */
+/** Flag help: the command's flags with their defaults and env variables; secret values are never shown. */
 export function flagHelp(command: string): string {
   const lines = [`Usage: zk2etcd ${command} [flags]`, '', 'Flags (each also read from the env variable shown, or from --config):'];
+  const scope = command === 'sync' ? 'sync' : 'one-shot';
   for (const f of FLAGS) {
+    if (f.only !== undefined && f.only !== scope) continue;
     const def = f.default !== undefined && f.default !== '' ? ` (default ${JSON.stringify(f.default)})` : '';
     const env = `  [${envName(f.name)}]`;
     lines.push(`  --${f.name}${f.kind === 'boolean' ? '' : ' value'}`);

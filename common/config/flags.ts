@@ -10,6 +10,8 @@ export interface FlagDef {
   readonly secret?: boolean;
   /** Not a config-file key (`config` names that file): flag or environment only. */
   readonly notInFile?: boolean;
+  /** Used only by the watcher (`sync`) or only by the one-shot commands: refused on the others' command line. */
+  readonly only?: 'sync' | 'one-shot';
 }
 
 export const FLAGS: readonly FlagDef[] = [
@@ -33,31 +35,31 @@ export const FLAGS: readonly FlagDef[] = [
   { name: 'instance', kind: 'string', default: 'default', help: 'ownership namespace in Redis; one per deployment' },
   { name: 'legacy-ownership', kind: 'boolean', default: 'false', help: 'also accept zk2etcd 1.x records (plain keys in DB 0) as ours' },
   { name: 'concurrent', kind: 'string', default: '50', help: 'ZooKeeper requests in flight during a walk' },
-  { name: 'fix', kind: 'boolean', default: 'false', help: 'diff: also apply the fix (same as the fix command)' },
-  { name: 'dry-run', kind: 'boolean', default: 'false', help: 'print the plan, change nothing' },
+  { name: 'fix', only: 'one-shot', kind: 'boolean', default: 'false', help: 'diff: also apply the fix (same as the fix command)' },
+  { name: 'dry-run', only: 'one-shot', kind: 'boolean', default: 'false', help: 'print the plan, change nothing' },
   { name: 'max-round', kind: 'string', default: '1', help: 'confirmation rounds; only differences seen in every round are reported or fixed' },
   { name: 'round-interval', kind: 'string', default: '3s', help: 'pause between confirmation rounds' },
   { name: 'max-delete', kind: 'string', default: '50%', help: 'refuse a fix deleting more than this (N or N% of our keys)' },
   { name: 'force', kind: 'boolean', default: 'false', help: 'apply even when the deletion guard refuses' },
   { name: 'allow-empty-source', kind: 'boolean', default: 'false', help: 'treat a missing ZooKeeper prefix as an empty tree' },
   { name: 'skip-ephemeral', kind: 'boolean', default: 'false', help: 'leave ephemeral znodes out' },
-  { name: 'output', kind: 'string', default: 'text', help: 'report format: text or json' },
-  { name: 'pushgateway-url', kind: 'string', help: 'push one-shot metrics to this Prometheus Pushgateway' },
+  { name: 'output', only: 'one-shot', kind: 'string', default: 'text', help: 'report format: text or json' },
+  { name: 'pushgateway-url', only: 'one-shot', kind: 'string', help: 'push one-shot metrics to this Prometheus Pushgateway' },
   { name: 'log-level', kind: 'string', default: 'info', help: 'debug, info, warn or error' },
   { name: 'enable-event-log', kind: 'boolean', default: 'false', help: 'one log line per applied change' },
-  { name: 'fullsync-interval', kind: 'string', default: '5m', help: 'sync: scheduled full reconcile, a duration or a cron expression; 0 disables' },
-  { name: 'leader-elect', kind: 'string', help: 'sync: kubernetes, etcd or none (default: kubernetes in a cluster, else none)' },
-  { name: 'lease-name', kind: 'string', default: 'zk2etcd', help: 'sync: Lease / etcd election name' },
-  { name: 'lease-namespace', kind: 'string', help: "sync: Lease namespace (default: the pod's namespace)" },
-  { name: 'http-addr', kind: 'string', default: ':8080', help: 'sync: metrics and health address' },
-  { name: 'admin-token', kind: 'string', secret: true, help: 'sync: token required by POST /log' },
+  { name: 'fullsync-interval', only: 'sync', kind: 'string', default: '5m', help: 'sync: scheduled full reconcile, a duration or a cron expression; 0 disables' },
+  { name: 'leader-elect', only: 'sync', kind: 'string', help: 'sync: kubernetes, etcd or none (default: kubernetes in a cluster, else none)' },
+  { name: 'lease-name', only: 'sync', kind: 'string', default: 'zk2etcd', help: 'sync: Lease / etcd election name' },
+  { name: 'lease-namespace', only: 'sync', kind: 'string', help: "sync: Lease namespace (default: the pod's namespace)" },
+  { name: 'http-addr', only: 'sync', kind: 'string', default: ':8080', help: 'sync: metrics and health address' },
+  { name: 'admin-token', only: 'sync', kind: 'string', secret: true, help: 'sync: token required by POST /log' },
   { name: 'config', kind: 'string', notInFile: true, help: 'YAML or JSON file whose keys are flag names' },
 ];
 
 export const FLAG_BY_NAME: ReadonlyMap<string, FlagDef> = new Map(
   FLAGS.flatMap((f) => {
     const pairs: [string, FlagDef][] = [[f.name, f]];
-    if (f.secret) pairs.push([`${f.name}-file`, { name: `${f.name}-file`, kind: 'string', help: `file holding ${f.name}` }]);
+    if (f.secret) pairs.push([`${f.name}-file`, { name: `${f.name}-file`, kind: 'string', help: `file holding ${f.name}`, ...(f.only ? { only: f.only } : {}) }]);
     return pairs;
   }),
 );

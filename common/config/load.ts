@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { covers } from '../paths.js';
 import { parseArgv } from './argv.js';
+import { commandFlagProblems } from './command-flags.js';
 import { readConfigFile } from './config-file.js';
 import { LOG_LEVELS_HELP, parseLogLevel } from './log-level.js';
 import { FLAGS, FLAG_BY_NAME, envName } from './flags.js';
@@ -117,6 +118,7 @@ export function loadConfig(input: LoadInput): Config {
     problems.push(`--zookeeper-auth: must be user:password (from ${secretOrigin(raw.get('zookeeper-auth'), raw.get('zookeeper-auth-file'))})`);
   }
   const tls = readTls(v, readFile, problems);
+  problems.push(...commandFlagProblems(input.command, argv.values.keys(), { value: v['dry-run'], from: raw.get('dry-run') }));
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(buildConfig(input, parsed as Parsed, secrets, tls, zkAuth));
 }

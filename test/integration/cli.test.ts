@@ -20,6 +20,9 @@ describe('zk2etcd CLI basics', () => {
     { name: 'an unknown command', args: ['copy'], code: 2, stderr: /^zk2etcd: unknown command "copy"/ },
     { name: 'diff --help lists the flags with their variables', args: ['diff', '--help'], code: 0, stdout: /--zookeeper-servers value\n.*\[ZK2ETCD_ZOOKEEPER_SERVERS\]/ },
     { name: 'log --help', args: ['log', '--help'], code: 0, stdout: /^Usage: zk2etcd log --level L/ },
+    { name: 'sync --dry-run is refused: the watcher always writes', args: ['sync', '--dry-run'], code: 2, stderr: /^zk2etcd sync: --dry-run: sync always writes \(from --dry-run\); preview with zk2etcd diff or zk2etcd fix --dry-run\n$/ },
+    { name: 'a watcher flag on diff is refused', args: ['diff', '--http-addr=:9090'], code: 2, stderr: /^zk2etcd diff: --http-addr: only zk2etcd sync uses it, not diff\n$/ },
+    { name: 'sync --help lists only the flags sync uses', args: ['sync', '--help'], code: 0, stdout: /^(?![\s\S]*--dry-run)(?![\s\S]*--output)[\s\S]*--http-addr value/ },
   ];
   for (const c of cases) {
     test(c.name, async () => {

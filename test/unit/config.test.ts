@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { parseArgv } from '../../common/config/argv.js';
 import { parseDuration } from '../../common/config/duration.js';
+import { FLAG_BY_NAME } from '../../common/config/flags.js';
 import { loadConfig } from '../../common/config/load.js';
 import type { Command, Config } from '../../common/config/types.js';
 import { ConfigError } from '../../common/errors.js';
@@ -38,9 +39,12 @@ interface LoadArgs {
   /** Leave out the three required flags. */
   bare?: boolean;
 }
+/** The command a test's flags belong to, unless it names one: sync when it passes a flag only the watcher uses. */
+const commandFor = (a: LoadArgs): Command =>
+  a.command ?? ((a.argv ?? []).some((arg) => FLAG_BY_NAME.get(arg.replace(/^--/, '').split('=')[0] as string)?.only === 'sync') ? 'sync' : 'diff');
 function load(a: LoadArgs = {}): Config {
   return loadConfig({
-    command: a.command ?? 'diff',
+    command: commandFor(a),
     argv: [...(a.bare ? [] : REQUIRED), ...(a.argv ?? [])],
     env: a.env ?? {},
     readFile: fakeReadFile(a.files ?? {}),
@@ -92,6 +96,26 @@ describe('loadConfig: defaults', () => {
   test('an explicit --leader-elect wins over the in-cluster default', () => {
     assert.equal(load({ argv: ['--leader-elect=etcd'], env: { KUBERNETES_SERVICE_HOST: '10.96.0.1' } }).leaderElect, 'etcd');
   });
+
+  const wrongCommand: { name: string; args: LoadArgs; problem: string | null }[] = [
+    { name: 'sync --dry-run', args: { command: 'sync', argv: ['--dry-run'] }, problem: '--dry-run: sync always writes (from --dry-run); preview with zk2etcd diff or zk2etcd fix --dry-run' },
+    { name: 'sync with ZK2ETCD_DRY_RUN=true', args: { command: 'sync', env: { ZK2ETCD_DRY_RUN: 'true' } }, problem: '--dry-run: sync always writes (from ZK2ETCD_DRY_RUN); preview with zk2etcd diff or zk2etcd fix --dry-run' },
+    { name: 'sync --dry-run=false', args: { command: 'sync', argv: ['--dry-run=false'] }, problem: null },
+    { name: 'sync --output=json', args: { command: 'sync', argv: ['--output=json'] }, problem: '--output: zk2etcd sync does not use it (diff, fix and reconcile do)' },
+    { name: 'sync --pushgateway-url', args: { command: 'sync', argv: ['--pushgateway-url=http://pgw:9091'] }, problem: '--pushgateway-url: zk2etcd sync does not use it (diff, fix and reconcile do)' },
+    { name: 'sync with ZK2ETCD_OUTPUT (a ConfigMap shared with the CronJob)', args: { command: 'sync', env: { ZK2ETCD_OUTPUT: 'json' } }, problem: null },
+    { name: 'diff --http-addr', args: { command: 'diff', argv: ['--http-addr=:9090'] }, problem: '--http-addr: only zk2etcd sync uses it, not diff' },
+    { name: 'fix --admin-token-file', args: { command: 'fix', argv: ['--admin-token-file=/t'], files: { '/t': 'x' } }, problem: '--admin-token-file: only zk2etcd sync uses it, not fix' },
+    { name: 'reconcile with ZK2ETCD_FULLSYNC_INTERVAL', args: { command: 'reconcile', env: { ZK2ETCD_FULLSYNC_INTERVAL: '1m' } }, problem: null },
+    { name: 'reconcile --pushgateway-url', args: { command: 'reconcile', argv: ['--pushgateway-url=http://pgw:9091'] }, problem: null },
+    { name: 'sync --fullsync-interval', args: { command: 'sync', argv: ['--fullsync-interval=1m'] }, problem: null },
+  ];
+  for (const c of wrongCommand) {
+    test(`a flag for another command: ${c.name}`, () => {
+      if (c.problem === null) assert.doesNotThrow(() => load(c.args));
+      else assert.deepEqual(problemsOf(c.args), [c.problem]);
+    });
+  }
 
   test('the fix command implies fix; diff does not', () => {
     assert.equal(load({ command: 'fix' }).fix, true);
@@ -379,7 +403,7 @@ describe('loadConfig: a secret given as value and as -file: precedence flag > en
       writeFileSync(config, `${yaml.join('\n')}\n`);
       argv.push(`--config=${config}`);
     }
-    return loadConfig({ command: 'diff', argv, env });
+    return loadConfig({ command: pair.name === 'admin-token' ? 'sync' : 'diff', argv, env });
   }
   function problemsOfRun(...args: Parameters<typeof run>): readonly string[] {
     try {
