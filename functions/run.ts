@@ -55,7 +55,7 @@ export async function runOneShot(command: OneShotCommand, argv: readonly string[
   }
   if (config.pushgatewayUrl) {
     try {
-      await pushMetrics(config.pushgatewayUrl, metrics.registry, { instance: config.instance, command }, code === ExitCode.ok);
+      await pushMetrics(config.pushgatewayUrl, metrics.registry, { instance: config.instance, command }, { success: code === ExitCode.ok, completed: code !== ExitCode.failure });
     } catch (err) {
       logger.error({ err: (err as Error).message }, 'pushing metrics to the Pushgateway failed');
       if (code === ExitCode.ok) code = ExitCode.failure;

@@ -144,8 +144,13 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
         if (delKeys.length > 0) await ownership.forget(delKeys);
         put += putKeys.length;
         del += delKeys.length;
-        metrics.fixed.inc({ type: 'put' }, putKeys.length);
-        metrics.fixed.inc({ type: 'delete' }, delKeys.length);
+        metrics.applied.inc({ type: 'put' }, putKeys.length);
+        metrics.applied.inc({ type: 'delete' }, delKeys.length);
+        if (!origin) {
+          // A full reconcile's writes repair what the events missed: zk2etcd 1.x's "fixed".
+          metrics.fixed.inc({ type: 'put' }, putKeys.length);
+          metrics.fixed.inc({ type: 'delete' }, delKeys.length);
+        }
         if (eventLogger) {
           for (const op of done) eventLogger.info({ event: op.type, key: op.key, revision, trace, ...zkFields(origin?.(op.key)) }, 'applied');
         }

@@ -18,7 +18,10 @@ export interface ChangeOrigin {
 
 export type OriginOf = (key: string) => ChangeOrigin | undefined;
 
-/** Applies a plan. The real one writes etcd under ownership rules; dry-run wraps it and writes nothing. */
+/**
+ * Applies a plan. The real one writes etcd under ownership rules; dry-run wraps it and writes nothing.
+ * `origin` is given for the watcher's event changes and absent for a full reconcile's repairs.
+ */
 export interface PlanWriter {
   write(plan: Plan, signal?: AbortSignal, origin?: OriginOf): Promise<ApplyResult>;
 }

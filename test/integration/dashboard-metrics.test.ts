@@ -112,6 +112,7 @@ describe('dashboard and alert rules match the metrics of the real processes', ()
     await etcd.delete().prefix(root);
     await redis.del(ownershipHashKey(name));
     await fetch(group, { method: 'DELETE' }).catch(() => {});
+    await fetch(`${group}/result/success`, { method: 'DELETE' }).catch(() => {});
     etcd.close();
     redis.disconnect();
   });
@@ -143,7 +144,7 @@ describe('dashboard and alert rules match the metrics of the real processes', ()
     const all = exprs.join('\n');
     // The Go tool's panels, and ours.
     for (const m of [
-      'zk2etcd_etcd_op_total', 'zk2etcd_zk_op_total', 'zk2etcd_fixed_total', 'zk2etcd_differences', 'zk2etcd_sync_lag_seconds_bucket',
+      'zk2etcd_etcd_op_total', 'zk2etcd_zk_op_total', 'zk2etcd_fixed_total', 'zk2etcd_applied_total', 'zk2etcd_differences', 'zk2etcd_sync_lag_seconds_bucket',
       'zk2etcd_leader', 'zk2etcd_last_success_timestamp_seconds', 'zk2etcd_conflicts_total', 'zk2etcd_ownership_errors_total',
     ]) assert.ok(all.includes(m), `dashboard shows ${m}`);
     for (const h of ['zk2etcd_etcd_op_duration_seconds_bucket', 'zk2etcd_zk_op_duration_seconds_bucket']) {

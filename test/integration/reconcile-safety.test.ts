@@ -172,20 +172,49 @@ describe('reconcile is safe beside other writers', () => {
     }
   });
 
-  test('reconcile pushes its metrics to a real Pushgateway', async () => {
-    await zk.create(`${root}/pushed`, Buffer.from('p'));
-    const r = await runCli(['reconcile', ...flags, `--pushgateway-url=${servers.pushgateway}`]);
-    assert.equal(r.code, 0, r.stderr);
-    const res = await fetch(`${servers.pushgateway}/metrics`);
-    const text = await res.text();
-    const mine = text.split('\n').filter((l) => l.includes(`instance="${instance}"`) && l.includes('command="reconcile"'));
-    assert.ok(mine.some((l) => /^zk2etcd_fixed_total\{.*type="put".*\} 1$/.test(l)), mine.join('\n'));
-    assert.ok(mine.some((l) => /^zk2etcd_last_success_timestamp_seconds\{/.test(l)));
-    assert.ok(mine.some((l) => /^zk2etcd_conflicts_total\{.*\} 1$/.test(l)), `the key another writer rewrote is counted as a conflict:\n${mine.join('\n')}`);
-    assert.ok(mine.some((l) => /^zk2etcd_etcd_op_total\{.*op="txn".*status="success"/.test(l)));
-    // The walk's reads: one multiRead per batch on ZooKeeper 3.6+ (the fast path), one get per node otherwise.
-    assert.ok(mine.some((l) => /^zk2etcd_zk_op_total\{.*op="(get|multi_read)".*status="success"/.test(l)), mine.join('\n'));
-    await fetch(`${servers.pushgateway}/metrics/job/zk2etcd/instance/${instance}/command/reconcile`, { method: 'DELETE' });
+  test('reconcile pushes its metrics to a real Pushgateway; each run replaces the last, a failed one keeps the last success', async () => {
+    const group = `${servers.pushgateway}/metrics/job/zk2etcd/instance/${instance}/command/reconcile`;
+    const reconcile = (prefix = root) =>
+      runCli(['reconcile', ...flags.filter((f) => !f.startsWith('--zookeeper-prefix=')), `--zookeeper-prefix=${prefix}`, `--pushgateway-url=${servers.pushgateway}`]);
+    const pushed = async (): Promise<string[]> => {
+      const text = await (await fetch(`${servers.pushgateway}/metrics`)).text();
+      return text.split('\n').filter((l) => l.includes(`instance="${instance}"`) && l.includes('command="reconcile"'));
+    };
+    const value = (lines: string[], re: RegExp): string | undefined => lines.find((l) => re.test(l))?.split(' ').pop();
+    try {
+      await zk.create(`${root}/pushed`, Buffer.from('p'));
+      const r = await reconcile();
+      assert.equal(r.code, 0, r.stderr);
+      let mine = await pushed();
+      assert.equal(value(mine, /^zk2etcd_fixed_total\{.*type="put"/), '1', mine.join('\n'));
+      assert.equal(value(mine, /^zk2etcd_applied_total\{.*type="put"/), '1');
+      assert.equal(value(mine, /^zk2etcd_etcd_op_total\{.*op="put".*status="success"/), '1', 'the key put, as 1.x boards count writes');
+      assert.ok(mine.some((l) => /^zk2etcd_etcd_op_total\{.*op="txn".*status="success"/.test(l)));
+      assert.ok(mine.some((l) => /^zk2etcd_etcd_op_total\{.*op="list".*status="success"/.test(l)), 'the paged reads, 1.x\'s "list"');
+      assert.equal(value(mine, /^zk2etcd_conflicts_total\{/), '1', 'the key another writer rewrote is counted as a conflict');
+      // The walk's reads: one multiRead per batch on ZooKeeper 3.6+ (the fast path), one get per node otherwise.
+      assert.ok(mine.some((l) => /^zk2etcd_zk_op_total\{.*op="(get|multi_read)".*status="success"/.test(l)), mine.join('\n'));
+      const lastSuccess = value(mine, /^zk2etcd_last_success_timestamp_seconds\{.*result="success"/);
+      assert.ok(lastSuccess);
+
+      const inSync = await reconcile();
+      assert.equal(inSync.code, 0, inSync.stderr);
+      mine = await pushed();
+      assert.equal(value(mine, /^zk2etcd_fixed_total\{.*type="put"/), '0', 'an in-sync run fixed nothing: not the previous run\'s 1');
+      assert.equal(value(mine, /^zk2etcd_etcd_op_total\{.*op="put"/), undefined, 'no write: no put series left from the previous run');
+      const secondSuccess = value(mine, /^zk2etcd_last_success_timestamp_seconds\{.*result="success"/);
+      assert.ok(Number(secondSuccess) >= Number(lastSuccess));
+
+      const failed = await reconcile(`${root}-missing`);
+      assert.equal(failed.code, 1, failed.stderr);
+      mine = await pushed();
+      assert.equal(value(mine, /^zk2etcd_last_success_timestamp_seconds\{/), secondSuccess, 'a failed run keeps the last success');
+      assert.equal(value(mine, /^zk2etcd_zk_nodes\{/), undefined, 'a failed run pushes no tree size (unknown, not 0)');
+      assert.equal(value(mine, /^zk2etcd_fixed_total\{.*type="put"/), '0');
+    } finally {
+      await fetch(group, { method: 'DELETE' });
+      await fetch(`${group}/result/success`, { method: 'DELETE' });
+    }
   });
 
   test('bad configuration exits 2 with one line per problem and writes nothing', async () => {

@@ -47,6 +47,18 @@ describe('zk2etcd sync follows ZooKeeper', () => {
     assert.equal(await etcd.get(`${root}/foreign`).string(), 'another tool');
   });
 
+  test('an event\'s write counts in zk2etcd_applied_total, not in zk2etcd_fixed_total (a full reconcile\'s repairs, as in 1.x)', async () => {
+    const counter = async (name: string): Promise<number> => {
+      const text = await (await fetch(`${watcher.url}/metrics`)).text();
+      return Number(new RegExp(`^${name}\\{type="put"\\} (\\d+)$`, 'm').exec(text)?.[1]);
+    };
+    const [fixedBefore, appliedBefore] = [await counter('zk2etcd_fixed_total'), await counter('zk2etcd_applied_total')];
+    assert.ok(fixedBefore > 0, 'the initial reconcile copied the tree: fixes');
+    await zk.create(`${root}/counted`, Buffer.from('c'));
+    await eventually(async () => assert.equal(await counter('zk2etcd_applied_total'), appliedBefore + 1));
+    assert.equal(await counter('zk2etcd_fixed_total'), fixedBefore);
+  });
+
   test('a deleted node whose key another writer rewrote: the key is kept and counted as a conflict', async () => {
     const key = `${root}/rewritten-later`;
     await zk.create(key, Buffer.from('ours'));
