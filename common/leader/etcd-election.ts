@@ -76,6 +76,8 @@ export function etcdElectionLock(opts: EtcdElectionOptions): LeaderLock {
   let fence: Fence | undefined;
   let campaign: Promise<void> | undefined;
   let released = false;
+  /** The create revision of the last leader key another replica held, to log each new leader once. */
+  let lastLeaderSeen: string | undefined;
   // Resources held only while leading.
   let watcher: Watcher | undefined;
   let timers: NodeJS.Timeout[] = [];
@@ -178,7 +180,12 @@ export function etcdElectionLock(opts: EtcdElectionOptions): LeaderLock {
     const holder = res.responses[0]?.response_range?.kvs[0];
     // Ours already: an earlier attempt committed but its answer was lost.
     if (holder && holder.lease === leaseId) return { won: true, createRevision: holder.create_revision };
-    if (holder) log.debug({ leader: holder.value.toString(), createRevision: holder.create_revision }, 'another replica leads');
+    if (holder) {
+      // At info once per leader, so a standby's log says why it waits; its re-checks at debug.
+      const level = holder.create_revision === lastLeaderSeen ? 'debug' : 'info';
+      lastLeaderSeen = holder.create_revision;
+      log[level]({ leader: holder.value.toString(), createRevision: holder.create_revision }, 'another replica leads; waiting for the leader key to go');
+    }
     return { won: false, seenAt: res.header.revision };
   }
 
@@ -237,10 +244,12 @@ export function etcdElectionLock(opts: EtcdElectionOptions): LeaderLock {
   }
 
   /** Deletes the key if it is still ours, then revokes the lease. Bounded, never throws. */
-  async function relinquish(held: Fence | undefined): Promise<void> {
+  /** Deletes our leader key if it is still ours, then the lease; says what became of the key. */
+  async function relinquish(held: Fence | undefined): Promise<'deleted' | 'not ours' | 'failed' | 'none'> {
+    let outcome: 'deleted' | 'not ours' | 'failed' | 'none' = 'none';
     if (held) {
       try {
-        await withTimeout(
+        const res = await withTimeout(
           client.kv.txn(
             {
               compare: [{ key: keyBuf, target: 'Create', result: 'Equal', create_revision: held.createRevision }],
@@ -251,11 +260,15 @@ export function etcdElectionLock(opts: EtcdElectionOptions): LeaderLock {
           ),
           RELEASE_TIMEOUT_MS,
         );
+        outcome = res === undefined ? 'failed' : res.succeeded ? 'deleted' : 'not ours';
+        if (res === undefined) log.warn('deleting the leader key timed out; it goes when the lease is revoked or expires');
       } catch (err) {
+        outcome = 'failed';
         log.warn({ err }, 'could not delete the leader key; it goes when the lease is revoked or expires');
       }
     }
     await dropLease();
+    return outcome;
   }
 
   return {
@@ -285,8 +298,9 @@ export function etcdElectionLock(opts: EtcdElectionOptions): LeaderLock {
       const held = fence;
       fence = undefined;
       stopLeading();
-      await relinquish(held);
-      if (held) log.info('released leadership');
+      const outcome = await relinquish(held);
+      if (outcome === 'deleted') log.info('released leadership');
+      else if (outcome === 'not ours') log.info('the leader key was no longer ours (the lease had expired): nothing to release');
     },
   };
 }

@@ -11,7 +11,8 @@ import { etcd3Store } from '../../common/etcd/etcd3-store.js';
 import type { EtcdStore, Fence } from '../../common/etcd/store.js';
 import { etcdElectionLock, leaderKey } from '../../common/leader/etcd-election.js';
 import { writeFence, type LeaderLock } from '../../common/leader/lock.js';
-import { silentLogger } from '../../common/logger.js';
+import { silentLogger, type Logger } from '../../common/logger.js';
+import { pino } from 'pino';
 import { etcdWriter } from '../../common/apply/etcd-writer.js';
 import { createMetrics } from '../../common/metrics.js';
 import { ownershipHashKey, redisOwnershipStore } from '../../common/ownership/redis-store.js';
@@ -38,9 +39,9 @@ interface Contender {
 const admin = newClient();
 const opened: Contender[] = [];
 
-function contend(name: string, id: string, signal = new AbortController().signal): Contender {
+function contend(name: string, id: string, signal = new AbortController().signal, logger: Logger = silentLogger()): Contender {
   const client = newClient();
-  const lock = etcdElectionLock({ client, name, identity: id, ttlSeconds: TTL, logger: silentLogger() });
+  const lock = etcdElectionLock({ client, name, identity: id, ttlSeconds: TTL, logger });
   const acquired = lock.acquire(signal).then(
     () => 'leader' as const,
     (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
@@ -134,6 +135,22 @@ describe('etcd leader election', () => {
       assert.equal(c.lock.lost.aborted, false);
     }
     assert.equal((await holder(name))?.value, leader.id);
+  });
+
+  test('the log says who leads: a standby names the leader once at info, a release says it released', async () => {
+    const name = `${base}-${++seq}`;
+    const lines = (out: string[]) => out.map((l) => JSON.parse(l) as { level: number; msg: string; leader?: string });
+    const logs = { a: [] as string[], b: [] as string[] };
+    const logger = (out: string[]): Logger => pino({ level: 'debug' }, { write: (l: string) => void out.push(l) });
+    const a = contend(name, 'a', undefined, logger(logs.a));
+    assert.equal(await a.acquired, 'leader');
+    const b = contend(name, 'b', undefined, logger(logs.b));
+    await eventually('b says who leads', () => lines(logs.b).some((l) => l.msg.startsWith('another replica leads')));
+    const waiting = lines(logs.b).filter((l) => l.msg.startsWith('another replica leads'));
+    assert.deepEqual(waiting.map((l) => [l.level, l.leader]), [[30, 'a']], 'once, at info, naming the leader');
+    await a.lock.release();
+    assert.ok(lines(logs.a).some((l) => l.level === 30 && l.msg === 'released leadership'));
+    assert.equal(await b.acquired, 'leader');
   });
 
   test('release hands leadership over to another contender at once', async () => {
