@@ -4,7 +4,7 @@ import { NOTHING_APPLIED } from './apply/writer.js';
 import { layoutPrefix, type Chunk, type PrefixLayout } from './chunks.js';
 import type { Config } from './config/types.js';
 import type { EtcdStore } from './etcd/store.js';
-import { AbortedError } from './errors.js';
+import { AbortedError, DeletionGuardError } from './errors.js';
 import { SeenKeys } from './seen-keys.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -54,6 +54,8 @@ export interface ReconcileResult {
   readonly summary: PlanSummary;
   readonly applied: ApplyResult | null;
   readonly durationSeconds: number;
+  /** --dry-run: the refusal a real fix would have met (it throws instead). */
+  readonly refusedByGuard?: DeletionGuardError | undefined;
 }
 
 /** Chunks in flight: while one waits on etcd another walks ZooKeeper and a third applies. */
@@ -127,6 +129,7 @@ async function reconcilePass(opts: ReconcileOptions, clients: ReconcileClients, 
   let zkNodes = 0;
   let etcdKeys = 0;
   let undecodable = 0;
+  let refusedByGuard: DeletionGuardError | undefined;
   const confirmDeps = (ranges: Chunk['ranges'], keys: number, childLists: ChildListStamps) => ({
     ...clients,
     concurrency: opts.concurrent,
@@ -243,15 +246,23 @@ async function reconcilePass(opts: ReconcileOptions, clients: ReconcileClients, 
     const approved = pass.approvedDeletes;
     const deletes = approved ? extras.filter((a) => approved.has(a.key)) : extras;
     if (approved && deletes.length < extras.length) logger.info({ left: extras.length - deletes.length }, 'keys gone from ZooKeeper since the deletion guard was checked are left for the next run');
-    if (!approved) await checkGuard(deletes.length, recordedPresent, summary.counts.missing);
-    // Chunk by chunk, so the watcher's events get the write lock between them.
-    await forEachPool(heldPuts, CHUNKS_IN_FLIGHT, (p) => write(p));
-    deletes.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    await write({ missing: [], changed: [], extra: deletes, foreign: [], conflict: [], inSync: 0, staleRecords, unsettled });
+    try {
+      if (!approved) await checkGuard(deletes.length, recordedPresent, summary.counts.missing);
+    } catch (err) {
+      // A dry run reports the refusal with the plan it previews (exit 4 all the same); nothing is written anyway.
+      if (!(opts.dryRun && err instanceof DeletionGuardError)) throw err;
+      refusedByGuard = err;
+    }
+    if (!refusedByGuard) {
+      // Chunk by chunk, so the watcher's events get the write lock between them.
+      await forEachPool(heldPuts, CHUNKS_IN_FLIGHT, (p) => write(p));
+      deletes.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      await write({ missing: [], changed: [], extra: deletes, foreign: [], conflict: [], inSync: 0, staleRecords, unsettled });
+    }
   }
   const durationSeconds = (performance.now() - started) / 1000;
   metrics.reconcileSeconds.set(durationSeconds);
-  return { zkNodes, etcdKeys, summary, applied: ctx.writer ? applied : null, durationSeconds };
+  return { zkNodes, etcdKeys, summary, applied: ctx.writer ? applied : null, durationSeconds, refusedByGuard };
 
   /** Throws DeletionGuardError when the deletes exceed --max-delete; the exact count of our keys only when a lower bound would refuse. */
   async function checkGuard(deletes: number, recorded: number, creates: number): Promise<void> {

@@ -24,8 +24,19 @@ export interface Report {
   readonly truncated?: true;
   readonly applied: null | { readonly put: number; readonly delete: number; readonly skipped: number };
   readonly dryRun: boolean;
+  /** `fix --dry-run` only: the deletion guard would refuse this fix (exit 4), with its numbers. */
+  readonly guard?: GuardNumbers;
   readonly durationSeconds: number;
 }
+
+export interface GuardNumbers {
+  readonly wouldDelete: number;
+  readonly creates: number | null;
+  readonly limit: number;
+  readonly owned: number;
+}
+
+const guardNumbers = (err: DeletionGuardError): GuardNumbers => ({ wouldDelete: err.wouldDelete, creates: err.creates, limit: err.limit, owned: err.owned });
 
 export function buildReport(result: ReconcileResult, dryRun: boolean): Report {
   const { counts, keys } = result.summary;
@@ -48,6 +59,7 @@ export function buildReport(result: ReconcileResult, dryRun: boolean): Report {
     conflict: keys.conflict,
     applied: result.applied && !dryRun ? { put: result.applied.put, delete: result.applied.delete, skipped: result.applied.skipped } : null,
     dryRun,
+    ...(result.refusedByGuard ? { guard: guardNumbers(result.refusedByGuard) } : {}),
     durationSeconds: Math.round(result.durationSeconds * 1000) / 1000,
   };
   return truncated ? { ...report, truncated: true } : report;
@@ -60,18 +72,19 @@ export interface ErrorReport {
     readonly message: string;
     readonly retryable: boolean;
     /** The deletion guard's numbers (exit 4). */
-    readonly guard?: { readonly wouldDelete: number; readonly creates: number | null; readonly limit: number; readonly owned: number };
+    readonly guard?: GuardNumbers;
   };
 }
 
 export function errorReport(err: unknown): ErrorReport {
   const base = { class: errorClassOf(err), message: err instanceof Error ? err.message : String(err), retryable: isRetryable(err) };
   if (!(err instanceof DeletionGuardError)) return { error: base };
-  return { error: { ...base, guard: { wouldDelete: err.wouldDelete, creates: err.creates, limit: err.limit, owned: err.owned } } };
+  return { error: { ...base, guard: guardNumbers(err) } };
 }
 
 /** 0 in sync or fully fixed; 3 differences found (diff) or left unfixed (fix). */
 export function exitCodeFor(report: Report): number {
+  if (report.guard) return ExitCode.guard;
   if (report.applied === null) return report.inSync ? ExitCode.ok : ExitCode.differences;
   return report.applied.skipped > 0 ? ExitCode.differences : ExitCode.ok;
 }
@@ -98,5 +111,8 @@ export function formatText(command: string, report: Report): string {
     if (report.counts[kind] > SHOW) lines.push(`  ... and ${n(report.counts[kind] - SHOW)} more (--output json lists up to ${KEY_LIST_CAP})`);
   }
   if (report.applied) lines.push(`applied: put ${n(report.applied.put)}, delete ${n(report.applied.delete)}, skipped ${n(report.applied.skipped)}`);
+  if (report.guard) {
+    lines.push(`deletion guard: a fix would be refused: ${n(report.guard.wouldDelete)} of our ${n(report.guard.owned)} keys to delete (limit ${n(report.guard.limit)}, --max-delete); check the ZooKeeper prefixes, then use --force or a larger --max-delete`);
+  }
   return lines.join('\n');
 }

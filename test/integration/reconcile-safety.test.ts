@@ -102,6 +102,19 @@ describe('reconcile is safe beside other writers', () => {
     assert.ok(error.guard.owned >= 10);
     assert.equal(await etcd.get(`${root}/svc15`).string(), 'v15', 'nothing deleted when refused');
     assert.equal(await etcd.get(`${root}/created-while-refused`).string(), null, 'nothing created when refused');
+    // A dry run previews the plan the guard would refuse: the report, its numbers, exit 4.
+    const dry = await fix('--max-delete=5', '--dry-run');
+    assert.equal(dry.code, 4, dry.stderr);
+    const preview = jsonReport(dry);
+    assert.equal(preview.counts.extra, 10);
+    assert.deepEqual(preview.extra, Array.from({ length: 10 }, (_, i) => `${root}/svc${10 + i}`).sort());
+    assert.deepEqual(preview.missing, [`${root}/created-while-refused`]);
+    assert.deepEqual({ ...preview.guard, owned: undefined }, { wouldDelete: 10, creates: null, limit: 5, owned: undefined });
+    const text = await runCli(['fix', ...flags.filter((f) => f !== '--output=json'), '--max-delete=5', '--dry-run']);
+    assert.equal(text.code, 4, text.stderr);
+    assert.match(text.stdout, /^extra:\n(  .*\n){10}/m);
+    assert.match(text.stdout, /^deletion guard: a fix would be refused: 10 of our \d+ keys to delete \(limit 5, --max-delete\)/m);
+    assert.equal(await etcd.get(`${root}/svc15`).string(), 'v15', 'a dry run deletes nothing');
     const forced = await fix('--max-delete=5', '--force');
     assert.equal(forced.code, 0, forced.stderr);
     assert.equal(jsonReport(forced).applied.delete, 10);
