@@ -102,6 +102,12 @@ export class LeadershipLostError extends Zk2EtcdError {
   readonly errorClass = 'leadership_lost';
 }
 
+/** The leader had no ZooKeeper connection for too long: it gives leadership up so a replica that reaches ZooKeeper leads. */
+export class SteppedDownError extends Zk2EtcdError {
+  readonly retryable = false;
+  readonly errorClass = 'stepped_down';
+}
+
 const ZK_CODE_NAMES: Record<number, string> = {
   [-1]: 'system_error',
   [-2]: 'runtime_inconsistency',

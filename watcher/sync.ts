@@ -3,7 +3,7 @@ import type { PlanWriter } from '../common/apply/writer.js';
 import { etcdWriter } from '../common/apply/etcd-writer.js';
 import type { Config } from '../common/config/types.js';
 import type { EtcdStore } from '../common/etcd/store.js';
-import { AbortedError, isRetryable, LeadershipLostError, ZkError } from '../common/errors.js';
+import { AbortedError, isRetryable, LeadershipLostError, SteppedDownError, ZkError } from '../common/errors.js';
 import { writeFence, type LeaderLock } from '../common/leader/lock.js';
 import type { Logger } from '../common/logger.js';
 import type { Metrics, WatcherMetrics } from '../common/metrics.js';
@@ -20,6 +20,7 @@ import { SingleRun } from './single-run.js';
 import { TreeFollower } from './tree-follower.js';
 import { TreeWatcher } from './tree-watcher.js';
 import { withoutKeys } from './without-keys.js';
+import { ZkOutageLimit } from './zk-outage-limit.js';
 
 /** How long shutdown waits for a running full reconcile (etcd or Redis may not answer) before abandoning it. */
 const RECONCILE_STOP_GRACE_MS = 5000;
@@ -38,6 +39,8 @@ export interface SyncDeps {
   readonly signal: AbortSignal;
   /** Reports readiness changes (connected to ZooKeeper). */
   readonly onReady?: (ready: boolean) => void;
+  /** With an election, how long the leader may go without a ZooKeeper connection before stepping down (default: twice the session timeout). */
+  readonly zkOutageLimitMs?: number;
 }
 
 /**
@@ -60,13 +63,24 @@ export async function runSync(deps: SyncDeps): Promise<void> {
   const notLeader = (): void => wm.leader.set(0);
   lock.lost.addEventListener('abort', notLeader, { once: true });
   logger.info('became leader');
-  deps.onReady?.(false); // a leader is ready once its ZooKeeper session is up
   const stop = AbortSignal.any([deps.signal, lock.lost]);
+  let fatal: unknown = null;
+  const fail = new AbortController();
+  // With no standby (--leader-elect none) there is no one to hand over to: keep retrying instead.
+  const limitMs = deps.zkOutageLimitMs ?? 2 * config.zookeeper.sessionTimeoutMs;
+  const outage = config.leaderElect === 'none' ? null : new ZkOutageLimit(limitMs, (ms) => {
+    fatal = new SteppedDownError(`no ZooKeeper connection for ${Math.round(ms / 1000)} s (limit: twice --zookeeper-session-timeout): giving leadership up so a replica that reaches ZooKeeper can lead`);
+    fail.abort();
+  });
+  const ready = (up: boolean): void => {
+    deps.onReady?.(up);
+    if (up) outage?.up();
+    else outage?.down();
+  };
+  ready(false); // a leader is ready once its ZooKeeper session is up
   const mapper = keyMapper(config.etcd.prefix);
   const writeLock = new SharedExclusiveLock();
   const writer: PlanWriter = etcdWriter({ etcd: deps.etcd, ownership: deps.ownership, metrics, logger, fence: writeFence(lock), eventLog: config.enableEventLog });
-  let fatal: unknown = null;
-  const fail = new AbortController();
   const queue = new ChangeQueue({
     etcd: deps.etcd,
     ownership: deps.ownership,
@@ -229,13 +243,13 @@ export async function runSync(deps: SyncDeps): Promise<void> {
     const onConnection = (up: boolean): void => {
       if (!open) return;
       if (!up) logger.warn('disconnected from ZooKeeper: not ready until the connection is back');
-      deps.onReady?.(up);
+      ready(up);
     };
     // Not ready while ZooKeeper cannot be reached; SIGTERM ends the wait.
     const session = await openZkRetrying(deps.openZk, { onLost: () => lost.abort(), onTreeEvent: (p) => hooks.onTreeEvent(p), onReconnect: () => hooks.onReconnect(), onConnection }, AbortSignal.any([stop, fail.signal]), logger);
     live.session = session;
     open = true;
-    deps.onReady?.(true);
+    ready(true);
     let stopWatching = (): void => undefined;
     try {
       stopWatching = hasTreeWatches(session) ? await startFollowing(session, lost, hooks) : await startMirror(session, lost);
@@ -264,7 +278,7 @@ export async function runSync(deps: SyncDeps): Promise<void> {
       schedule.stop();
       stopWatching();
       session.close();
-      deps.onReady?.(false);
+      ready(false);
     }
     if (lost.signal.aborted && !stop.aborted) {
       await discardStale();
@@ -278,8 +292,10 @@ export async function runSync(deps: SyncDeps): Promise<void> {
   try {
     while (!stop.aborted && !fail.signal.aborted) await runSession();
   } catch (err) {
-    if (!(err instanceof AbortedError) || !stop.aborted) throw err;
+    // Stopped by SIGTERM, a lost leadership or a fatal error (thrown below): not a failure of its own.
+    if (!(err instanceof AbortedError) || !(stop.aborted || fail.signal.aborted)) throw err;
   } finally {
+    outage?.up();
     clearInterval(gauges);
     schedule.stop();
     live.watcher?.stop();

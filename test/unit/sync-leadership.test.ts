@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadConfig } from '../../common/config/load.js';
 import type { EtcdStore } from '../../common/etcd/store.js';
-import { LeadershipLostError } from '../../common/errors.js';
+import { LeadershipLostError, SteppedDownError, ZkError } from '../../common/errors.js';
 import type { LeaderLock } from '../../common/leader/lock.js';
 import { silentLogger } from '../../common/logger.js';
 import { createMetrics, createWatcherMetrics } from '../../common/metrics.js';
@@ -36,10 +36,10 @@ const session: ZkSession = {
   close: () => undefined,
 };
 
-const config = () =>
+const config = (leaderElect = 'none') =>
   loadConfig({
     command: 'sync',
-    argv: ['--zookeeper-servers=zk:2181', '--etcd-servers=etcd:2379', '--redis-server=redis:6379', '--zookeeper-prefix=/p', '--zookeeper-exclude-prefix=', '--fullsync-interval=0', '--leader-elect=none'],
+    argv: ['--zookeeper-servers=zk:2181', '--etcd-servers=etcd:2379', '--redis-server=redis:6379', '--zookeeper-prefix=/p', '--zookeeper-exclude-prefix=', '--fullsync-interval=0', `--leader-elect=${leaderElect}`],
     env: {},
   });
 
@@ -89,4 +89,45 @@ test('SIGTERM while the first reconcile hangs: the run ends (the reconcile is ab
   sigterm.abort();
   await run;
   assert.equal(await leader(), 0);
+});
+
+/** A leader whose ZooKeeper cannot be reached: every open fails as a retryable connection loss. */
+function leadingWithoutZooKeeper(leaderElect: 'etcd' | 'none') {
+  const metrics = createMetrics();
+  const lock = takeableLock();
+  const sigterm = new AbortController();
+  let opens = 0;
+  const state = { settled: false };
+  const run = runSync({
+    config: config(leaderElect),
+    metrics,
+    watcherMetrics: createWatcherMetrics(metrics.registry),
+    logger: silentLogger(),
+    lock,
+    etcd: hanging<EtcdStore>(),
+    ownership: hanging<OwnershipStore>(),
+    openZk: async () => {
+      opens++;
+      throw new ZkError(-4, '/', 'connect', 'cannot connect to ZooKeeper (test)', true);
+    },
+    signal: sigterm.signal,
+    zkOutageLimitMs: 300,
+  }).finally(() => (state.settled = true));
+  run.catch(() => undefined);
+  return { run, sigterm, state, opens: () => opens };
+}
+
+test('with an election, a leader without ZooKeeper past the limit steps down (SteppedDownError), so a standby can lead', { timeout: 30_000 }, async () => {
+  const { run, opens } = leadingWithoutZooKeeper('etcd');
+  await assert.rejects(run, (err: unknown) => err instanceof SteppedDownError && /no ZooKeeper connection for \d+ s/.test(err.message));
+  assert.ok(opens() >= 1);
+});
+
+test('with --leader-elect none (no standby) it keeps retrying past the limit, until SIGTERM', { timeout: 30_000 }, async () => {
+  const { run, sigterm, state, opens } = leadingWithoutZooKeeper('none');
+  await new Promise((resolve) => setTimeout(resolve, 1500)); // five times the limit
+  assert.equal(state.settled, false);
+  assert.ok(opens() >= 2, 'still retrying');
+  sigterm.abort();
+  await run;
 });
