@@ -3,7 +3,7 @@ import type { PlanWriter } from '../common/apply/writer.js';
 import { etcdWriter } from '../common/apply/etcd-writer.js';
 import type { Config } from '../common/config/types.js';
 import type { EtcdStore } from '../common/etcd/store.js';
-import { AbortedError, isRetryable, LeadershipLostError, SteppedDownError, ZkError } from '../common/errors.js';
+import { AbortedError, LeadershipLostError, SteppedDownError, ZkError } from '../common/errors.js';
 import { writeFence, type LeaderLock } from '../common/leader/lock.js';
 import type { Logger } from '../common/logger.js';
 import type { Metrics, WatcherMetrics } from '../common/metrics.js';
@@ -19,6 +19,7 @@ import { SharedExclusiveLock } from './shared-exclusive-lock.js';
 import { SingleRun } from './single-run.js';
 import { TreeFollower } from './tree-follower.js';
 import { TreeWatcher } from './tree-watcher.js';
+import { reconcileWithRetry } from './reconcile-with-retry.js';
 import { withoutKeys } from './without-keys.js';
 import { ZkOutageLimit } from './zk-outage-limit.js';
 
@@ -127,29 +128,6 @@ export async function runSync(deps: SyncDeps): Promise<void> {
   const reconciles = new SingleRun(fullReconcile);
   const requestReconcile = (reason: string): Promise<void> => reconciles.request(reason);
 
-  /**
-   * A reconcile that must happen (after becoming leader, a rebuild or a reconnect: on the fast path it is
-   * the only source of the changes made meanwhile): retried with backoff while it fails retryably (etcd
-   * or Redis down), until it succeeds or `until` aborts. Other failures are logged; the schedule retries.
-   */
-  const reconcileWithRetry = async (reason: string, until: AbortSignal): Promise<void> => {
-    for (let attempt = 0; !until.aborted; attempt++) {
-      try {
-        await requestReconcile(reason);
-        return;
-      } catch (err) {
-        if (until.aborted) return;
-        if (!isRetryable(err)) {
-          logger.error({ err: (err as Error).message, reason }, 'full reconcile failed; events are still applied, the schedule retries it');
-          return;
-        }
-        const delay = Math.min(30_000, 1000 * 2 ** Math.min(attempt, 5));
-        logger.error({ err: (err as Error).message, reason, retryInMs: delay }, 'full reconcile failed; retrying it');
-        await sleep(delay, undefined, { signal: until }).catch(() => undefined);
-      }
-    }
-  };
-
   // Replaced on every session rebuild; read by the gauges and the reconcile.
   const live: { session: ZkSession | null; watcher: TreeWatcher | null; treeWatches: number; followed: number } = {
     session: null,
@@ -224,7 +202,7 @@ export async function runSync(deps: SyncDeps): Promise<void> {
     hooks.onTreeEvent = (path) => follower.event(path);
     hooks.onReconnect = () => {
       logger.warn('reconnected to ZooKeeper: reconciling, since watch events are not delivered while disconnected');
-      void discardStale().then(() => reconcileWithRetry('reconnected', until));
+      void discardStale().then(() => reconcileWithRetry(requestReconcile, 'reconnected', until, logger));
     };
     live.watcher = null;
     live.treeWatches = 0;
@@ -262,7 +240,7 @@ export async function runSync(deps: SyncDeps): Promise<void> {
       } catch (err) {
         if (lost.signal.aborted || stop.aborted) throw err;
         logger.error({ err: (err as Error).message }, 'full reconcile failed; events are still applied, retrying it');
-        void reconcileWithRetry(reason, ended);
+        void reconcileWithRetry(requestReconcile, reason, ended, logger);
       }
       if (!ended.aborted) schedule.start();
       await once(ended);

@@ -1,0 +1,26 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isRetryable } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+
+/**
+ * A full reconcile that must happen (after becoming leader, a rebuild or a reconnect: on the fast path it
+ * is the only source of the changes made meanwhile): retried with capped backoff while it fails retryably
+ * (etcd or Redis down), until it succeeds or `until` aborts. Other failures are logged; the schedule retries.
+ */
+export async function reconcileWithRetry(run: (reason: string) => Promise<void>, reason: string, until: AbortSignal, logger: Logger): Promise<void> {
+  for (let attempt = 0; !until.aborted; attempt++) {
+    try {
+      await run(reason);
+      return;
+    } catch (err) {
+      if (until.aborted) return;
+      if (!isRetryable(err)) {
+        logger.error({ err: (err as Error).message, reason }, 'full reconcile failed; events are still applied, the schedule retries it');
+        return;
+      }
+      const delay = Math.min(30_000, 1000 * 2 ** Math.min(attempt, 5));
+      logger.error({ err: (err as Error).message, reason, retryInMs: delay }, 'full reconcile failed; retrying it');
+      await sleep(delay, undefined, { signal: until }).catch(() => undefined);
+    }
+  }
+}
