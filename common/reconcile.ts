@@ -208,15 +208,16 @@ async function reconcilePass(opts: ReconcileOptions, clients: ReconcileClients, 
     await take({ ...current, foreign: [...foreign].sort(), inSync });
   }
 
-  if (overflow) {
-    await checkGuard(extras.length, 0, collector.summary().counts.missing);
-    return { approvedDeletes: new Set(extras.map((a) => a.key)) };
-  }
+  // What this pass read (set before the guard, which may refuse: a refused run still reports it).
   const summary = collector.summary();
   for (const kind of ['missing', 'changed', 'extra', 'foreign', 'conflict'] as const) metrics.differences.set({ kind }, summary.counts[kind]);
-  metrics.conflicts.inc(summary.counts.conflict); // SPEC §3: left alone, and counted
   metrics.zkNodes.set(zkNodes);
   metrics.etcdKeys.set(etcdKeys);
+  if (overflow) {
+    await checkGuard(extras.length, 0, summary.counts.missing);
+    return { approvedDeletes: new Set(extras.map((a) => a.key)) };
+  }
+  metrics.conflicts.inc(summary.counts.conflict); // SPEC §3: left alone, and counted
 
   let staleRecords = new Map<string, string>();
   let unsettled: UnsettledRecord[] = [];
@@ -271,7 +272,12 @@ async function reconcilePass(opts: ReconcileOptions, clients: ReconcileClients, 
     if (counted === 0 || opts.force) return;
     const lower = Math.max(deletes, recorded);
     const owned = deletionLimit(opts.maxDelete, lower) >= counted ? lower : await countOwned(work, clients, synced, seen, deletes);
-    checkDeletionGuard(deletes, owned, opts.maxDelete, opts.force, net);
+    try {
+      checkDeletionGuard(deletes, owned, opts.maxDelete, opts.force, net);
+    } catch (err) {
+      metrics.reconcileSeconds.set((performance.now() - started) / 1000); // a refused run's duration, not 0
+      throw err;
+    }
   }
 }
 

@@ -175,13 +175,15 @@ export class ChangeQueue {
 
   private async flush(batch: Batch, pausesAtStart: number): Promise<void> {
     try {
-      this.applied(batch, await this.deps.writeLock.shared(() => this.apply(batch)));
+      const { result, written } = await this.deps.writeLock.shared(() => this.apply(batch));
+      this.applied(batch, result, written);
     } catch (err) {
       this.failed(batch, err, pausesAtStart);
     }
   }
 
-  private async apply(batch: Batch): Promise<ApplyResult> {
+  /** Plans and writes one flush; `written`: the keys it put or deleted (their events' lag is observed). */
+  private async apply(batch: Batch): Promise<{ result: ApplyResult; written: ReadonlySet<string> }> {
     const keys = [...batch.keys()];
     const desired = new Map<string, Buffer>();
     for (const [key, p] of batch) if (p.value !== null) desired.set(key, p.value);
@@ -192,14 +194,17 @@ export class ChangeQueue {
     // Counted once the flush succeeded (a retried flush plans its keys again).
     const conflicts = planned.conflict.filter((key) => !batch.get(key)?.conflictCounted);
     if (conflicts.length > 0) this.deps.onConflicts?.(conflicts);
-    return result;
+    const skipped = new Set(result.skippedKeys);
+    const written = new Set([...planned.missing, ...planned.changed, ...planned.extra].map((a) => a.key).filter((k) => !skipped.has(k)));
+    return { result, written };
   }
 
-  private applied(batch: Batch, result: ApplyResult): void {
+  private applied(batch: Batch, result: ApplyResult, written: ReadonlySet<string>): void {
     for (const key of batch.keys()) this.inFlight.delete(key);
     this.failures = 0;
     const now = performance.now();
-    if (this.deps.onApplied) for (const p of batch.values()) if (!Number.isNaN(p.since)) this.deps.onApplied((now - p.since) / 1000);
+    // An event that changed nothing in etcd (already in sync, or left out by --skip-ephemeral) has no commit to time.
+    if (this.deps.onApplied) for (const [key, p] of batch) if (!Number.isNaN(p.since) && written.has(key)) this.deps.onApplied((now - p.since) / 1000);
     // Someone else moved between our read and write: re-plan those keys from their latest state.
     for (const key of result.skippedKeys) if (!this.pending.has(key)) this.pending.set(key, { ...(batch.get(key) as Pending), conflictCounted: true });
   }

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { once } from 'node:events';
 import { collectDefaultMetrics } from 'prom-client';
 import { loadConfig } from '../common/config/load.js';
@@ -6,7 +7,7 @@ import type { Config } from '../common/config/types.js';
 import { createEtcdClient } from '../common/etcd/connect.js';
 import { etcd3Store } from '../common/etcd/etcd3-store.js';
 import { instrumentEtcdStore } from '../common/etcd/instrumented.js';
-import { ConfigError, errorLogFields, ExitCode, LeadershipLostError } from '../common/errors.js';
+import { ConfigError, errorLogFields, ExitCode, LeadershipLostError, SteppedDownError } from '../common/errors.js';
 import { etcdElectionLock } from '../common/leader/etcd-election.js';
 import type { LeaderLock } from '../common/leader/lock.js';
 import { noLeaderElection } from '../common/leader/lock.js';
@@ -24,6 +25,8 @@ import { runSync } from './sync.js';
 
 /** Shutdown is bounded: after this long a SIGTERM'd watcher exits anyway. */
 const SHUTDOWN_LIMIT_MS = 20_000;
+/** After stepping down, longer than a Lease standby's 2 s retry: another replica takes over first. */
+const STEP_DOWN_PAUSE_MS = 5_000;
 async function leaderLock(config: Config, etcdClient: Etcd3, logger: Logger): Promise<LeaderLock> {
   const identity = `${hostname()}-${process.pid}`;
   switch (config.leaderElect) {
@@ -112,20 +115,37 @@ export async function runSyncCommand(argv: readonly string[], env: NodeJS.Proces
     }
     redis = clients;
     closers.push(() => clients.close());
-    await runSync({
-      config,
-      metrics,
-      watcherMetrics,
-      logger,
-      lock,
-      etcd: instrumentEtcdStore(etcd3Store(etcdClient), metrics),
-      ownership: ownershipStoreFor(config, clients, metrics),
-      openZk: (hooks, signal) => openZkSession(config, metrics, logger, hooks, signal),
-      signal: shutdown.signal,
-      onReady: (r) => {
-        zkUp = r;
-      },
-    });
+    const etcd = instrumentEtcdStore(etcd3Store(etcdClient), metrics);
+    const ownership = ownershipStoreFor(config, clients, metrics);
+    for (;;) {
+      try {
+        await runSync({
+          config,
+          metrics,
+          watcherMetrics,
+          logger,
+          lock,
+          etcd,
+          ownership,
+          openZk: (hooks, signal) => openZkSession(config, metrics, logger, hooks, signal),
+          signal: shutdown.signal,
+          onReady: (r) => {
+            zkUp = r;
+          },
+        });
+        break;
+      } catch (err) {
+        if (!(err instanceof SteppedDownError) || shutdown.signal.aborted) throw err;
+        // In-process, not by exiting: after an outage that hit every replica, the one leading when ZooKeeper
+        // is back reconnects at once (restarts would have been pushed into CrashLoopBackOff meanwhile).
+        logger.error(errorLogFields(err), 'stepped down: standing by, to lead again once the other replicas had their turn');
+        await lock.release().catch(() => {});
+        zkUp = true; // a standby's readiness does not depend on ZooKeeper
+        await sleep(STEP_DOWN_PAUSE_MS, undefined, { signal: shutdown.signal }).catch(() => undefined);
+        if (shutdown.signal.aborted) break;
+        lock = await leaderLock(config, etcdClient, logger);
+      }
+    }
     logger.info('stopped');
   } catch (err) {
     if (err instanceof ConfigError) {

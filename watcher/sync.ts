@@ -179,7 +179,7 @@ export async function runSync(deps: SyncDeps): Promise<void> {
       if (until.aborted) throw new AbortedError('stopped while loading the tree');
       loading = false;
       // Nodes mirrored before a session loss and not found now were deleted meanwhile.
-      for (const path of previous) queue.push(mapper.toKey(path), null);
+      for (const path of previous) queue.push(mapper.toKey(path), null, Number.NaN); // no event: a repair
       await Promise.race([queue.idle(), once(until)]);
       if (until.aborted) throw new AbortedError('stopped while applying the loaded tree');
     } finally {

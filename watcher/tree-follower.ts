@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isRetryable, ZkError } from '../common/errors.js';
 import { isSynced } from '../common/paths.js';
-import type { ZkBatchReader, ZkNode } from '../common/zk/reader.js';
+import { ZkReplyTooLargeError } from '../common/zk/connection.js';
+import type { BatchResults, ZkBatchReader, ZkNode } from '../common/zk/reader.js';
 
 export interface TreeFollowerOptions {
   readonly prefixes: readonly string[];
@@ -73,7 +74,16 @@ export class TreeFollower {
 
   private async read(batch: readonly [string, number][]): Promise<void> {
     try {
-      const results = await this.zk.readMany(batch.map(([path]) => ({ kind: 'data', path })));
+      let results: BatchResults;
+      try {
+        results = await this.zk.readMany(batch.map(([path]) => ({ kind: 'data', path })));
+      } catch (err) {
+        // A reply over ZooKeeper's packet limit (large values, e.g. Dubbo metadata): read each half on its own.
+        if (!(err instanceof ZkReplyTooLargeError) || batch.length < 2) throw err;
+        const mid = Math.ceil(batch.length / 2);
+        await Promise.all([this.read(batch.slice(0, mid)), this.read(batch.slice(mid))]);
+        return;
+      }
       results.forEach((res, i) => {
         const [path, since] = batch[i] as [string, number];
         if (res instanceof ZkError) throw res;

@@ -41,13 +41,14 @@ function alreadyDone(op: TxnOp, state: EtcdEntry | null): boolean {
  * The event log's ZooKeeper side: when the change's first event arrived, and the zxid in ZooKeeper's own
  * hex notation (as its `stat` and logs print it). Absent for a full reconcile's changes: no event caused them.
  */
-function zkFields(origin: ChangeOrigin | undefined): { zk?: { eventAt?: string; zxid?: string } } {
-  if (origin === undefined) return {};
-  const zk: { eventAt?: string; zxid?: string } = {};
-  if (Number.isFinite(origin.since)) zk.eventAt = new Date(performance.timeOrigin + origin.since).toISOString();
-  if (origin.zxid !== undefined) zk.zxid = `0x${origin.zxid.toString(16)}`;
-  return zk.eventAt === undefined && zk.zxid === undefined ? {} : { zk };
+function zkFields(origin: ChangeOrigin | undefined): { zk?: { eventAt: string; zxid?: string } } {
+  if (!causedByEvent(origin)) return {};
+  const eventAt = new Date(performance.timeOrigin + origin.since).toISOString();
+  return { zk: origin.zxid === undefined ? { eventAt } : { eventAt, zxid: `0x${origin.zxid.toString(16)}` } };
 }
+
+/** A ZooKeeper event caused the change; otherwise it repairs a difference (a full reconcile, the addon client's load). */
+const causedByEvent = (origin: ChangeOrigin | undefined): origin is ChangeOrigin => origin !== undefined && Number.isFinite(origin.since);
 
 /**
  * Writes a plan into etcd in conditional transactions, several in flight. Per batch the order survives
@@ -146,11 +147,11 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
         del += delKeys.length;
         metrics.applied.inc({ type: 'put' }, putKeys.length);
         metrics.applied.inc({ type: 'delete' }, delKeys.length);
-        if (!origin) {
-          // A full reconcile's writes repair what the events missed: zk2etcd 1.x's "fixed".
-          metrics.fixed.inc({ type: 'put' }, putKeys.length);
-          metrics.fixed.inc({ type: 'delete' }, delKeys.length);
-        }
+        // Repairs of what the events missed (a full reconcile, the addon client's load): zk2etcd 1.x's "fixed".
+        const repairs = origin ? done.filter((op) => !causedByEvent(origin(op.key))) : done;
+        const repairedPuts = repairs.filter((op) => op.type === 'put').length;
+        metrics.fixed.inc({ type: 'put' }, repairedPuts);
+        metrics.fixed.inc({ type: 'delete' }, repairs.length - repairedPuts);
         if (eventLogger) {
           for (const op of done) eventLogger.info({ event: op.type, key: op.key, revision, trace, ...zkFields(origin?.(op.key)) }, 'applied');
         }

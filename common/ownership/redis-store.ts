@@ -35,10 +35,30 @@ for i = 1, #ARGV do
 end
 redis.call('HSET', KEYS[1], unpack(fields))
 return previous`;
+// Deletes each key in KEYS that is a string (a zk2etcd 1.x record); other types under such names are not ours.
+const DEL_LEGACY = `local n = 0
+for i = 1, #KEYS do
+  if redis.call('TYPE', KEYS[i]).ok == 'string' then n = n + redis.call('DEL', KEYS[i]) end
+end
+return n`;
 /** Name of the MARK_PENDING command defined on the client (sent as EVALSHA once loaded on a connection). */
 const MARK_PENDING_COMMAND = 'zk2etcdMarkPending';
 type MarkPendingCommand = (hash: string, ...fields: string[]) => Promise<(string | null)[]>;
 const RETRY = { attempts: 3, baseDelayMs: 200, maxDelayMs: 1000 };
+
+/**
+ * Which keys hold a zk2etcd 1.x record: a plain string named after the etcd key. A key of another type
+ * under such a name is someone else's data (Dubbo's Redis registry keeps hashes named like its paths).
+ */
+async function legacyRecords(legacy: Redis, keys: readonly string[]): Promise<boolean[]> {
+  const p = legacy.pipeline();
+  for (const k of keys) p.type(k);
+  const res = (await p.exec()) ?? [];
+  return res.map(([err, type]) => {
+    if (err) throw err;
+    return type === 'string';
+  });
+}
 
 /** One hash per instance: `zk2etcd:{<instance>}:owned`, field = etcd key, value = mod revision or `pending`. */
 export function ownershipHashKey(instance: string): string {
@@ -92,17 +112,9 @@ export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): 
         });
         const legacy = opts.legacy;
         if (legacy && unrecorded.length > 0) {
-          const exists = await call('legacy lookup', async () => {
-            const p = legacy.pipeline();
-            for (const k of unrecorded) p.exists(k);
-            const res = (await p.exec()) ?? [];
-            return res.map(([err, n]) => {
-              if (err) throw err;
-              return n === 1;
-            });
-          });
+          const records = await call('legacy lookup', () => legacyRecords(legacy, unrecorded));
           unrecorded.forEach((k, i) => {
-            if (exists[i]) out.set(k, { kind: 'legacy' });
+            if (records[i]) out.set(k, { kind: 'legacy' });
           });
         }
       }
@@ -197,7 +209,7 @@ export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): 
         }
         total.adopted += adopted;
         total.removed += keys.length - adopted;
-        await call('legacy forget', () => legacy.del(...keys));
+        await call('legacy forget', () => legacy.eval(DEL_LEGACY, keys.length, ...keys));
       };
       for (const pattern of patterns) {
         let cursor = '0';
@@ -205,7 +217,10 @@ export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): 
           const [next, found] = await call('legacy scan', () => legacy.scan(cursor, 'MATCH', pattern, 'COUNT', CHUNK));
           cursor = next;
           // SCAN may return a key twice: HSETNX and DEL are idempotent, and counted once by HSETNX.
-          const keys = [...new Set(found)].filter(inScope);
+          const named = [...new Set(found)].filter(inScope);
+          // Only strings are 1.x records: DB 0 may hold other data under such names (Dubbo's Redis registry keeps hashes).
+          const strings = named.length > 0 ? await call('legacy scan', () => legacyRecords(legacy, named)) : [];
+          const keys = named.filter((_, i) => strings[i]);
           if (keys.length > 0) await adopt(keys);
         } while (cursor !== '0');
       }
@@ -216,7 +231,7 @@ export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): 
       for (const chunk of chunks(keys)) {
         await call('forget', () => redis.hdel(hash, ...chunk));
         const legacy = opts.legacy;
-        if (legacy) await call('legacy forget', () => legacy.del(...chunk));
+        if (legacy) await call('legacy forget', () => legacy.eval(DEL_LEGACY, chunk.length, ...chunk));
       }
     },
   };

@@ -15,6 +15,7 @@ describe('--legacy-ownership adopts zk2etcd 1.x records', () => {
   const sibling = `/${name}-admin`; // shares the string prefix, not the path prefix
   const excluded = `${root}/config`;
   const glob = `${root}/svc[1]*?`; // glob characters in a name: matched literally
+  const hashed = `${root}/hashed`;
   const hash = ownershipHashKey(name);
   const etcd = testEtcd();
   const redis = testRedis();
@@ -45,10 +46,14 @@ describe('--legacy-ownership adopts zk2etcd 1.x records', () => {
     await write1x([[root, 'r'], [glob, 'g'], ...providers.map((p): [string, string] => [p, p])]);
     await write1x([[`${excluded}/x`, 'excluded'], [`${sibling}/x`, 'sibling']]);
     await redis.set(`${root}/gone`, '1'); // a record 1.x left for a key that no longer exists anywhere
+    // Not a 1.x record: another tool's hash in DB 0 named like a path (Dubbo's Redis registry), beside a key it wrote.
+    await zk.create(hashed, Buffer.from('h'));
+    await etcd.put(hashed).value('h');
+    await redis.hset(hashed, 'provider', 'dubbo://10.0.0.1:20880');
   });
 
   after(async () => {
-    await redis.del(`${excluded}/x`, `${sibling}/x`, `${root}/gone`, ...written);
+    await redis.del(`${excluded}/x`, `${sibling}/x`, `${root}/gone`, hashed, ...written);
     await etcd.delete().prefix(sibling);
     await cleanupRoot({ zk, etcd, redis, root, instance: name });
   });
@@ -75,6 +80,8 @@ describe('--legacy-ownership adopts zk2etcd 1.x records', () => {
     }
     assert.equal(await records1x([...written, `${root}/gone`]), 0, 'the 1.x records under the prefix are gone, the stale one too');
     assert.equal(await records1x([`${excluded}/x`, `${sibling}/x`]), 2, 'an excluded subtree and a sibling prefix are not ours to touch');
+    assert.equal(await redis.type(hashed), 'hash', 'a hash named like a key is not a 1.x record: neither adopted nor deleted');
+    assert.equal(records[hashed], undefined);
   });
 
   test('afterwards a key another writer rewrote is a conflict, and one another writer created is foreign: both kept', async () => {
@@ -83,12 +90,15 @@ describe('--legacy-ownership adopts zk2etcd 1.x records', () => {
     await zk.remove(rewritten);
     await etcd.put(`${root}/gone`).value('another team'); // 1.x's stale record would have claimed it
     await zk.remove(`${root}/p8`); // still ours, unchanged: deleted
+    await zk.remove(hashed); // its key has no record (the hash is not one): foreign
     const r = await runCli(['fix', ...flags, '--log-level=info']);
     assert.equal(r.code, 0, r.stderr);
     const report = jsonReport(r);
     assert.deepEqual(report.extra, [`${root}/p8`]);
     assert.equal(report.counts.conflict, 1);
-    assert.equal(report.counts.foreign, 1);
+    assert.equal(report.counts.foreign, 2);
+    assert.equal(await etcd.get(hashed).string(), 'h');
+    assert.equal(await redis.type(hashed), 'hash');
     assert.equal(await etcd.get(rewritten).string(), 'another writer');
     assert.equal(await etcd.get(`${root}/gone`).string(), 'another team');
     assert.equal(await etcd.get(`${root}/p8`).string(), null);

@@ -187,8 +187,8 @@ describe('reconcile is safe beside other writers', () => {
 
   test('reconcile pushes its metrics to a real Pushgateway; each run replaces the last, a failed one keeps the last success', async () => {
     const group = `${servers.pushgateway}/metrics/job/zk2etcd/instance/${instance}/command/reconcile`;
-    const reconcile = (prefix = root) =>
-      runCli(['reconcile', ...flags.filter((f) => !f.startsWith('--zookeeper-prefix=')), `--zookeeper-prefix=${prefix}`, `--pushgateway-url=${servers.pushgateway}`]);
+    const reconcile = (prefix = root, ...extra: string[]) =>
+      runCli(['reconcile', ...flags.filter((f) => !f.startsWith('--zookeeper-prefix=')), `--zookeeper-prefix=${prefix}`, `--pushgateway-url=${servers.pushgateway}`, ...extra]);
     const pushed = async (): Promise<string[]> => {
       const text = await (await fetch(`${servers.pushgateway}/metrics`)).text();
       return text.split('\n').filter((l) => l.includes(`instance="${instance}"`) && l.includes('command="reconcile"'));
@@ -224,6 +224,16 @@ describe('reconcile is safe beside other writers', () => {
       assert.equal(value(mine, /^zk2etcd_last_success_timestamp_seconds\{/), secondSuccess, 'a failed run keeps the last success');
       assert.equal(value(mine, /^zk2etcd_zk_nodes\{/), undefined, 'a failed run pushes no tree size (unknown, not 0)');
       assert.equal(value(mine, /^zk2etcd_fixed_total\{.*type="put"/), '0');
+
+      // Refused by the guard (exit 4): what it read is reported, with its real duration.
+      await zk.remove(`${root}/pushed`);
+      const refused = await reconcile(root, '--max-delete=0');
+      assert.equal(refused.code, 4, refused.stderr);
+      mine = await pushed();
+      assert.equal(value(mine, /^zk2etcd_differences\{.*kind="extra"/), '1');
+      assert.ok(Number(value(mine, /^zk2etcd_zk_nodes\{/)) > 0);
+      assert.ok(Number(value(mine, /^zk2etcd_reconcile_duration_seconds\{/)) > 0, mine.join('\n'));
+      assert.equal(value(mine, /^zk2etcd_last_success_timestamp_seconds\{/), secondSuccess);
     } finally {
       await fetch(group, { method: 'DELETE' });
       await fetch(`${group}/result/success`, { method: 'DELETE' });

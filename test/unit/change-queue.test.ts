@@ -399,3 +399,18 @@ describe('ChangeQueue.discardPending (events may have been missed)', () => {
     await queue.idle();
   });
 });
+
+describe('ChangeQueue: the sync lag (event to etcd commit)', () => {
+  test('is observed for the keys a flush wrote, not for events that left etcd as it was', async () => {
+    const { world, queue, lags } = harness();
+    world.etcd.set('/same', { value: buf('v'), modRevision: '1' });
+    queue.push('/same', buf('v')); // already in etcd: nothing to commit
+    queue.push('/gone-already', null); // absent from etcd: nothing to delete
+    queue.push('/new', buf('n'));
+    await settle();
+    for (const f of [...world.active]) f.succeed();
+    await queue.idle();
+    assert.deepEqual(world.flights.map((f) => f.keys), [['/new']]);
+    assert.equal(lags.length, 1, 'one commit, one lag');
+  });
+});

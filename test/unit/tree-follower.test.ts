@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { setImmediate as tick } from 'node:timers/promises';
 import { describe, test } from 'node:test';
+import { ZkReplyTooLargeError } from '../../common/zk/connection.js';
 import type { BatchResults, ZkBatchReader, ZkNode } from '../../common/zk/reader.js';
 import { TreeFollower } from '../../watcher/tree-follower.js';
 
@@ -47,4 +48,42 @@ describe('TreeFollower: the state it reports for an event', () => {
       assert.deepEqual(reported, [{ path: '/r/n', ...c.expected }]);
     });
   }
+});
+
+describe('TreeFollower: a batch whose reply is over the packet limit', () => {
+  test('is read again in halves, down to single reads: every path reported, no session rebuild', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const sizes: number[] = [];
+    let calls = 0;
+    const reader: ZkBatchReader = {
+      batchReads: true,
+      maxBatchReplyBytes: 1 << 20,
+      get: async () => null,
+      children: async () => null,
+      readMany: async (ops) => {
+        sizes.push(ops.length);
+        if (++calls <= 4) await gate; // the first reads hold every slot, so the next events queue up into one batch
+        if (ops.length > 2) throw new ZkReplyTooLargeError(ops.length * 600_000);
+        return Object.assign(ops.map((op) => node(op.path, false, 1)), { zxid: 1 }) as BatchResults;
+      },
+    };
+    const reported = new Set<string>();
+    const errors: unknown[] = [];
+    const follower = new TreeFollower(reader, {
+      prefixes: ['/r'],
+      excludes: [],
+      skipEphemeral: false,
+      onChange: (path) => reported.add(path),
+      onError: (err) => errors.push(err),
+    });
+    const paths = Array.from({ length: 11 }, (_, i) => `/r/n${i}`);
+    for (const p of paths) follower.event(p);
+    release();
+    for (let i = 0; i < 50 && reported.size < paths.length; i++) await tick();
+    assert.deepEqual(errors, []);
+    assert.deepEqual([...reported].sort(), [...paths].sort());
+    assert.ok(sizes.includes(7), `the 7 queued paths went as one batch first: ${sizes.join(',')}`);
+    assert.ok(Math.max(...sizes.slice(5)) <= 4, 'then in halves');
+  });
 });

@@ -207,6 +207,13 @@ describe('TreeWatcher against changes racing its reads (in-memory ZooKeeper)', (
         await w.settle();
         try {
           w.assertFollows();
+          // Every watch re-armed: one more change on each node, and a new child under each persistent one, all followed.
+          for (const [path, node] of zk.tree('/r')) {
+            zk.set(path, `after-${++n}`);
+            if (!node.ephemeral) zk.create(`${path}/after`, 'new');
+          }
+          await w.settle();
+          w.assertFollows();
         } catch (err) {
           throw new Error(`seed ${seed}: ${(err as Error).message}`);
         }
