@@ -14,6 +14,7 @@ import { etcdRangesFor, keyMapper, syncedKeyFilter } from './paths.js';
 import { checkDeletionGuard, deletionLimit, guardedDeletes } from './plan/guard.js';
 import type { DeleteAction, Plan, UnsettledRecord } from './plan/plan.js';
 import { differenceCount, plan } from './plan/plan.js';
+import { mergePlans } from './plan/merge.js';
 import { SummaryCollector, type PlanSummary } from './plan/summary.js';
 import { confirmPlan } from './confirm.js';
 import { countOwned } from './count-owned.js';
@@ -283,20 +284,6 @@ async function reconcilePass(opts: ReconcileOptions, clients: ReconcileClients, 
 
 function addApplied(a: ApplyResult, b: ApplyResult): ApplyResult {
   return { put: a.put + b.put, delete: a.delete + b.delete, skipped: a.skipped + b.skipped, skippedKeys: [...a.skippedKeys, ...b.skippedKeys] };
-}
-
-function mergePlans(plans: readonly Plan[]): Plan {
-  const sorted = <T>(lists: T[][], key: (t: T) => string): T[] => lists.flat().sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
-  return {
-    missing: sorted(plans.map((p) => [...p.missing]), (a) => a.key),
-    changed: sorted(plans.map((p) => [...p.changed]), (a) => a.key),
-    extra: sorted(plans.map((p) => [...p.extra]), (a) => a.key),
-    foreign: sorted(plans.map((p) => [...p.foreign]), (k) => k),
-    conflict: sorted(plans.map((p) => [...p.conflict]), (k) => k),
-    inSync: plans.reduce((n, p) => n + p.inSync, 0),
-    staleRecords: new Map(),
-    unsettled: [],
-  };
 }
 
 async function pause(ms: number, signal?: AbortSignal): Promise<void> {
