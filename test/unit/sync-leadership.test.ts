@@ -7,8 +7,8 @@ import type { LeaderLock } from '../../common/leader/lock.js';
 import { silentLogger } from '../../common/logger.js';
 import { createMetrics, createWatcherMetrics } from '../../common/metrics.js';
 import type { OwnershipStore } from '../../common/ownership/store.js';
-import type { ZkSession } from '../../common/zk/reader.js';
 import { runSync } from '../../watcher/sync.js';
+import { emptyZkSession } from '../helpers/empty-zk-session.js';
 
 /** Every store call waits forever: etcd or Redis not answering, so shutdown waits its grace period. */
 const hanging = <T extends object>(): T => new Proxy({} as T, { get: () => () => new Promise(() => undefined) });
@@ -26,15 +26,7 @@ function takeableLock(): LeaderLock & { take(): void } {
   };
 }
 
-const session: ZkSession = {
-  batchReads: true,
-  maxBatchReplyBytes: 1 << 20,
-  get: async () => null,
-  children: async () => null,
-  readMany: async (ops) => ops.map(() => null),
-  watchTree: async () => undefined,
-  close: () => undefined,
-};
+const session = emptyZkSession();
 
 const config = (leaderElect = 'none') =>
   loadConfig({

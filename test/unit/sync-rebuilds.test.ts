@@ -8,6 +8,7 @@ import { createMetrics, createWatcherMetrics } from '../../common/metrics.js';
 import type { OwnershipStore } from '../../common/ownership/store.js';
 import type { ZkSession, ZkSessionHooks } from '../../common/zk/reader.js';
 import { runSync } from '../../watcher/sync.js';
+import { emptyZkSession } from '../helpers/empty-zk-session.js';
 
 const REBUILDS = 12;
 
@@ -20,15 +21,7 @@ const failing = <T extends object>(what: string): T =>
 /** A protocol-client session with nothing under the prefix: it arms its tree watch and is lost soon after. */
 function session(hooks: ZkSessionHooks): ZkSession {
   setTimeout(() => hooks.onLost?.(), 5);
-  return {
-    batchReads: true,
-    maxBatchReplyBytes: 1 << 20,
-    get: async () => null,
-    children: async () => null,
-    readMany: async (ops) => ops.map(() => null),
-    watchTree: async () => undefined,
-    close: () => undefined,
-  };
+  return emptyZkSession();
 }
 
 test('session rebuilds leave no listeners behind on the watcher\'s signals', { timeout: 60_000 }, async () => {
