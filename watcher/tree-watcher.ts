@@ -16,8 +16,10 @@ export interface TreeWatcherOptions {
   readonly skipEphemeral: boolean;
   readonly concurrency: number;
   readonly logger: Logger;
-  /** The latest state of one path: its data, or null when it is gone. Called in per-path order. */
-  /** `mzxid`: the state's zxid, for the event log (the one-shot watches give none for a deletion). */
+  /**
+   * The latest state of one path: its data, or null when it is gone. Called in per-path order. `mzxid`: the
+   * state's zxid, for the event log (the one-shot watches give none for a deletion).
+   */
   readonly onChange: (path: string, data: Buffer | null, mzxid?: number) => void;
   /** A read failed (not "no node"): the owner decides (usually: rebuild the session). */
   readonly onError: (err: unknown) => void;

@@ -39,7 +39,7 @@ function alreadyDone(op: TxnOp, state: EtcdEntry | null): boolean {
 
 /**
  * The event log's ZooKeeper side: when the change's first event arrived, and the zxid in ZooKeeper's own
- * hex notation (as its `stat` and logs print it). Absent for a full reconcile's changes: no event caused them.
+ * hex notation (as its `stat` and logs print it). Absent when no event caused the change (a repair).
  */
 function zkFields(origin: ChangeOrigin | undefined): { zk?: { eventAt: string; zxid?: string } } {
   if (!causedByEvent(origin)) return {};

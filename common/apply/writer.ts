@@ -20,7 +20,8 @@ export type OriginOf = (key: string) => ChangeOrigin | undefined;
 
 /**
  * Applies a plan. The real one writes etcd under ownership rules; dry-run wraps it and writes nothing.
- * `origin` is given for the watcher's event changes and absent for a full reconcile's repairs.
+ * `origin` is given by the watcher's change queue (its `since` is NaN for a change no event caused), and
+ * absent for a full reconcile's repairs.
  */
 export interface PlanWriter {
   write(plan: Plan, signal?: AbortSignal, origin?: OriginOf): Promise<ApplyResult>;

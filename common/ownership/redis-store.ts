@@ -219,7 +219,7 @@ export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): 
           // SCAN may return a key twice: HSETNX and DEL are idempotent, and counted once by HSETNX.
           const named = [...new Set(found)].filter(inScope);
           // Only strings are 1.x records: DB 0 may hold other data under such names (Dubbo's Redis registry keeps hashes).
-          const strings = named.length > 0 ? await call('legacy scan', () => legacyRecords(legacy, named)) : [];
+          const strings = named.length > 0 ? await call('legacy type check', () => legacyRecords(legacy, named)) : [];
           const keys = named.filter((_, i) => strings[i]);
           if (keys.length > 0) await adopt(keys);
         } while (cursor !== '0');
