@@ -83,7 +83,8 @@ export class ChangeQueue {
   push(key: string, value: Buffer | null, since = performance.now(), zxid?: number): void {
     if (this.stopped) return;
     const prev = this.pending.get(key);
-    this.pending.set(key, { value, since: prev?.since ?? since, zxid });
+    // The first event's time is kept; a change no event caused (NaN) takes the time of an event that follows it.
+    this.pending.set(key, { value, since: prev !== undefined && !Number.isNaN(prev.since) ? prev.since : since, zxid });
     // Deferred to a microtask so the changes pushed together (one ZooKeeper read) share a flush.
     if (!this.pumpScheduled) {
       this.pumpScheduled = true;

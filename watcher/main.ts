@@ -27,8 +27,9 @@ import { runSync } from './sync.js';
 const SHUTDOWN_LIMIT_MS = 20_000;
 /** After stepping down, longer than a Lease standby's 2 s retry: another replica takes over first. */
 const STEP_DOWN_PAUSE_MS = 5_000;
-async function leaderLock(config: Config, etcdClient: Etcd3, logger: Logger): Promise<LeaderLock> {
-  const identity = `${hostname()}-${process.pid}`;
+/** `campaign` counts this process's campaigns: after stepping down it campaigns under a new identity, so a Lease it failed to release is not taken for its own. */
+async function leaderLock(config: Config, etcdClient: Etcd3, logger: Logger, campaign = 1): Promise<LeaderLock> {
+  const identity = `${hostname()}-${process.pid}${campaign > 1 ? `-${campaign}` : ''}`;
   switch (config.leaderElect) {
     case 'none':
       return noLeaderElection();
@@ -117,7 +118,7 @@ export async function runSyncCommand(argv: readonly string[], env: NodeJS.Proces
     closers.push(() => clients.close());
     const etcd = instrumentEtcdStore(etcd3Store(etcdClient), metrics);
     const ownership = ownershipStoreFor(config, clients, metrics);
-    for (;;) {
+    for (let campaign = 1; ; ) {
       try {
         await runSync({
           config,
@@ -135,7 +136,8 @@ export async function runSyncCommand(argv: readonly string[], env: NodeJS.Proces
         });
         break;
       } catch (err) {
-        if (!(err instanceof SteppedDownError) || shutdown.signal.aborted) throw err;
+        if (!(err instanceof SteppedDownError)) throw err;
+        if (shutdown.signal.aborted) break; // SIGTERM during the step-down: a normal stop
         // In-process, not by exiting: after an outage that hit every replica, the one leading when ZooKeeper
         // is back reconnects at once (restarts would have been pushed into CrashLoopBackOff meanwhile).
         logger.error(errorLogFields(err), 'stepped down: standing by, to lead again once the other replicas had their turn');
@@ -143,7 +145,7 @@ export async function runSyncCommand(argv: readonly string[], env: NodeJS.Proces
         zkUp = true; // a standby's readiness does not depend on ZooKeeper
         await sleep(STEP_DOWN_PAUSE_MS, undefined, { signal: shutdown.signal }).catch(() => undefined);
         if (shutdown.signal.aborted) break;
-        lock = await leaderLock(config, etcdClient, logger);
+        lock = await leaderLock(config, etcdClient, logger, ++campaign);
       }
     }
     logger.info('stopped');

@@ -16,6 +16,7 @@ describe('--legacy-ownership adopts zk2etcd 1.x records', () => {
   const excluded = `${root}/config`;
   const glob = `${root}/svc[1]*?`; // glob characters in a name: matched literally
   const hashed = `${root}/hashed`;
+  const hashOnly = `${root}/hash-only`;
   const hash = ownershipHashKey(name);
   const etcd = testEtcd();
   const redis = testRedis();
@@ -50,10 +51,13 @@ describe('--legacy-ownership adopts zk2etcd 1.x records', () => {
     await zk.create(hashed, Buffer.from('h'));
     await etcd.put(hashed).value('h');
     await redis.hset(hashed, 'provider', 'dubbo://10.0.0.1:20880');
+    // The same beside a key with no znode: a hash is no proof of ownership, so the key is foreign.
+    await etcd.put(hashOnly).value('x');
+    await redis.hset(hashOnly, 'provider', 'dubbo://10.0.0.2:20880');
   });
 
   after(async () => {
-    await redis.del(`${excluded}/x`, `${sibling}/x`, `${root}/gone`, hashed, ...written);
+    await redis.del(`${excluded}/x`, `${sibling}/x`, `${root}/gone`, hashed, hashOnly, ...written);
     await etcd.delete().prefix(sibling);
     await cleanupRoot({ zk, etcd, redis, root, instance: name });
   });
@@ -62,6 +66,7 @@ describe('--legacy-ownership adopts zk2etcd 1.x records', () => {
     const d = await runCli(['diff', ...flags]);
     assert.equal(d.code, 0, d.stderr);
     assert.equal(jsonReport(d).inSync, true);
+    assert.deepEqual(jsonReport(d).foreign, [hashOnly], 'a hash named like the key is no 1.x record');
     const dry = await runCli(['fix', ...flags, '--dry-run']);
     assert.equal(dry.code, 0, dry.stderr);
     assert.equal(await redis.hlen(hash), 0);
@@ -96,7 +101,7 @@ describe('--legacy-ownership adopts zk2etcd 1.x records', () => {
     const report = jsonReport(r);
     assert.deepEqual(report.extra, [`${root}/p8`]);
     assert.equal(report.counts.conflict, 1);
-    assert.equal(report.counts.foreign, 2);
+    assert.equal(report.counts.foreign, 3);
     assert.equal(await etcd.get(hashed).string(), 'h');
     assert.equal(await redis.type(hashed), 'hash');
     assert.equal(await etcd.get(rewritten).string(), 'another writer');

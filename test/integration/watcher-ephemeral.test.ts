@@ -31,6 +31,11 @@ describe('zk2etcd sync --skip-ephemeral', () => {
       const w = await startWatcher([`--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${name}`, `--zookeeper-fast-path=${fastPath}`, '--skip-ephemeral', '--fullsync-interval=0']);
       watchers.push(w);
       await waitForLog(w, 'full reconcile done');
+      // The first copy repairs an empty etcd, whichever client loaded it (the addon's load or the reconcile).
+      const text = await (await fetch(`${w.url}/metrics`)).text();
+      const counted = (name: string) => Number(new RegExp(`^${name}\\{type="put"\\} (\\d+)$`, 'm').exec(text)?.[1]);
+      assert.equal(counted('zk2etcd_fixed_total'), 6, 'the root and its five persistent nodes, as repairs');
+      assert.equal(counted('zk2etcd_applied_total'), 6);
       for (let i = 0; i < 5; i++) {
         assert.equal(await etcd.get(`${root}/p${i}`).string(), `persistent-${i}`);
         assert.equal(await etcd.get(`${root}/e${i}`).string(), null);

@@ -93,8 +93,9 @@ describe('watcher failover with --leader-elect etcd', () => {
     assert.match(cutOff.output(), /no ZooKeeper connection for \d+ s \(limit: twice --zookeeper-session-timeout\): giving leadership up/);
     assert.match(cutOff.output(), /"msg":"stepped down: standing by/);
     assert.equal(cutOff.child.exitCode, null, 'stepping down is not an exit: no restart backoff');
-    // The only contender: after its pause it campaigns, leads and steps down again.
-    await waitForLog(cutOff, 'became leader', 2, 30_000);
+    // The only contender: after its pause it campaigns (under a new identity) and leads again.
+    await eventually(async () => assert.equal(await leaderGauge(cutOff), 1), 30_000);
+    assert.match(cutOff.output(), /"identity":"[^"]+-\d+-2"[^}]*"msg":"became leader"/, 'the second campaign has its own identity');
     const res = await cutOff.stop();
     assert.equal(res.code, 0, cutOff.output().slice(-1500));
     assert.equal((await etcd.getAll().prefix(`zk2etcd/leader/${lease}`).keys()).length, 0, 'released on SIGTERM');

@@ -17,13 +17,14 @@ describe('watcher processes with Kubernetes Lease election', () => {
   const etcd = testEtcd();
   const redis = testRedis();
   let fake: FakeLeaseServer;
+  let kubeconfig: string;
   let zk: TestZk;
   const replicas: WatcherProcess[] = [];
   const holder = () => String(fake.spec(namespace, name)?.holderIdentity ?? '');
 
   before(async () => {
     fake = await FakeLeaseServer.start();
-    const kubeconfig = join(mkdtempSync(join(tmpdir(), 'zk2etcd-kube-')), 'config');
+    kubeconfig = join(mkdtempSync(join(tmpdir(), 'zk2etcd-kube-')), 'config');
     writeFileSync(
       kubeconfig,
       [
@@ -70,5 +71,22 @@ describe('watcher processes with Kubernetes Lease election', () => {
     assert.ok(holder().endsWith(`-${second.child.pid}`), `holder ${holder()}`);
     await zk.create(`${root}/after-failover`, Buffer.from('f'));
     await eventually(async () => assert.equal(await etcd.get(`${root}/after-failover`).string(), 'f'));
+  });
+
+  test('a leader without ZooKeeper steps down: releases the Lease, then campaigns again under a new identity', async () => {
+    const lease = `${name}-nozk`;
+    const cutOff = await startWatcher(
+      [`--zookeeper-prefix=${root}`, `--instance=${name}-nozk`, '--leader-elect=kubernetes', `--lease-name=${lease}`, `--lease-namespace=${namespace}`, '--zookeeper-servers=127.0.0.1:1', '--zookeeper-session-timeout=2s'],
+      { KUBECONFIG: kubeconfig },
+    );
+    replicas.push(cutOff);
+    const leaseHolder = () => String(fake.spec(namespace, lease)?.holderIdentity ?? '');
+    await eventually(async () => assert.ok(leaseHolder().endsWith(`-${cutOff.child.pid}`), `holder ${leaseHolder()}`), 30_000);
+    await waitForLog(cutOff, 'stepped down: standing by, to lead again once the other replicas had their turn', 1, 30_000);
+    // A Lease it failed to release would still name its first identity: the new campaign must not take it for its own.
+    await eventually(async () => assert.ok(leaseHolder().endsWith(`-${cutOff.child.pid}-2`), `holder ${leaseHolder()}`), 30_000);
+    assert.ok(fake.requests.some((r) => r.method === 'PUT' && r.path.endsWith(`/${lease}`) && r.body.includes('"leaseDurationSeconds":1')), 'released in between');
+    const res = await cutOff.stop();
+    assert.equal(res.code, 0, cutOff.output().slice(-1500));
   });
 });

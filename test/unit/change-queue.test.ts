@@ -413,4 +413,17 @@ describe('ChangeQueue: the sync lag (event to etcd commit)', () => {
     assert.deepEqual(world.flights.map((f) => f.keys), [['/new']]);
     assert.equal(lags.length, 1, 'one commit, one lag');
   });
+
+  test('an event coalesced with a change no event caused (the initial load) is timed from the event', async () => {
+    const { world, queue, lags } = harness();
+    queue.push('/k', buf('loaded'), Number.NaN);
+    const eventAt = performance.now();
+    queue.push('/k', buf('changed'), eventAt);
+    await settle();
+    for (const f of [...world.active]) f.succeed();
+    await queue.idle();
+    assert.equal(world.contents()['/k'], 'changed');
+    assert.equal(lags.length, 1, 'timed, not taken for a repair');
+    assert.ok((lags[0] as number) * 1000 <= performance.now() - eventAt + 1);
+  });
 });

@@ -62,7 +62,8 @@ async function leadingWithHungStores() {
   run.catch(() => undefined);
   await sessionOpen;
   assert.equal(await leader(), 1);
-  return { run, lock, sigterm, leader, state };
+  const gauge = async (name: string): Promise<number | undefined> => (await metrics.registry.getSingleMetric(name)?.get())?.values[0]?.value;
+  return { run, lock, sigterm, leader, state, gauge };
 }
 
 // Without a bound on the wait for the first reconcile these runs never end: the test's timeout fails them.
@@ -76,11 +77,15 @@ test('leadership lost while the first reconcile hangs: zk2etcd_leader is 0 at on
   assert.equal(await leader(), 0);
 });
 
-test('SIGTERM while the first reconcile hangs: the run ends (the reconcile is abandoned) and reports no leader', { timeout: 30_000 }, async () => {
-  const { run, sigterm, leader } = await leadingWithHungStores();
+test('SIGTERM while the first reconcile hangs: the run ends (the reconcile is abandoned) and reports no leader and no leader\'s state', { timeout: 30_000 }, async () => {
+  const { run, sigterm, leader, gauge } = await leadingWithHungStores();
+  // The tree watch is armed: the gauges (refreshed every second) show it.
+  for (let i = 0; i < 100 && (await gauge('zk2etcd_watches')) !== 1; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(await gauge('zk2etcd_watches'), 1);
   sigterm.abort();
   await run;
   assert.equal(await leader(), 0);
+  assert.equal(await gauge('zk2etcd_watches'), 0, 'a process standing by after a step-down must not report a leader\'s watches');
 });
 
 /** A leader whose ZooKeeper cannot be reached: every open fails as a retryable connection loss. */
