@@ -9,7 +9,7 @@ import { SeenKeys } from './seen-keys.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { adoptLegacyRecords } from './ownership/adopt-legacy.js';
-import type { OwnershipStore } from './ownership/store.js';
+import { isPendingValue, type OwnershipStore } from './ownership/store.js';
 import { etcdRangesFor, keyMapper, syncedKeyFilter } from './paths.js';
 import { checkDeletionGuard, deletionLimit, guardedDeletes } from './plan/guard.js';
 import type { DeleteAction, Plan, UnsettledRecord } from './plan/plan.js';
@@ -233,7 +233,7 @@ async function reconcilePass(opts: ReconcileOptions, clients: ReconcileClients, 
       const sides = seen.sidesOf(k);
       if (!sides.inEtcd) return !sides.inZk;
       recordedPresent++;
-      if (v !== 'pending' || !sides.inZk) return false;
+      if (!isPendingValue(v) || !sides.inZk) return false;
       pendingInBoth.add(k);
       return true;
     });

@@ -142,7 +142,7 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
         if (putKeys.length > 0) deps.failpoint?.('after-put-commit');
         if (putKeys.length > 0) await ownership.recordRevision(putKeys, revision);
         if (delKeys.length > 0) deps.failpoint?.('after-delete-commit');
-        if (delKeys.length > 0) await ownership.forget(delKeys);
+        if (delKeys.length > 0) await ownership.forget(new Map(done.flatMap((op) => (op.type === 'delete' && 'modRevision' in op.expect ? [[op.key, op.expect.modRevision] as const] : []))));
         put += putKeys.length;
         del += delKeys.length;
         metrics.applied.inc({ type: 'put' }, putKeys.length);

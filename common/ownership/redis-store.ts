@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { OwnershipUnavailableError } from '../errors.js';
 import { withRetry } from '../retry.js';
@@ -18,32 +19,48 @@ for i = 1, #ARGV, 2 do
   if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then n = n + redis.call('HDEL', KEYS[1], ARGV[i]) end
 end
 return n`;
-// HSET each field that still holds `pending` to the given revision: pairs of (field, revision) in ARGV.
+// HSET each field that still holds a `pending` mark (any writer's: a crash left it) to the given revision:
+// pairs of (field, revision) in ARGV.
 const SETTLE_PENDING = `local n = 0
 for i = 1, #ARGV, 2 do
-  if redis.call('HGET', KEYS[1], ARGV[i]) == 'pending' then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]); n = n + 1 end
+  local v = redis.call('HGET', KEYS[1], ARGV[i])
+  if v == 'pending' or (v and string.sub(v, 1, 8) == 'pending:') then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]); n = n + 1 end
 end
 return n`;
-// Sets each field in ARGV to `pending`; returns the values they held (nil: absent), in ARGV order.
-// Atomic like a MULTI of HMGET + HSET, but each field crosses the wire once. unpack: 2 * CHUNK values
-// stay well under Lua's C stack limit (8000).
-const MARK_PENDING = `local previous = redis.call('HMGET', KEYS[1], unpack(ARGV))
+// ARGV[1] is the writer's mark; sets each field in ARGV[2..] to it; returns the values they held (nil:
+// absent), in order. Atomic like a MULTI of HMGET + HSET, but each field crosses the wire once. unpack:
+// 2 * CHUNK values stay well under Lua's C stack limit (8000).
+const MARK_PENDING = `local previous = redis.call('HMGET', KEYS[1], unpack(ARGV, 2))
 local fields = {}
-for i = 1, #ARGV do
-  fields[2 * i - 1] = ARGV[i]
-  fields[2 * i] = 'pending'
+for i = 2, #ARGV do
+  fields[2 * i - 3] = ARGV[i]
+  fields[2 * i - 2] = ARGV[1]
 end
 redis.call('HSET', KEYS[1], unpack(fields))
 return previous`;
+// ARGV[1] the writer's mark, ARGV[2] the revision: sets each field in ARGV[3..] that still holds the mark.
+const RECORD_REVISION = `local n = 0
+for i = 3, #ARGV do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then redis.call('HSET', KEYS[1], ARGV[i], ARGV[2]); n = n + 1 end
+end
+return n`;
+// ARGV[1] the writer's mark, then pairs of (field, value to put back; empty: none): only fields still marked.
+const RESTORE = `for i = 2, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then
+    if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i]) else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+  end
+end
+return 0`;
 // Deletes each key in KEYS that is a string (a zk2etcd 1.x record); other types under such names are not ours.
 const DEL_LEGACY = `local n = 0
 for i = 1, #KEYS do
   if redis.call('TYPE', KEYS[i]).ok == 'string' then n = n + redis.call('DEL', KEYS[i]) end
 end
 return n`;
-/** Name of the MARK_PENDING command defined on the client (sent as EVALSHA once loaded on a connection). */
+/** Commands defined on the client (sent as EVALSHA once loaded on a connection). */
 const MARK_PENDING_COMMAND = 'zk2etcdMarkPending';
-type MarkPendingCommand = (hash: string, ...fields: string[]) => Promise<(string | null)[]>;
+const RECORD_REVISION_COMMAND = 'zk2etcdRecordRevision';
+type ScriptCommand<R> = (hash: string, ...args: string[]) => Promise<R>;
 const RETRY = { attempts: 3, baseDelayMs: 200, maxDelayMs: 1000 };
 
 /**
@@ -70,9 +87,16 @@ export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): 
   const hash = ownershipHashKey(opts.instance);
   // ioredis sends a defined command as EVAL the first time on each connection, EVALSHA after that (and
   // again as EVAL on NOSCRIPT): the script body is not resent with every chunk.
-  const commands = redis as unknown as Record<string, MarkPendingCommand | undefined>;
-  if (typeof commands[MARK_PENDING_COMMAND] !== 'function') redis.defineCommand(MARK_PENDING_COMMAND, { numberOfKeys: 1, lua: MARK_PENDING });
-  const markPendingScript = (commands[MARK_PENDING_COMMAND] as MarkPendingCommand).bind(redis);
+  const commands = redis as unknown as Record<string, ScriptCommand<unknown> | undefined>;
+  const script = <R>(name: string, lua: string): ScriptCommand<R> => {
+    if (typeof commands[name] !== 'function') redis.defineCommand(name, { numberOfKeys: 1, lua });
+    return (commands[name] as ScriptCommand<R>).bind(redis);
+  };
+  const markPendingScript = script<(string | null)[]>(MARK_PENDING_COMMAND, MARK_PENDING);
+  const recordRevisionScript = script<number>(RECORD_REVISION_COMMAND, RECORD_REVISION);
+  // This writer's own `pending` mark: a record still holding it is ours to settle or put back, so a writer
+  // deposed meanwhile (a frozen leader resumed) never overwrites what the new leader recorded.
+  const mark = `pending:${randomBytes(6).toString('hex')}`;
   const call = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
     withRetry(async () => {
       try {
@@ -124,7 +148,7 @@ export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): 
     async markPending(keys) {
       const previous = new Map<string, OwnershipRecord>();
       for (const chunk of chunks(keys)) {
-        const res = await call('mark pending', () => markPendingScript(hash, ...chunk));
+        const res = await call('mark pending', () => markPendingScript(hash, mark, ...chunk));
         chunk.forEach((k, i) => {
           const v = res[i];
           if (v !== null && v !== undefined) previous.set(k, parseRecord(v));
@@ -135,23 +159,15 @@ export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): 
 
     async restore(keys, previous) {
       if (keys.length === 0) return;
-      await call('restore', async () => {
-        const m = redis.multi();
-        for (const k of keys) {
-          const rec = previous.get(k);
-          if (!rec || rec.kind === 'legacy') m.hdel(hash, k);
-          else m.hset(hash, k, rec.kind === 'pending' ? 'pending' : rec.revision);
-        }
-        await m.exec();
+      const pairs = keys.flatMap((k) => {
+        const rec = previous.get(k);
+        return [k, !rec || rec.kind === 'legacy' ? '' : rec.kind === 'pending' ? 'pending' : rec.revision];
       });
+      await call('restore', () => redis.eval(RESTORE, 1, hash, mark, ...pairs));
     },
 
     async recordRevision(keys, revision) {
-      for (const chunk of chunks(keys)) {
-        const fields: string[] = [];
-        for (const k of chunk) fields.push(k, revision);
-        await call('record', () => redis.hset(hash, ...fields));
-      }
+      for (const chunk of chunks(keys)) await call('record', () => recordRevisionScript(hash, mark, revision, ...chunk));
     },
 
     async scan(filter) {
@@ -227,12 +243,12 @@ export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): 
       return total;
     },
 
-    async forget(keys) {
-      for (const chunk of chunks(keys)) {
-        await call('forget', () => redis.hdel(hash, ...chunk));
-        const legacy = opts.legacy;
-        if (legacy) await call('legacy forget', () => legacy.eval(DEL_LEGACY, chunk.length, ...chunk));
-      }
+    async forget(deleted) {
+      // Only records still at the deleted revision: a `pending` left by a crash stays for the next reconcile's
+      // prune, and a record another writer made meanwhile (a new leader re-creating the key) stays.
+      await evalPairs('forget', FORGET_IF_UNCHANGED, deleted);
+      const legacy = opts.legacy;
+      if (legacy) for (const chunk of chunks([...deleted.keys()])) await call('legacy forget', () => legacy.eval(DEL_LEGACY, chunk.length, ...chunk));
     },
   };
 }

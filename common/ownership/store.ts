@@ -11,10 +11,13 @@ export interface OwnershipStore {
   markPending(keys: readonly string[]): Promise<Map<string, OwnershipRecord>>;
   /** Puts back records from `markPending` for writes that did not happen (absent -> removed). */
   restore(keys: readonly string[], previous: ReadonlyMap<string, OwnershipRecord>): Promise<void>;
-  /** After a committed write: every key was written at `revision`. */
+  /**
+   * After a committed write: every key was written at `revision`. Only records still holding this writer's
+   * own `pending` mark change: a writer deposed meanwhile must not overwrite the new leader's records.
+   */
   recordRevision(keys: readonly string[], revision: string): Promise<void>;
-  /** After a committed delete. */
-  forget(keys: readonly string[]): Promise<void>;
+  /** After a committed delete (key -> the mod revision deleted): each record goes only if it still holds that revision. */
+  forget(deleted: ReadonlyMap<string, string>): Promise<void>;
   /** True when this instance has no record at all and no zk2etcd 1.x records are accepted (a first copy). */
   isEmpty(): Promise<boolean>;
   /** Every record of this instance that passes `filter`, as stored (`pending` or a revision). */
@@ -46,8 +49,11 @@ export interface LegacyAdoption {
   readonly removed: number;
 }
 
+/** `pending`, or `pending:<writer>` as a writer marks the keys of its write in flight. */
+export const isPendingValue = (value: string): boolean => value === 'pending' || value.startsWith('pending:');
+
 export function parseRecord(value: string): OwnershipRecord {
-  return value === 'pending' ? { kind: 'pending' } : { kind: 'revision', revision: value };
+  return isPendingValue(value) ? { kind: 'pending' } : { kind: 'revision', revision: value };
 }
 
 /** True when a key recorded as ours may be deleted or replaced: unchanged since our write. */

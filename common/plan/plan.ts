@@ -1,6 +1,6 @@
 import type { EtcdEntry, Expect } from '../etcd/store.js';
 import type { OwnershipRecord } from '../ownership/store.js';
-import { provesOwnership } from '../ownership/store.js';
+import { isPendingValue, provesOwnership } from '../ownership/store.js';
 
 export interface PutAction {
   readonly key: string;
@@ -98,7 +98,7 @@ export function plan(input: PlanInput): Plan {
     const want = input.desired.get(key);
     const have = input.current.get(key);
     if (want === undefined && have === undefined) staleRecords.set(key, value);
-    else if (value === 'pending' && want !== undefined && have !== undefined && want.equals(have.value)) {
+    else if (isPendingValue(value) && want !== undefined && have !== undefined && want.equals(have.value)) {
       unsettled.push({ key, modRevision: have.modRevision });
     }
   }

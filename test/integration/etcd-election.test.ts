@@ -18,6 +18,7 @@ import { createMetrics } from '../../common/metrics.js';
 import { ownershipHashKey, redisOwnershipStore } from '../../common/ownership/redis-store.js';
 import type { Plan } from '../../common/plan/plan.js';
 import { testRedis } from '../helpers/services.js';
+import { isPendingValue } from '../../common/ownership/store.js';
 
 const ETCD = process.env.ZK2ETCD_ETCD_SERVERS ?? 'http://127.0.0.1:22379';
 const TTL = 2;
@@ -306,7 +307,7 @@ describe('etcd leader election', () => {
       assert.deepEqual(landed, keys.slice(0, first));
       const records = await redis.hgetall(ownershipHashKey(name));
       assert.deepEqual(Object.keys(records).sort(), keys.slice(0, first), 'only the first batch is recorded; the second was never marked pending');
-      assert.ok(Object.values(records).every((v) => v !== 'pending'));
+      assert.ok(Object.values(records).every((v) => !isPendingValue(v)));
     } finally {
       await admin.delete().prefix(`${base}-wf/`);
       await redis.del(ownershipHashKey(name));

@@ -40,7 +40,10 @@ describe('Redis ownership store: markPending', () => {
       ].sort(([a], [b]) => String(a).localeCompare(String(b))),
       'an absent key has no previous record',
     );
-    assert.deepEqual(await redis.hgetall(hash), Object.fromEntries(keys.map((key) => [key, 'pending'])));
+    const marked = await redis.hgetall(hash);
+    assert.deepEqual(Object.keys(marked).sort(), [...keys].sort());
+    assert.equal(new Set(Object.values(marked)).size, 1, 'one mark for the whole write');
+    assert.match(Object.values(marked)[0] as string, /^pending:[0-9a-f]{12}$/, "this writer's own pending mark");
 
     // restore puts back exactly what markPending returned.
     await store.restore(keys, previous);
@@ -64,7 +67,7 @@ describe('Redis ownership store: markPending', () => {
     });
     const after = await redis.hgetall(hash);
     assert.equal(Object.keys(after).length, keys.length);
-    assert.ok(Object.values(after).every((v) => v === 'pending'), 'every key pending');
+    assert.ok(Object.values(after).every((v) => /^pending:/.test(v)), 'every key pending');
     await redis.del(hash);
   });
 
@@ -75,7 +78,38 @@ describe('Redis ownership store: markPending', () => {
     await redis.hset(hash, key, '99');
     const previous = await store.markPending([key]);
     assert.deepEqual(previous.get(key), { kind: 'revision', revision: '99' });
-    assert.equal(await redis.hget(hash, key), 'pending');
+    assert.match((await redis.hget(hash, key)) ?? '', /^pending:/);
+    await redis.del(hash);
+  });
+
+  test("a writer deposed meanwhile changes no record another writer made: only its own marks are settled or put back", async () => {
+    const k = (s: string) => `/${instance}/deposed/${s}`;
+    const deposed = redisOwnershipStore(redis, { instance, legacy: null });
+    const leader = redisOwnershipStore(redis, { instance, legacy: null });
+    const keys = [k('rewritten'), k('remarked'), k('removed'), k('untouched')];
+    const previous = await deposed.markPending(keys);
+    // Meanwhile the new leader wrote one key, is writing another, and deleted a third.
+    await leader.markPending([k('rewritten'), k('remarked')]);
+    await leader.recordRevision([k('rewritten')], '200');
+    await leader.forget(new Map([[k('removed'), (await redis.hget(hash, k('removed'))) ?? '']]));
+    await redis.hdel(hash, k('removed'));
+    await deposed.recordRevision(keys, '100'); // its commit's revision, recorded late
+    assert.equal(await redis.hget(hash, k('rewritten')), '200');
+    assert.match((await redis.hget(hash, k('remarked'))) ?? '', /^pending:/);
+    await leader.recordRevision([k('remarked')], '201');
+    assert.equal(await redis.hget(hash, k('remarked')), '201', "the new leader's own mark is still its to settle");
+    assert.equal(await redis.hget(hash, k('removed')), null);
+    assert.equal(await redis.hget(hash, k('untouched')), '100', 'its own marks are settled');
+    await deposed.restore(keys, previous);
+    assert.deepEqual([await redis.hget(hash, k('rewritten')), await redis.hget(hash, k('remarked'))], ['200', '201'], 'nothing put back over them');
+    await redis.del(hash);
+  });
+
+  test('forget removes a record only while it holds the deleted revision', async () => {
+    const k = (s: string) => `/${instance}/forget/${s}`;
+    await redis.hset(hash, k('ours'), '7', k('rewritten'), '9', k('pending'), 'pending');
+    await store.forget(new Map([[k('ours'), '7'], [k('rewritten'), '7'], [k('pending'), '7']]));
+    assert.deepEqual(await redis.hgetall(hash), { [k('rewritten')]: '9', [k('pending')]: 'pending' });
     await redis.del(hash);
   });
 });
@@ -94,9 +128,10 @@ describe('Redis ownership store: isEmpty', () => {
   test('true with no record, false with one; always false when zk2etcd 1.x records are accepted', async () => {
     const store = redisOwnershipStore(redis, { instance, legacy: null });
     assert.equal(await store.isEmpty(), true);
+    await store.markPending([`/${instance}/a`]);
     await store.recordRevision([`/${instance}/a`], '5');
     assert.equal(await store.isEmpty(), false);
-    await store.forget([`/${instance}/a`]);
+    await store.forget(new Map([[`/${instance}/a`, '5']]));
     assert.equal(await store.isEmpty(), true);
     const withLegacy = redisOwnershipStore(redis, { instance, legacy: redis });
     assert.equal(await withLegacy.isEmpty(), false, 'legacy records cannot be counted cheaply: never claimed empty');
