@@ -103,9 +103,16 @@ export function loadConfig(input: LoadInput): Config {
   if (fullSync?.kind === 'cron' && !validCron(fullSync.expression)) {
     problems.push(`--fullsync-interval: "${fullSync.expression}" is not a valid cron expression`);
   }
+  const prefixes = v['zookeeper-prefix'] ?? [];
+  const excludesFrom = raw.get('zookeeper-exclude-prefix');
   for (const ex of v['zookeeper-exclude-prefix'] ?? []) {
-    for (const p of v['zookeeper-prefix'] ?? []) {
+    for (const p of prefixes) {
       if (covers(ex, p)) problems.push(`--zookeeper-exclude-prefix: ${ex} excludes the whole prefix ${p}`);
+    }
+    // Typed on the command line, an exclude under no prefix is a typo (or 1.x's raw-string habit).
+    // From the environment or a file it is accepted: shards share one ConfigMap and its exclude list.
+    if (excludesFrom?.source === 'flag' && prefixes.length > 0 && !prefixes.some((p) => covers(p, ex) || covers(ex, p))) {
+      problems.push(`--zookeeper-exclude-prefix: ${ex} is under none of the prefixes (${prefixes.join(', ')}), so it would exclude nothing; prefixes match whole path segments`);
     }
   }
   if (v['etcd-prefix']?.includes('\0')) problems.push('--etcd-prefix: must not contain NUL');

@@ -526,6 +526,17 @@ describe('loadConfig: bad input gives one problem line naming the flag', () => {
     { name: 'exclude covering a whole prefix', args: { argv: ['--zookeeper-exclude-prefix=/dubbo'] }, startsWith: '--zookeeper-exclude-prefix:', mentions: '/dubbo' },
     { name: 'exclude / covers every prefix', args: { argv: ['--zookeeper-prefix=/dubbo', '--zookeeper-exclude-prefix=/'] }, startsWith: '--zookeeper-exclude-prefix:' },
     { name: 'exclude without leading slash', args: { argv: ['--zookeeper-exclude-prefix=dubbo/config'] }, startsWith: '--zookeeper-exclude-prefix:' },
+    {
+      name: 'exclude on the command line under none of the prefixes',
+      args: { argv: ['--zookeeper-prefix=/dubbo', '--zookeeper-exclude-prefix=/dubo/config'] },
+      startsWith: '--zookeeper-exclude-prefix: /dubo/config is under none of the prefixes (/dubbo)',
+    },
+    {
+      name: "exclude sharing the prefix's string but not its path (1.x matched raw strings)",
+      args: { argv: ['--zookeeper-prefix=/dubbo', '--zookeeper-exclude-prefix=/dubbo-admin'] },
+      startsWith: '--zookeeper-exclude-prefix: /dubbo-admin is under none',
+      mentions: 'whole path segments',
+    },
     { name: 'bad duration (no unit)', args: { argv: ['--round-interval=5'] }, startsWith: '--round-interval:', mentions: '500ms' },
     { name: 'bad duration (word)', args: { argv: ['--zookeeper-session-timeout=forever'] }, startsWith: '--zookeeper-session-timeout:' },
     { name: 'bad --output', args: { argv: ['--output=xml'] }, startsWith: '--output:', mentions: 'json' },
@@ -653,6 +664,16 @@ describe('loadConfig: every bad item of a path list is its own problem', () => {
   test('two overlaps: two lines', () => {
     const problems = problemsOf({ argv: ['--zookeeper-prefix=/a,/a/b,/c,/c/d'] });
     assert.equal(problems.length, 2, problems.join('\n'));
+  });
+
+  test('an exclude under none of the prefixes is accepted from the environment or a file (shards share one ConfigMap)', () => {
+    assert.deepEqual(load({ argv: ['--zookeeper-prefix=/services'], env: { ZK2ETCD_ZOOKEEPER_EXCLUDE_PREFIX: '/dubbo/config' } }).zookeeper.excludes, ['/dubbo/config']);
+    const file = { argv: ['--zookeeper-prefix=/services', '--config=/c.yaml'], files: { '/c.yaml': 'zookeeper-exclude-prefix: /dubbo/config\n' } };
+    assert.deepEqual(load(file).zookeeper.excludes, ['/dubbo/config']);
+  });
+
+  test('an exclude on the command line under one of several prefixes is accepted', () => {
+    assert.deepEqual(load({ argv: ['--zookeeper-prefix=/services,/dubbo', '--zookeeper-exclude-prefix=/dubbo/config'] }).zookeeper.excludes, ['/dubbo/config']);
   });
 
   test('/zookeeper may be excluded (it never is mirrored anyway)', () => {
