@@ -4,7 +4,7 @@ import type { EtcdEntry, EtcdStore, Fence, TxnOp } from '../etcd/store.js';
 import { MAX_TXN_BYTES, MAX_TXN_OPS } from '../etcd/store.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import type { OwnershipStore } from '../ownership/store.js';
+import type { OwnershipRecord, OwnershipStore } from '../ownership/store.js';
 import type { Plan, UnsettledRecord } from '../plan/plan.js';
 import { forEachPool } from '../pool.js';
 import { withRetry } from '../retry.js';
@@ -32,9 +32,19 @@ function conditionHolds(op: TxnOp, state: EtcdEntry | null): boolean {
   return 'absent' in op.expect ? state === null : state !== null && state.modRevision === op.expect.modRevision;
 }
 
-/** True when etcd already holds what the op would produce: an earlier attempt (or an identical writer) did it. */
-function alreadyDone(op: TxnOp, state: EtcdEntry | null): boolean {
-  return op.type === 'put' ? state !== null && state.value.equals(op.value) : state === null;
+/**
+ * True when etcd already holds what the op would produce and we produced it. A delete finding the key
+ * gone is done whoever deleted it (forgetting a record of an absent key claims nothing). A put finding
+ * our bytes is ours if an attempt of ours may have committed them (its outcome unknown: an error, then a
+ * retry), or if this instance had recorded exactly that revision before we marked the key (another write
+ * of ours got there first: the watcher's event beside its full reconcile). Otherwise the failed condition
+ * proves our transaction did not commit: the bytes are another writer's, and recording them would let us
+ * delete that writer's key later (SPEC §1).
+ */
+function alreadyDone(op: TxnOp, state: EtcdEntry | null, ours: { outcomeUnknown: boolean; previous: OwnershipRecord | undefined }): boolean {
+  if (op.type === 'delete') return state === null;
+  if (state === null || !state.value.equals(op.value)) return false;
+  return ours.outcomeUnknown || (ours.previous?.kind === 'revision' && ours.previous.revision === state.modRevision);
 }
 
 /**
@@ -83,10 +93,18 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
         let pending = batch;
         while (pending.length > 0) {
           const fence = deps.fence?.();
+          let outcomeUnknown = false; // an attempt failed with an error: it may have committed all the same
           // Not retried once stopped (SIGTERM): the batch is abandoned, its keys left `pending` (safe: SPEC §3).
           const outcome = await withRetry(
             () => etcd.commit(pending, fence),
-            { ...TXN_RETRY, signal, onRetry: (err) => logger.warn({ err: String(err), trace }, 'etcd transaction failed; retrying') },
+            {
+              ...TXN_RETRY,
+              signal,
+              onRetry: (err) => {
+                outcomeUnknown = true;
+                logger.warn({ err: String(err), trace }, 'etcd transaction failed; retrying');
+              },
+            },
           );
           if (outcome.succeeded) {
             await settle(pending, outcome.revision, trace);
@@ -98,7 +116,7 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
           for (const op of pending) {
             const state = outcome.current.get(op.key) ?? null;
             if (conditionHolds(op, state)) retry.push(op);
-            else if (alreadyDone(op, state)) await settle([op], state?.modRevision ?? '', trace);
+            else if (alreadyDone(op, state, { outcomeUnknown, previous: previous.get(op.key) })) await settle([op], state?.modRevision ?? '', trace);
             else skippedHere.push(op);
           }
           if (skippedHere.length > 0) {

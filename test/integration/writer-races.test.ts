@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { etcdWriter } from '../../common/apply/etcd-writer.js';
+import { etcd3Store } from '../../common/etcd/etcd3-store.js';
+import type { EtcdStore } from '../../common/etcd/store.js';
+import { EtcdError } from '../../common/errors.js';
+import { silentLogger } from '../../common/logger.js';
+import { createMetrics } from '../../common/metrics.js';
+import { ownershipHashKey, redisOwnershipStore } from '../../common/ownership/redis-store.js';
+import type { Plan } from '../../common/plan/plan.js';
+import { freshName, testEtcd, testRedis } from '../helpers/services.js';
+
+const EMPTY: Plan = { missing: [], changed: [], extra: [], foreign: [], conflict: [], inSync: 0, staleRecords: new Map(), unsettled: [] };
+
+/**
+ * The writer against real etcd and Redis, with another writer's transaction placed exactly between our
+ * plan and our commit. Our bytes found in etcd after a failed condition are ours only if an earlier
+ * attempt of ours may have committed them (SPEC §1: never delete a key we did not write).
+ */
+describe('etcd writer: a failed condition and who wrote the bytes found', () => {
+  const name = freshName('writer-races');
+  const root = `/${name}`;
+  const hash = ownershipHashKey(name);
+  const etcd = testEtcd();
+  const redis = testRedis();
+  const real = etcd3Store(etcd);
+  const store = redisOwnershipStore(redis, { instance: name, legacy: null });
+
+  after(async () => {
+    await etcd.delete().prefix(root);
+    await redis.del(hash);
+    etcd.close();
+    redis.disconnect();
+  });
+
+  /** A store whose first commit runs `before` and then `around` the real commit. */
+  function storeWith(hooks: { before?: () => Promise<void>; afterCommit?: () => never }): EtcdStore {
+    let first = true;
+    return {
+      ...real,
+      commit: async (ops, fence) => {
+        if (!first) return real.commit(ops, fence);
+        first = false;
+        await hooks.before?.();
+        const outcome = await real.commit(ops, fence);
+        if (hooks.afterCommit) hooks.afterCommit();
+        return outcome;
+      },
+    };
+  }
+
+  const cases = [
+    { name: 'a key created by another writer with our bytes', kind: 'missing' as const, previous: null },
+    { name: 'a key of ours rewritten by another writer with our new bytes', kind: 'changed' as const, previous: 'ours' as const },
+  ];
+  for (const c of cases) {
+    test(`${c.name}, first attempt: skipped, its record put back, reported`, async () => {
+      const key = `${root}/${c.kind}-race`;
+      let expect: Plan['missing'][number]['expect'] = { absent: true };
+      if (c.previous === 'ours') {
+        const rev = String((await etcd.put(key).value('old').exec()).header.revision);
+        await redis.hset(hash, key, rev);
+        expect = { modRevision: rev };
+      }
+      const before = await redis.hget(hash, key);
+      let theirs = '';
+      const writer = etcdWriter({
+        etcd: storeWith({ before: async () => void (theirs = String((await etcd.put(key).value('zk bytes').exec()).header.revision)) }),
+        ownership: store,
+        metrics: createMetrics(),
+        logger: silentLogger(),
+      });
+      const action = { key, value: Buffer.from('zk bytes'), expect };
+      const result = await writer.write({ ...EMPTY, [c.kind]: [action] });
+      assert.deepEqual(result, { put: 0, delete: 0, skipped: 1, skippedKeys: [key] });
+      const kv = (await etcd.get(key).exec()).kvs[0];
+      assert.equal(kv?.mod_revision, theirs, 'the other writer\'s put is what etcd holds');
+      assert.equal(await redis.hget(hash, key), before, 'the record is what it was before: never the other writer\'s revision');
+    });
+  }
+
+  test('our earlier attempt committed, its reply lost (an error, then a retry): the bytes found are recorded as ours', async () => {
+    const key = `${root}/reply-lost`;
+    const writer = etcdWriter({
+      etcd: storeWith({ afterCommit: () => { throw new EtcdError('txn', 'deadline exceeded (test: committed, reply lost)', true, 'deadline_exceeded'); } }),
+      ownership: store,
+      metrics: createMetrics(),
+      logger: silentLogger(),
+    });
+    const result = await writer.write({ ...EMPTY, missing: [{ key, value: Buffer.from('zk bytes'), expect: { absent: true } }] });
+    assert.deepEqual(result, { put: 1, delete: 0, skipped: 0, skippedKeys: [] });
+    const kv = (await etcd.get(key).exec()).kvs[0];
+    assert.equal(kv?.value.toString(), 'zk bytes');
+    assert.equal(await redis.hget(hash, key), kv?.mod_revision, 'recorded at the revision our lost attempt committed');
+  });
+
+  test('a write of this instance got there first (its revision recorded before our mark): ours, not skipped', async () => {
+    const key = `${root}/ours-first`;
+    // The watcher's event applied and recorded the key after its full reconcile planned it as missing.
+    const rev = String((await etcd.put(key).value('zk bytes').exec()).header.revision);
+    await redis.hset(hash, key, rev);
+    const writer = etcdWriter({ etcd: real, ownership: store, metrics: createMetrics(), logger: silentLogger() });
+    const result = await writer.write({ ...EMPTY, missing: [{ key, value: Buffer.from('zk bytes'), expect: { absent: true } }] });
+    assert.equal(result.skipped, 0);
+    assert.equal(await redis.hget(hash, key), rev);
+  });
+
+  test('a delete finding the key already gone: done, its record forgotten', async () => {
+    const key = `${root}/gone`;
+    const rev = String((await etcd.put(key).value('v').exec()).header.revision);
+    await redis.hset(hash, key, rev);
+    const writer = etcdWriter({
+      etcd: storeWith({ before: async () => void (await etcd.delete().key(key)) }),
+      ownership: store,
+      metrics: createMetrics(),
+      logger: silentLogger(),
+    });
+    const result = await writer.write({ ...EMPTY, extra: [{ key, modRevision: rev }] });
+    assert.equal(result.skipped, 0);
+    assert.equal(await redis.hget(hash, key), null);
+  });
+});
