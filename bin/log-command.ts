@@ -7,6 +7,7 @@ import { ExitCode } from '../common/errors.js';
 const FLAGS = new Map<string, 'string' | 'boolean'>([
   ['level', 'string'],
   ['addr', 'string'],
+  ['zk2etcd-addr', 'string'], // zk2etcd 1.x's name for --addr
 ]);
 
 export const LOG_HELP = [
@@ -18,7 +19,7 @@ export const LOG_HELP = [
   '  --level value',
   `        ${LOG_LEVELS_HELP} (required)`,
   '  --addr value',
-  '        the watcher\'s HTTP address (default "http://127.0.0.1:8080")  [ZK2ETCD_LOG_ADDR]',
+  '        the watcher\'s HTTP address (default "http://127.0.0.1:8080"; 1.x: --zk2etcd-addr)  [ZK2ETCD_LOG_ADDR]',
   '  --admin-token value',
   "        the watcher's --admin-token  [ZK2ETCD_ADMIN_TOKEN]",
   '  --admin-token-file path',
@@ -39,7 +40,8 @@ export async function runLogCommand(argv: readonly string[], env: NodeJS.Process
   const given = args.values.get('level');
   const level = given === undefined ? null : parseLogLevel(given);
   if (!level) problems.push(`--level: must be one of ${LOG_LEVELS_HELP}${given === undefined ? '' : ` (got "${given}")`}`);
-  const addr = args.values.get('addr') ?? env.ZK2ETCD_LOG_ADDR ?? 'http://127.0.0.1:8080';
+  if (args.values.has('addr') && args.values.has('zk2etcd-addr')) problems.push('--addr and --zk2etcd-addr (its 1.x name): give one');
+  const addr = args.values.get('addr') ?? args.values.get('zk2etcd-addr') ?? env.ZK2ETCD_LOG_ADDR ?? 'http://127.0.0.1:8080';
   let url: URL | null = null;
   try {
     url = new URL('/log', addr);

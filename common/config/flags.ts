@@ -48,7 +48,7 @@ export const FLAGS: readonly FlagDef[] = [
   { name: 'log-level', kind: 'string', default: 'info', help: 'debug, info, warn or error' },
   { name: 'enable-event-log', kind: 'boolean', default: 'false', help: 'one log line per applied change' },
   { name: 'fullsync-interval', only: 'sync', kind: 'string', default: '5m', help: 'sync: scheduled full reconcile, a duration or a cron expression; 0 disables' },
-  { name: 'leader-elect', only: 'sync', kind: 'string', help: 'sync: kubernetes, etcd or none (default: kubernetes in a cluster, else none)' },
+  { name: 'leader-elect', only: 'sync', kind: 'string', help: 'sync: kubernetes, etcd or none (default: kubernetes in a cluster, else none); 1.x\'s true and false mean kubernetes and none' },
   { name: 'lease-name', only: 'sync', kind: 'string', default: 'zk2etcd', help: 'sync: Lease / etcd election name' },
   { name: 'lease-namespace', only: 'sync', kind: 'string', help: "sync: Lease namespace (default: the pod's namespace)" },
   { name: 'http-addr', only: 'sync', kind: 'string', default: ':8080', help: 'sync: metrics and health address' },

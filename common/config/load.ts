@@ -50,7 +50,11 @@ const shape = {
   'log-level': z.string().transform((v, ctx) => parseLogLevel(v) ?? (ctx.addIssue({ code: 'custom', message: `must be one of ${LOG_LEVELS_HELP}` }), z.NEVER)),
   'enable-event-log': s.bool,
   'fullsync-interval': s.fullSync,
-  'leader-elect': s.oneOf(['kubernetes', 'etcd', 'none'] as const).optional(),
+  // 1.x's boolean (true: a Kubernetes Lease, its default; false: none) keeps its meaning.
+  'leader-elect': s
+    .oneOf(['kubernetes', 'etcd', 'none', 'true', 'false'] as const)
+    .transform((v): LeaderElect => (v === 'true' ? 'kubernetes' : v === 'false' ? 'none' : v))
+    .optional(),
   'lease-name': z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/, 'must be a DNS-1123 name such as zk2etcd'),
   'lease-namespace': z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a Kubernetes namespace name').optional(),
   'http-addr': s.httpAddr,

@@ -72,6 +72,13 @@ describe('watcher HTTP endpoints', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /log level set to warn/);
     await waitForLog(watcher, 'log level changed', 2);
+    // zk2etcd 1.x's spelling of --addr.
+    const legacy = await runCli(['log', '--level=info', `--zk2etcd-addr=${watcher.url}`], { ZK2ETCD_ADMIN_TOKEN_FILE: tokenFile });
+    assert.equal(legacy.code, 0, legacy.stderr);
+    assert.match(legacy.stdout, /log level set to info/);
+    const both = await runCli(['log', '--level=info', `--addr=${watcher.url}`, `--zk2etcd-addr=${watcher.url}`]);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /--addr and --zk2etcd-addr \(its 1.x name\): give one/);
     const usage = await runCli(['log', '--level', 'loud']);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /^zk2etcd log: --level: must be one of debug, info, warn, error .*\(got "loud"\)/);

@@ -97,6 +97,12 @@ describe('loadConfig: defaults', () => {
     assert.equal(load({ argv: ['--leader-elect=etcd'], env: { KUBERNETES_SERVICE_HOST: '10.96.0.1' } }).leaderElect, 'etcd');
   });
 
+  test("zk2etcd 1.x's boolean --leader-elect keeps its meaning: true is a Kubernetes Lease, false none", () => {
+    const sync = (v: string) => load({ command: 'sync', argv: [`--leader-elect=${v}`] }).leaderElect;
+    assert.deepEqual(['true', 'false', 'TRUE', 'kubernetes', 'etcd', 'none'].map(sync), ['kubernetes', 'none', 'kubernetes', 'kubernetes', 'etcd', 'none']);
+    assert.deepEqual(load({ command: 'diff', env: { ZK2ETCD_LEADER_ELECT: 'true' } }).command, 'diff', 'a 1.x value in a shared ConfigMap does not break the one-shot commands');
+  });
+
   const wrongCommand: { name: string; args: LoadArgs; problem: string | null }[] = [
     { name: 'sync --dry-run', args: { command: 'sync', argv: ['--dry-run'] }, problem: '--dry-run: sync always writes (from --dry-run); preview with zk2etcd diff or zk2etcd fix --dry-run' },
     { name: 'sync with ZK2ETCD_DRY_RUN=true', args: { command: 'sync', env: { ZK2ETCD_DRY_RUN: 'true' } }, problem: '--dry-run: sync always writes (from ZK2ETCD_DRY_RUN); preview with zk2etcd diff or zk2etcd fix --dry-run' },
