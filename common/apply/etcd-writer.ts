@@ -158,7 +158,15 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
         const putKeys = done.filter((op) => op.type === 'put').map((op) => op.key);
         const delKeys = done.filter((op) => op.type === 'delete').map((op) => op.key);
         if (putKeys.length > 0) deps.failpoint?.('after-put-commit');
-        if (putKeys.length > 0) await ownership.recordRevision(putKeys, revision);
+        if (putKeys.length > 0) {
+          const lost = await ownership.recordRevision(putKeys, revision);
+          if (lost > 0) {
+            logger.warn(
+              { keys: lost, trace },
+              'ownership records vanished while their writes were in flight (Redis restarted without persistence, flushed, or evicting?): recorded again; records of earlier writes may be lost too, leaving those keys foreign (kept when their znodes go): see docs/operations.md, "Ownership records lost"',
+            );
+          }
+        }
         if (delKeys.length > 0) deps.failpoint?.('after-delete-commit');
         if (delKeys.length > 0) await ownership.forget(new Map(done.flatMap((op) => (op.type === 'delete' && 'modRevision' in op.expect ? [[op.key, op.expect.modRevision] as const] : []))));
         put += putKeys.length;

@@ -38,12 +38,19 @@ for i = 2, #ARGV do
 end
 redis.call('HSET', KEYS[1], unpack(fields))
 return previous`;
-// ARGV[1] the writer's mark, ARGV[2] the revision: sets each field in ARGV[3..] that still holds the mark.
-const RECORD_REVISION = `local n = 0
+// ARGV[1] the writer's mark, ARGV[2] the revision: sets each field in ARGV[3..] that still holds the mark,
+// or holds nothing (Redis lost the mark: restarted without persistence, flushed). Either way the write
+// at that revision was ours, so the record is true; a field another writer set since is left alone.
+// Returns how many fields held nothing.
+const RECORD_REVISION = `local lost = 0
 for i = 3, #ARGV do
-  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then redis.call('HSET', KEYS[1], ARGV[i], ARGV[2]); n = n + 1 end
+  local v = redis.call('HGET', KEYS[1], ARGV[i])
+  if v == ARGV[1] or not v then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[2])
+    if not v then lost = lost + 1 end
+  end
 end
-return n`;
+return lost`;
 // ARGV[1] the writer's mark, then pairs of (field, value to put back; empty: none): only fields still marked.
 const RESTORE = `for i = 2, #ARGV, 2 do
   if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then
@@ -151,7 +158,9 @@ export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): 
         const res = await call('mark pending', () => markPendingScript(hash, mark, ...chunk));
         chunk.forEach((k, i) => {
           const v = res[i];
-          if (v !== null && v !== undefined) previous.set(k, parseRecord(v));
+          // Our own mark: the script ran twice (a reply timed out and the call was retried), and the record
+          // before the first run is unknown. Taken as none: putting nothing back claims nothing.
+          if (v !== null && v !== undefined && v !== mark) previous.set(k, parseRecord(v));
         });
       }
       return previous;
@@ -167,7 +176,9 @@ export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): 
     },
 
     async recordRevision(keys, revision) {
-      for (const chunk of chunks(keys)) await call('record', () => recordRevisionScript(hash, mark, revision, ...chunk));
+      let lost = 0;
+      for (const chunk of chunks(keys)) lost += Number(await call('record', () => recordRevisionScript(hash, mark, revision, ...chunk)));
+      return lost;
     },
 
     async scan(filter) {

@@ -13,9 +13,10 @@ export interface OwnershipStore {
   restore(keys: readonly string[], previous: ReadonlyMap<string, OwnershipRecord>): Promise<void>;
   /**
    * After a committed write: every key was written at `revision`. Only records still holding this writer's
-   * own `pending` mark change: a writer deposed meanwhile must not overwrite the new leader's records.
+   * own `pending` mark, or none at all, change: a writer deposed meanwhile must not overwrite the new
+   * leader's records. Returns how many keys had no record (their marks lost: Redis lost data).
    */
-  recordRevision(keys: readonly string[], revision: string): Promise<void>;
+  recordRevision(keys: readonly string[], revision: string): Promise<number>;
   /** After a committed delete (key -> the mod revision deleted): each record goes only if it still holds that revision. */
   forget(deleted: ReadonlyMap<string, string>): Promise<void>;
   /** True when this instance has no record at all and no zk2etcd 1.x records are accepted (a first copy). */

@@ -98,11 +98,32 @@ describe('Redis ownership store: markPending', () => {
     assert.match((await redis.hget(hash, k('remarked'))) ?? '', /^pending:/);
     await leader.recordRevision([k('remarked')], '201');
     assert.equal(await redis.hget(hash, k('remarked')), '201', "the new leader's own mark is still its to settle");
-    assert.equal(await redis.hget(hash, k('removed')), null);
+    // Its commit preceded the new leader's delete: a record of that revision is true and proves nothing now.
+    assert.equal(await redis.hget(hash, k('removed')), '100');
     assert.equal(await redis.hget(hash, k('untouched')), '100', 'its own marks are settled');
     await deposed.restore(keys, previous);
     assert.deepEqual([await redis.hget(hash, k('rewritten')), await redis.hget(hash, k('remarked'))], ['200', '201'], 'nothing put back over them');
     await redis.del(hash);
+  });
+
+  test('a mark run twice (the reply timed out, the call retried): the record before is unknown, and nothing is put back', async () => {
+    const key = `/${instance}/marked-twice`;
+    await redis.hset(hash, key, '41');
+    const first = await store.markPending([key]);
+    assert.deepEqual(first.get(key), { kind: 'revision', revision: '41' });
+    const second = await store.markPending([key]); // what the retry returns: the first run's own mark
+    assert.equal(second.has(key), false, 'its own mark is not a record to put back');
+    await store.restore([key], second);
+    assert.equal(await redis.hget(hash, key), null, 'no bare pending written back: that would claim the key');
+  });
+
+  test('a mark lost before the revision is recorded (Redis restarted without persistence): recorded, and counted', async () => {
+    const keys = [`/${instance}/lost`, `/${instance}/kept`];
+    await store.markPending(keys);
+    await redis.hdel(hash, keys[0] as string);
+    assert.equal(await store.recordRevision(keys, '77'), 1);
+    assert.deepEqual(await redis.hmget(hash, ...keys), ['77', '77']);
+    await redis.hdel(hash, ...keys);
   });
 
   test('forget removes a record only while it holds the deleted revision', async () => {
