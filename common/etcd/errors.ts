@@ -40,3 +40,11 @@ export function toEtcdError(err: unknown, op: string): EtcdError {
     cause: err,
   });
 }
+
+/** etcd refused a read at a revision compaction has removed (gRPC OUT_OF_RANGE, "required revision has been compacted"). */
+export function revisionCompacted(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (/required revision has been compacted/.test(e.message)) return true;
+  }
+  return false;
+}

@@ -3,7 +3,8 @@ import type { Etcd3, IKeyValue, IRequestOp, ICompare } from 'etcd3';
 import { withRetry } from '../retry.js';
 import { forEachPool } from '../pool.js';
 import { CALL_DEADLINE_MS } from './connect.js';
-import { replyOverLimit, toEtcdError } from './errors.js';
+import { EtcdError } from '../errors.js';
+import { replyOverLimit, revisionCompacted, toEtcdError } from './errors.js';
 import { RANGE, type RangePage, type RangeRequest } from './range-codec.js';
 import { READ_TXN } from './read-txn-codec.js';
 import { rawUnary, type UnaryCall } from './raw-call.js';
@@ -13,6 +14,8 @@ import { MAX_TXN_OPS } from './store.js';
 
 const READ_RETRY = { attempts: 4, baseDelayMs: 200, maxDelayMs: 2000 };
 const GET_MANY_IN_FLIGHT = 8;
+/** Whole re-reads of a snapshot whose pinned revision was compacted before it failed. */
+const COMPACTED_ATTEMPTS = 3;
 const MAX_PAGE_KEYS = 10_000;
 const PAGE_BYTES_TARGET = 16 * 1024 * 1024;
 
@@ -91,47 +94,64 @@ export function etcd3Store(client: Etcd3): EtcdStore {
       }
     }, READ_RETRY);
 
+  /** Every key in the ranges, paged, at the revision of the first page. */
+  async function snapshotOnce(ranges: readonly KeyRange[], onPage?: (keys: number) => void): Promise<Snapshot> {
+    const entries = new Map<string, SnapshotEntry>();
+    let undecodable = 0;
+    let revision: string | undefined;
+    const add = (page: RangePage) => {
+      page.keys.forEach((key, i) => {
+        if (key === null) undecodable++;
+        else entries.set(key, { key, value: page.values[i] as Buffer, modRevision: page.modRevisions[i] as string });
+      });
+    };
+    for (const range of ranges) {
+      if (range.exact) {
+        const page = await readPage(range.exact, EMPTY, 1, revision);
+        revision ??= page.revision;
+        add(page);
+      }
+      let start = range.start;
+      let limit = 1000;
+      for (;;) {
+        let page;
+        try {
+          page = await readPage(start, range.end, limit, revision);
+        } catch (err) {
+          // A page over gRPC's receive limit: halve and retry rather than fail.
+          if (replyOverLimit(err) && limit > 1) {
+            limit = Math.max(1, Math.floor(limit / 2));
+            continue;
+          }
+          throw err;
+        }
+        revision ??= page.revision;
+        add(page);
+        onPage?.(entries.size + undecodable);
+        if (!page.more || !page.lastKey) break;
+        start = Buffer.concat([page.lastKey, Buffer.from([0])]);
+        const bytesPerKey = (page.bytes + 32 * page.keys.length) / page.keys.length;
+        limit = Math.max(1, Math.min(MAX_PAGE_KEYS, Math.floor(PAGE_BYTES_TARGET / Math.max(1, bytesPerKey))));
+      }
+    }
+    return { revision: revision ?? '0', entries, undecodable };
+  }
+
   return {
     async snapshot(ranges: readonly KeyRange[], onPage?: (keys: number) => void): Promise<Snapshot> {
-      const entries = new Map<string, SnapshotEntry>();
-      let undecodable = 0;
-      let revision: string | undefined;
-      const add = (page: RangePage) => {
-        page.keys.forEach((key, i) => {
-          if (key === null) undecodable++;
-          else entries.set(key, { key, value: page.values[i] as Buffer, modRevision: page.modRevisions[i] as string });
-        });
-      };
-      for (const range of ranges) {
-        if (range.exact) {
-          const page = await readPage(range.exact, EMPTY, 1, revision);
-          revision ??= page.revision;
-          add(page);
-        }
-        let start = range.start;
-        let limit = 1000;
-        for (;;) {
-          let page;
-          try {
-            page = await readPage(start, range.end, limit, revision);
-          } catch (err) {
-            // A page over gRPC's receive limit: halve and retry rather than fail.
-            if (replyOverLimit(err) && limit > 1) {
-              limit = Math.max(1, Math.floor(limit / 2));
-              continue;
-            }
-            throw err;
+      // Pages are read at the first page's revision; a compaction past it (etcd's own, or an operator's
+      // `compact` before a defrag) fails the next page. Nothing has been planned from a partial snapshot:
+      // read it again, whole, at the current revision.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await snapshotOnce(ranges, onPage);
+        } catch (err) {
+          if (!revisionCompacted(err)) throw err;
+          if (attempt >= COMPACTED_ATTEMPTS) {
+            throw new EtcdError('range', `etcd compacted the revision of this read ${attempt} times while it was paging; rerun, or compact less often (etcd --auto-compaction-retention)`, true, 'compacted', { cause: err });
           }
-          revision ??= page.revision;
-          add(page);
-          onPage?.(entries.size + undecodable);
-          if (!page.more || !page.lastKey) break;
-          start = Buffer.concat([page.lastKey, Buffer.from([0])]);
-          const bytesPerKey = (page.bytes + 32 * page.keys.length) / page.keys.length;
-          limit = Math.max(1, Math.min(MAX_PAGE_KEYS, Math.floor(PAGE_BYTES_TARGET / Math.max(1, bytesPerKey))));
         }
       }
-      return { revision: revision ?? '0', entries, undecodable };
     },
 
     async getMany(keys: readonly string[]): Promise<Map<string, EtcdEntry>> {
