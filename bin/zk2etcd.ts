@@ -62,6 +62,14 @@ async function main(): Promise<number> {
   return ExitCode.usage;
 }
 
+// A reader that closed the pipe early (`zk2etcd diff --output json | head -c 100`) wants no more output:
+// not a crash. The run's own exit code stands.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') return;
+  process.stderr.write(`zk2etcd: cannot write to stdout: ${err.message}\n`);
+  process.exitCode = ExitCode.failure;
+});
+
 main().then(
   (code) => {
     process.exitCode = code;

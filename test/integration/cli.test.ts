@@ -13,6 +13,14 @@ describe('zk2etcd CLI basics', () => {
     assert.match(r.stdout, new RegExp(`^zk2etcd ${pkg.version.replace(/\./g, '\\.')} \\(commit [0-9a-f]{7,40}(-dirty)?, built \\d{4}-\\d\\d-\\d\\dT[^,]+, node ${process.version}\\)\\n$`));
   });
 
+  test('a reader that closed the pipe (| head -c 100): no crash, the run keeps its exit code', async () => {
+    for (let i = 0; i < 3; i++) {
+      const r = await runCli(['version'], {}, (child) => child.stdout?.destroy());
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stderr, /EPIPE|Error/);
+    }
+  });
+
   const cases: { name: string; args: string[]; code: number; stdout?: RegExp; stderr?: RegExp }[] = [
     { name: 'version with an argument', args: ['version', '--bogus'], code: 2, stderr: /^zk2etcd version: takes no arguments \(got "--bogus"\)\n$/ },
     { name: 'no command: the usage on stderr', args: [], code: 2, stderr: /^zk2etcd: keeps etcd in sync with ZooKeeper\n/ },
