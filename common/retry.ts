@@ -1,5 +1,8 @@
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortedError, isRetryable } from './errors.js';
+
+const SIGNAL_LISTENERS = 10_000;
 
 export interface RetryOptions {
   readonly attempts: number;
@@ -11,6 +14,9 @@ export interface RetryOptions {
 
 /** Retries `fn` while it throws a retryable error, with jittered exponential backoff. */
 export async function withRetry<T>(fn: () => Promise<T>, opts: RetryOptions): Promise<T> {
+  // Every request in flight (up to --concurrent) may back off on the same signal at once: that is not the
+  // listener leak Node warns about (on stderr, which carries JSON lines only) past 10.
+  if (opts.signal && getMaxListeners(opts.signal) !== 0 && getMaxListeners(opts.signal) < SIGNAL_LISTENERS) setMaxListeners(SIGNAL_LISTENERS, opts.signal);
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
