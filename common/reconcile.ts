@@ -61,6 +61,7 @@ export interface ReconcileResult {
 
 /** Chunks in flight: while one waits on etcd another walks ZooKeeper and a third applies. */
 const CHUNKS_IN_FLIGHT = 4;
+const NO_RECORDS = 'no ownership records for this --instance, yet etcd holds keys under the prefixes: none of them will be deleted when their znodes go. Expected on a first run over keys another tool or zk2etcd 1.x wrote (see --legacy-ownership); otherwise Redis lost the records (docs/operations.md, "Ownership records lost")';
 /** Creates and updates held back until the deletion guard has passed: at most this many key and value bytes. */
 export const HOLD_BYTES = 64 * 1024 * 1024;
 
@@ -117,7 +118,8 @@ async function reconcilePass(opts: ReconcileOptions, clients: ReconcileClients, 
   const collector = new SummaryCollector();
   // Seen keys, for the ownership-record checks at the end of a fix (stale and unsettled records). A fix
   // that starts with no records at all (a first copy) has none to repair, and skips both.
-  const repairRecords = ctx.writer !== undefined && !(await clients.ownership.isEmpty());
+  const noRecords = await clients.ownership.isEmpty();
+  const repairRecords = ctx.writer !== undefined && !noRecords;
   const seen = repairRecords ? new SeenKeys() : null;
   const hold = pass.mayHold && repairRecords && !opts.force && !opts.dryRun;
   const heldPuts: Plan[] = [];
@@ -191,6 +193,7 @@ async function reconcilePass(opts: ReconcileOptions, clients: ReconcileClients, 
   });
   progress.done();
   logger.debug({ nodes: zkNodes, keys: etcdKeys, held: held.length }, 'chunks reconciled');
+  if (noRecords && etcdKeys > 0) logger.warn({ keys: etcdKeys }, NO_RECORDS);
   if (undecodable > 0) logger.warn({ keys: undecodable }, 'etcd keys under the prefixes that are not valid UTF-8 (no ZooKeeper path maps to one) are left alone and not counted');
 
   if (held.length > 0) {
