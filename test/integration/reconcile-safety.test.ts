@@ -188,7 +188,8 @@ describe('reconcile is safe beside other writers', () => {
   test('reconcile pushes its metrics to a real Pushgateway; each run replaces the last, a failed one keeps the last success', async () => {
     const group = `${servers.pushgateway}/metrics/job/zk2etcd/instance/${instance}/command/reconcile`;
     const reconcile = (prefix = root, ...extra: string[]) =>
-      runCli(['reconcile', ...flags.filter((f) => !f.startsWith('--zookeeper-prefix=')), `--zookeeper-prefix=${prefix}`, `--pushgateway-url=${servers.pushgateway}`, ...extra]);
+      // The shared exclude (under `root`) goes with the prefix: another prefix takes none.
+      runCli(['reconcile', ...flags.filter((f) => !f.startsWith('--zookeeper-prefix=') && (prefix === root || !f.startsWith('--zookeeper-exclude-prefix='))), `--zookeeper-prefix=${prefix}`, `--pushgateway-url=${servers.pushgateway}`, ...extra]);
     const pushed = async (): Promise<string[]> => {
       const text = await (await fetch(`${servers.pushgateway}/metrics`)).text();
       return text.split('\n').filter((l) => l.includes(`instance="${instance}"`) && l.includes('command="reconcile"'));
