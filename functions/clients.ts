@@ -1,6 +1,7 @@
 import type { Config } from '../common/config/types.js';
 import { createEtcdClient } from '../common/etcd/connect.js';
 import { etcd3Store } from '../common/etcd/etcd3-store.js';
+import { etcdReadRetryLogger } from '../common/etcd/read-retry-log.js';
 import { instrumentEtcdStore } from '../common/etcd/instrumented.js';
 import type { Logger } from '../common/logger.js';
 import type { Metrics } from '../common/metrics.js';
@@ -68,7 +69,7 @@ export async function openClients(config: Config, metrics: Metrics, logger: Logg
     closers.push(() => etcdClient.close());
     const zk = await openZkSession(config, metrics, logger);
     closers.push(() => zk.close());
-    return { zk, etcd: instrumentEtcdStore(etcd3Store(etcdClient), metrics), ownership, close };
+    return { zk, etcd: instrumentEtcdStore(etcd3Store(etcdClient, { onReadRetry: etcdReadRetryLogger(logger) }), metrics), ownership, close };
   } catch (err) {
     await close();
     throw err;

@@ -6,6 +6,7 @@ import { loadConfig } from '../common/config/load.js';
 import type { Config } from '../common/config/types.js';
 import { createEtcdClient } from '../common/etcd/connect.js';
 import { etcd3Store } from '../common/etcd/etcd3-store.js';
+import { etcdReadRetryLogger } from '../common/etcd/read-retry-log.js';
 import { instrumentEtcdStore } from '../common/etcd/instrumented.js';
 import { ConfigError, errorLogFields, ExitCode, LeadershipLostError, SteppedDownError } from '../common/errors.js';
 import { etcdElectionLock } from '../common/leader/etcd-election.js';
@@ -116,7 +117,7 @@ export async function runSyncCommand(argv: readonly string[], env: NodeJS.Proces
     }
     redis = clients;
     closers.push(() => clients.close());
-    const etcd = instrumentEtcdStore(etcd3Store(etcdClient), metrics);
+    const etcd = instrumentEtcdStore(etcd3Store(etcdClient, { onReadRetry: etcdReadRetryLogger(logger) }), metrics);
     const ownership = ownershipStoreFor(config, clients, metrics);
     for (let campaign = 1; ; ) {
       try {

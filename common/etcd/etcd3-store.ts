@@ -62,7 +62,9 @@ function pageOf(res: { readonly header: { readonly revision: string }; readonly 
 }
 
 /** EtcdStore over an etcd3 client whose own retries are off: reads retry here, writes never blindly. */
-export function etcd3Store(client: Etcd3): EtcdStore {
+export function etcd3Store(client: Etcd3, opts: { readonly onReadRetry?: (err: unknown, op: 'range' | 'get') => void } = {}): EtcdStore {
+  // Retries are logged as they happen: a stalled etcd is otherwise silent until the run fails.
+  const retrying = (op: 'range' | 'get') => ({ ...READ_RETRY, onRetry: (err: unknown) => opts.onReadRetry?.(err, op) });
   const kv = client.kv;
 
   // An empty range_end is left out here too: sent, even empty, etcd reads it as "from key to the end".
@@ -92,7 +94,7 @@ export function etcd3Store(client: Etcd3): EtcdStore {
       } catch (err) {
         throw toEtcdError(err, 'range');
       }
-    }, READ_RETRY);
+    }, retrying('range'));
 
   /** Every key in the ranges, paged, at the revision of the first page. */
   async function snapshotOnce(ranges: readonly KeyRange[], onPage?: (keys: number) => void): Promise<Snapshot> {
@@ -168,7 +170,7 @@ export function etcd3Store(client: Etcd3): EtcdStore {
             } catch (err) {
               throw toEtcdError(err, 'get');
             }
-          }, READ_RETRY);
+          }, retrying('get'));
         } catch (err) {
           // A reply over gRPC's receive limit (large values): read each half on its own, down to one key.
           if (!replyOverLimit(err) || chunk.length <= 1) throw err;

@@ -15,7 +15,7 @@ const KEYS = 3000; // the first page holds 1,000: the rest come from later pages
  * before a defrag) fails its next page. The snapshot is read again, whole, at the current revision.
  * On a private etcd: compaction removes history for every client of the server.
  */
-describe('etcd snapshot across compactions', () => {
+describe('etcd snapshot across compactions and outages', () => {
   let server: PrivateServer;
   let etcd: Etcd3;
   const root = '/compaction';
@@ -51,6 +51,17 @@ describe('etcd snapshot across compactions', () => {
     assert.equal(snap.entries.get(`${root}/k02999`)?.value.toString(), 'v2999');
     const current = (await etcd.get(`${root}-tick`).exec()).header.revision;
     assert.equal(snap.revision, current, 'pinned at the revision after the compaction');
+  });
+
+  test('etcd down: each retry of the read is reported (the CLI and the watcher log it), then the error', async () => {
+    const retries: string[] = [];
+    await server.kill();
+    try {
+      await assert.rejects(etcd3Store(etcd, { onReadRetry: (_err, op) => retries.push(op) }).snapshot([etcdRangesFor('', root)]), /UNAVAILABLE/);
+    } finally {
+      await server.start();
+    }
+    assert.deepEqual(retries, ['range', 'range', 'range'], 'four attempts: three retries');
   });
 
   test('compacted on every read: a retryable error that names the compaction and what to do', async () => {
