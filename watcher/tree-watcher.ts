@@ -72,14 +72,14 @@ export class TreeWatcher {
   }
 
   private async loadRoot(root: string): Promise<void> {
-    const exists = await this.limit(() => this.zk.existsW(root, () => this.event('child', root)));
+    const exists = await this.limit(() => this.zk.existsW(root, this.onEvent('child', root)));
     if (exists) await this.load(root);
   }
 
   // Loads queued behind the limiter when stop() is called skip their reads and report nothing.
   private async load(path: string): Promise<void> {
     if (this.stopped) return;
-    const node = await this.limit(() => (this.stopped ? Promise.resolve(null) : this.zk.getW(path, () => this.event('data', path))));
+    const node = await this.limit(() => (this.stopped ? Promise.resolve(null) : this.zk.getW(path, this.onEvent('data', path))));
     if (this.stopped) return;
     if (node === null) {
       // Gone before it was read: forget its name in the parent's list, so the parent's next read (its
@@ -91,7 +91,7 @@ export class TreeWatcher {
     const entry: MirrorNode = { mzxid: node.mzxid, children: [], skipped: this.opts.skipEphemeral && node.ephemeral };
     this.nodes.set(path, entry);
     if (!entry.skipped) this.opts.onChange(path, node.data, node.mzxid);
-    const names = await this.limit(() => (this.stopped ? Promise.resolve(null) : this.zk.childrenW(path, () => this.event('child', path))));
+    const names = await this.limit(() => (this.stopped ? Promise.resolve(null) : this.zk.childrenW(path, this.onEvent('child', path))));
     if (this.stopped || this.nodes.get(path) !== entry) return;
     if (names === null) {
       // Deleted after its data read: no child watch could be set, so drop it; a re-creation is loaded as new.
@@ -134,7 +134,7 @@ export class TreeWatcher {
   private async refreshData(path: string): Promise<void> {
     const entry = this.nodes.get(path);
     if (!entry) return;
-    const node: ZkNode | null = await this.limit(() => this.zk.getW(path, () => this.event('data', path)));
+    const node: ZkNode | null = await this.limit(() => this.zk.getW(path, this.onEvent('data', path)));
     if (this.nodes.get(path) !== entry) return; // replaced or removed while reading: that path already acted
     if (node === null) {
       this.gone(path);
@@ -159,7 +159,7 @@ export class TreeWatcher {
       if (this.opts.prefixes.includes(path)) await this.loadRoot(path); // a root (re)appeared
       return;
     }
-    const names = await this.limit(() => this.zk.childrenW(path, () => this.event('child', path)));
+    const names = await this.limit(() => this.zk.childrenW(path, this.onEvent('child', path)));
     if (this.nodes.get(path) !== entry) return;
     if (names === null) {
       this.gone(path);
@@ -173,6 +173,11 @@ export class TreeWatcher {
     entry.children = now;
     for (const name of before) if (!after.has(name)) this.remove(childPath(path, name));
     await Promise.all(now.filter((n) => !before.has(n)).map((n) => this.load(childPath(path, n))));
+  }
+
+  /** A watch callback made here, so it holds only `this` and the path, not the caller's locals (child lists). */
+  private onEvent(kind: Kind, path: string): () => void {
+    return () => this.event(kind, path);
   }
 
   /**

@@ -2,7 +2,8 @@ import { createRequire } from 'node:module';
 import type { Logger } from '../logger.js';
 import { AbortedError, ZkError } from '../errors.js';
 import { readOrAbsent } from './errors.js';
-import type { WatchCallback, ZkNode, ZkWatchReader } from './reader.js';
+import type { ZkNode, ZkWatchReader } from './reader.js';
+import { WatchRegistry, type WatchEvent } from './watch-registry.js';
 
 const require = createRequire(import.meta.url);
 
@@ -14,16 +15,15 @@ interface AddonStat {
   pzxid: number;
   cversion: number;
 }
-type AddonWatch = (type: number, state: number, path: string) => void;
 /** The slice of the `zookeeper` addon's promise API we use. */
 interface AddonZk {
   on(event: 'connect' | 'close' | 'connecting', cb: () => void): void;
+  /** A watch event: the addon passes its native handle first, then the path. */
+  on(event: WatchEvent, cb: (handle: unknown, path: string) => void): void;
   init(config: Record<string, unknown>): void;
   get(path: string, watch: boolean): Promise<[AddonStat, Buffer | string | null]>;
   get_children(path: string, watch: boolean): Promise<string[]>;
-  w_get(path: string, cb: AddonWatch): Promise<[AddonStat, Buffer | string | null]>;
-  w_get_children(path: string, cb: AddonWatch): Promise<string[]>;
-  w_exists(path: string, cb: AddonWatch): Promise<AddonStat | null>;
+  exists(path: string, watch: boolean): Promise<AddonStat | null>;
   add_auth(scheme: string, auth: string, cb: (rc: number, error: string) => void): void;
   close(): void;
 }
@@ -47,8 +47,6 @@ export interface ZkConnectOptions {
 export interface ZkConnection extends ZkWatchReader {
   close(): void;
 }
-
-const SESSION_EVENT = -1;
 
 const EMPTY = Buffer.alloc(0);
 
@@ -124,16 +122,33 @@ export async function connectZk(opts: ZkConnectOptions): Promise<ZkConnection> {
   zk.on('connect', () => {
     if (!closedByUs) opts.onConnection?.(true);
   });
-  // Every armed watch also receives session events on each disconnect and reconnect: ignore them.
-  const watch = (cb: WatchCallback): AddonWatch => (type) => {
-    if (type !== SESSION_EVENT) cb();
-  };
+  // Watches go to the session's default watcher (`watch: true`), dispatched here by path: the addon
+  // never frees a per-call watch function (a leak of one closure per event). A callback is armed right
+  // after its read succeeds, as ZooKeeper's client does: the addon delivers the reply before any later
+  // event, and the continuation runs before the next native callback. A read that failed set no watch;
+  // a get or child read of an absent node neither; an exists read always does.
+  const watches = new WatchRegistry();
+  for (const event of ['created', 'deleted', 'changed', 'child'] as const) zk.on(event, (_handle, path) => watches.fire(event, path));
   return {
     get: (path) => readOrAbsent('get', path, null, async () => toNode(...(await zk.get(path, false)))),
     children: (path) => readOrAbsent('children', path, null, () => zk.get_children(path, false)),
-    getW: (path, cb) => readOrAbsent('get', path, null, async () => toNode(...(await zk.w_get(path, watch(cb))))),
-    childrenW: (path, cb) => readOrAbsent('children', path, null, () => zk.w_get_children(path, watch(cb))),
-    existsW: (path, cb) => readOrAbsent('exists', path, false, async () => (await zk.w_exists(path, watch(cb))) !== null),
+    getW: (path, cb) =>
+      readOrAbsent('get', path, null, async () => {
+        const node = toNode(...(await zk.get(path, true)));
+        watches.arm('data', path, cb);
+        return node;
+      }),
+    childrenW: (path, cb) =>
+      readOrAbsent('children', path, null, async () => {
+        const names = await zk.get_children(path, true);
+        watches.arm('child', path, cb);
+        return names;
+      }),
+    existsW: async (path, cb) => {
+      const exists = await readOrAbsent('exists', path, false, async () => (await zk.exists(path, true)) !== null);
+      watches.arm('exists', path, cb); // set on an absent node too: it fires on the node's creation
+      return exists;
+    },
     close: () => {
       closedByUs = true;
       zk.close();

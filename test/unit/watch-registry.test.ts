@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { WatchRegistry, type WatchEvent, type WatchKind } from '../../common/zk/watch-registry.js';
+
+/** ZooKeeper's rules for which one-shot watches an event ends (the addon's default watcher delivers it once). */
+describe('WatchRegistry', () => {
+  const cases: { event: WatchEvent; fires: WatchKind[] }[] = [
+    { event: 'created', fires: ['exists'] },
+    { event: 'changed', fires: ['data', 'exists'] },
+    { event: 'deleted', fires: ['data', 'exists', 'child'] },
+    { event: 'child', fires: ['child'] },
+  ];
+  for (const c of cases) {
+    test(`${c.event} fires the ${c.fires.join(', ')} watches of its path, once, and no other path's`, () => {
+      const reg = new WatchRegistry();
+      const fired: string[] = [];
+      for (const kind of ['data', 'exists', 'child'] as const) {
+        reg.arm(kind, '/a', () => fired.push(kind));
+        reg.arm(kind, '/b', () => fired.push(`other ${kind}`));
+      }
+      reg.fire(c.event, '/a');
+      assert.deepEqual(fired.sort(), [...c.fires].sort());
+      reg.fire(c.event, '/a');
+      assert.equal(fired.length, c.fires.length, 'one-shot: a second event finds nothing armed');
+      assert.equal(reg.size, 6 - c.fires.length, 'fired callbacks are dropped; the rest wait');
+    });
+  }
+
+  test('two callbacks armed on one path both fire (a re-arm while the first was armed)', () => {
+    const reg = new WatchRegistry();
+    let n = 0;
+    reg.arm('data', '/a', () => n++);
+    reg.arm('data', '/a', () => n++);
+    reg.fire('changed', '/a');
+    assert.equal(n, 2);
+    assert.equal(reg.size, 0);
+  });
+
+  test('a callback that re-arms the same path while firing waits for the next event', () => {
+    const reg = new WatchRegistry();
+    const seen: number[] = [];
+    const arm = (i: number) => reg.arm('child', '/a', () => {
+      seen.push(i);
+      if (i < 3) arm(i + 1);
+    });
+    arm(1);
+    reg.fire('child', '/a');
+    assert.deepEqual(seen, [1]);
+    reg.fire('child', '/a');
+    reg.fire('child', '/a');
+    assert.deepEqual(seen, [1, 2, 3]);
+  });
+});
