@@ -33,18 +33,20 @@ function conditionHolds(op: TxnOp, state: EtcdEntry | null): boolean {
 }
 
 /**
- * True when etcd already holds what the op would produce and we produced it. A delete finding the key
+ * True when etcd already holds what the op would produce and we may record it. A delete finding the key
  * gone is done whoever deleted it (forgetting a record of an absent key claims nothing). A put finding
  * our bytes is ours if an attempt of ours may have committed them (its outcome unknown: an error, then a
- * retry), or if this instance had recorded exactly that revision before we marked the key (another write
- * of ours got there first: the watcher's event beside its full reconcile). Otherwise the failed condition
- * proves our transaction did not commit: the bytes are another writer's, and recording them would let us
- * delete that writer's key later (SPEC §1).
+ * retry), or if this instance already claimed the key before we marked it: at exactly that revision (the
+ * watcher's event beside its full reconcile), or with another writer's `pending` mark (the watcher and
+ * the CronJob writing it at once), whose claim on any value the revision narrows. Otherwise the failed
+ * condition proves our transaction did not commit: the bytes are another writer's, and recording them
+ * would let us delete that writer's key later (SPEC §1).
  */
 function alreadyDone(op: TxnOp, state: EtcdEntry | null, ours: { outcomeUnknown: boolean; previous: OwnershipRecord | undefined }): boolean {
   if (op.type === 'delete') return state === null;
   if (state === null || !state.value.equals(op.value)) return false;
-  return ours.outcomeUnknown || (ours.previous?.kind === 'revision' && ours.previous.revision === state.modRevision);
+  const previous = ours.previous;
+  return ours.outcomeUnknown || previous?.kind === 'pending' || (previous?.kind === 'revision' && previous.revision === state.modRevision);
 }
 
 /**
@@ -123,7 +125,7 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
             skippedKeys.push(...skippedHere.map((op) => op.key));
             metrics.conflicts.inc(skippedHere.length);
             logger.warn({ keys: skippedHere.slice(0, 5).map((o) => o.key), count: skippedHere.length, trace }, 'another writer changed keys since they were read; skipped');
-            await ownership.restore(skippedHere.filter((op) => op.type === 'put').map((op) => op.key), previous);
+            await ownership.restore(skippedHere.filter((op) => op.type === 'put').map((op) => op.key));
           }
           pending = retry;
         }
@@ -163,7 +165,7 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
           if (lost > 0) {
             logger.warn(
               { keys: lost, trace },
-              'ownership records vanished while their writes were in flight (Redis restarted without persistence, flushed, or evicting?): recorded again; records of earlier writes may be lost too, leaving those keys foreign (kept when their znodes go): see docs/operations.md, "Ownership records lost"',
+              'ownership records vanished while their writes were in flight: recorded again. Another run pruning them is harmless; if Redis lost data (restarted without persistence, flushed, evicting), records of earlier writes are lost too: see docs/operations.md, "Ownership records lost"',
             );
           }
         }

@@ -27,34 +27,51 @@ for i = 1, #ARGV, 2 do
   if v == 'pending' or (v and string.sub(v, 1, 8) == 'pending:') then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]); n = n + 1 end
 end
 return n`;
-// ARGV[1] is the writer's mark; sets each field in ARGV[2..] to it; returns the values they held (nil:
-// absent), in order. Atomic like a MULTI of HMGET + HSET, but each field crosses the wire once. unpack:
+// A writer's mark on a field is `<mark>:<the value it replaced>` (mark = `pending:<id>`; nothing after the
+// colon: the field was absent), so the mark itself says what to put back, and marking is safe to repeat.
+// ARGV[1] the writer's mark, ARGV[2..] the fields: marks each field and returns the values they held
+// (nil: absent), in order. A field already holding this writer's mark (the script ran twice: a reply timed
+// out and the call was retried) keeps it and answers with the value its first run replaced. unpack:
 // 2 * CHUNK values stay well under Lua's C stack limit (8000).
-const MARK_PENDING = `local previous = redis.call('HMGET', KEYS[1], unpack(ARGV, 2))
+const MARK_PENDING = `local own = ARGV[1] .. ':'
+local values = redis.call('HMGET', KEYS[1], unpack(ARGV, 2))
 local fields = {}
+local n = 0
 for i = 2, #ARGV do
-  fields[2 * i - 3] = ARGV[i]
-  fields[2 * i - 2] = ARGV[1]
+  local v = values[i - 1]
+  if v and string.sub(v, 1, #own) == own then
+    local before = string.sub(v, #own + 1)
+    if before == '' then values[i - 1] = false else values[i - 1] = before end
+  else
+    fields[n + 1] = ARGV[i]
+    fields[n + 2] = own .. (v or '')
+    n = n + 2
+  end
 end
-redis.call('HSET', KEYS[1], unpack(fields))
-return previous`;
+if n > 0 then redis.call('HSET', KEYS[1], unpack(fields)) end
+return values`;
 // ARGV[1] the writer's mark, ARGV[2] the revision: sets each field in ARGV[3..] that still holds the mark,
-// or holds nothing (Redis lost the mark: restarted without persistence, flushed). Either way the write
-// at that revision was ours, so the record is true; a field another writer set since is left alone.
+// or holds nothing (its mark lost: another run pruned it, or Redis lost data). Either way the write at
+// that revision was ours, so the record is true; a field another writer set since is left alone.
 // Returns how many fields held nothing.
-const RECORD_REVISION = `local lost = 0
+const RECORD_REVISION = `local own = ARGV[1] .. ':'
+local lost = 0
 for i = 3, #ARGV do
   local v = redis.call('HGET', KEYS[1], ARGV[i])
-  if v == ARGV[1] or not v then
+  if not v or v == ARGV[1] or string.sub(v, 1, #own) == own then
     redis.call('HSET', KEYS[1], ARGV[i], ARGV[2])
     if not v then lost = lost + 1 end
   end
 end
 return lost`;
-// ARGV[1] the writer's mark, then pairs of (field, value to put back; empty: none): only fields still marked.
-const RESTORE = `for i = 2, #ARGV, 2 do
-  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then
-    if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i]) else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+// ARGV[1] the writer's mark, ARGV[2..] the fields: each field still holding the mark gets back the value
+// the mark replaced (removed if there was none).
+const RESTORE = `local own = ARGV[1] .. ':'
+for i = 2, #ARGV do
+  local v = redis.call('HGET', KEYS[1], ARGV[i])
+  if v and string.sub(v, 1, #own) == own then
+    local before = string.sub(v, #own + 1)
+    if before == '' then redis.call('HDEL', KEYS[1], ARGV[i]) else redis.call('HSET', KEYS[1], ARGV[i], before) end
   end
 end
 return 0`;
@@ -158,21 +175,14 @@ export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): 
         const res = await call('mark pending', () => markPendingScript(hash, mark, ...chunk));
         chunk.forEach((k, i) => {
           const v = res[i];
-          // Our own mark: the script ran twice (a reply timed out and the call was retried), and the record
-          // before the first run is unknown. Taken as none: putting nothing back claims nothing.
-          if (v !== null && v !== undefined && v !== mark) previous.set(k, parseRecord(v));
+          if (v !== null && v !== undefined) previous.set(k, parseRecord(v));
         });
       }
       return previous;
     },
 
-    async restore(keys, previous) {
-      if (keys.length === 0) return;
-      const pairs = keys.flatMap((k) => {
-        const rec = previous.get(k);
-        return [k, !rec || rec.kind === 'legacy' ? '' : rec.kind === 'pending' ? 'pending' : rec.revision];
-      });
-      await call('restore', () => redis.eval(RESTORE, 1, hash, mark, ...pairs));
+    async restore(keys) {
+      for (const chunk of chunks(keys)) await call('restore', () => redis.eval(RESTORE, 1, hash, mark, ...chunk));
     },
 
     async recordRevision(keys, revision) {

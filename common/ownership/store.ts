@@ -7,10 +7,10 @@ export type OwnershipRecord = { readonly kind: 'revision'; readonly revision: st
 export interface OwnershipStore {
   /** Records for the given keys; keys with no record are absent from the map. */
   lookup(keys: readonly string[]): Promise<Map<string, OwnershipRecord>>;
-  /** Marks keys `pending` before their etcd write; returns the records they had, for `restore`. */
+  /** Marks keys `pending` (this writer's own mark) before their etcd write; returns the records they had. */
   markPending(keys: readonly string[]): Promise<Map<string, OwnershipRecord>>;
-  /** Puts back records from `markPending` for writes that did not happen (absent -> removed). */
-  restore(keys: readonly string[], previous: ReadonlyMap<string, OwnershipRecord>): Promise<void>;
+  /** For writes that did not happen: each key still holding this writer's mark gets back the record it replaced. */
+  restore(keys: readonly string[]): Promise<void>;
   /**
    * After a committed write: every key was written at `revision`. Only records still holding this writer's
    * own `pending` mark, or none at all, change: a writer deposed meanwhile must not overwrite the new

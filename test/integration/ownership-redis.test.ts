@@ -42,11 +42,16 @@ describe('Redis ownership store: markPending', () => {
     );
     const marked = await redis.hgetall(hash);
     assert.deepEqual(Object.keys(marked).sort(), [...keys].sort());
-    assert.equal(new Set(Object.values(marked)).size, 1, 'one mark for the whole write');
-    assert.match(Object.values(marked)[0] as string, /^pending:[0-9a-f]{12}$/, "this writer's own pending mark");
+    const own = /^(pending:[0-9a-f]{12}):/.exec(marked[k('absent')] ?? '')?.[1];
+    assert.ok(own, "this writer's own pending mark");
+    assert.deepEqual(
+      keys.map((key) => marked[key]),
+      [`${own}:`, `${own}:pending`, `${own}:4711`, `${own}:12`],
+      'one mark for the whole write, each followed by the value it replaced',
+    );
 
-    // restore puts back exactly what markPending returned.
-    await store.restore(keys, previous);
+    // restore puts back exactly what was there.
+    await store.restore(keys);
     assert.deepEqual(await redis.hgetall(hash), { [k('pending')]: 'pending', [k('recorded')]: '4711', [k('ünïcødé/☃')]: '12' });
     await redis.del(hash);
   });
@@ -87,7 +92,7 @@ describe('Redis ownership store: markPending', () => {
     const deposed = redisOwnershipStore(redis, { instance, legacy: null });
     const leader = redisOwnershipStore(redis, { instance, legacy: null });
     const keys = [k('rewritten'), k('remarked'), k('removed'), k('untouched')];
-    const previous = await deposed.markPending(keys);
+    await deposed.markPending(keys);
     // Meanwhile the new leader wrote one key, is writing another, and deleted a third.
     await leader.markPending([k('rewritten'), k('remarked')]);
     await leader.recordRevision([k('rewritten')], '200');
@@ -101,20 +106,33 @@ describe('Redis ownership store: markPending', () => {
     // Its commit preceded the new leader's delete: a record of that revision is true and proves nothing now.
     assert.equal(await redis.hget(hash, k('removed')), '100');
     assert.equal(await redis.hget(hash, k('untouched')), '100', 'its own marks are settled');
-    await deposed.restore(keys, previous);
+    await deposed.restore(keys);
     assert.deepEqual([await redis.hget(hash, k('rewritten')), await redis.hget(hash, k('remarked'))], ['200', '201'], 'nothing put back over them');
     await redis.del(hash);
   });
 
-  test('a mark run twice (the reply timed out, the call retried): the record before is unknown, and nothing is put back', async () => {
+  test('a mark run twice (the reply timed out, the call retried): the retry answers with the record the first run replaced', async () => {
     const key = `/${instance}/marked-twice`;
     await redis.hset(hash, key, '41');
     const first = await store.markPending([key]);
     assert.deepEqual(first.get(key), { kind: 'revision', revision: '41' });
-    const second = await store.markPending([key]); // what the retry returns: the first run's own mark
-    assert.equal(second.has(key), false, 'its own mark is not a record to put back');
-    await store.restore([key], second);
-    assert.equal(await redis.hget(hash, key), null, 'no bare pending written back: that would claim the key');
+    const second = await store.markPending([key]); // what a retried call gets
+    assert.deepEqual(second.get(key), { kind: 'revision', revision: '41' }, 'not its own mark, not "none"');
+    await store.restore([key]);
+    assert.equal(await redis.hget(hash, key), '41', 'the record before both runs is back: never a bare pending, never lost');
+    await redis.hdel(hash, key);
+  });
+
+  test("restore puts back another writer's exact mark, which that writer can still settle", async () => {
+    const key = `/${instance}/nested-marks`;
+    const other = redisOwnershipStore(redis, { instance, legacy: null });
+    await other.markPending([key]); // the watcher, writing
+    const previous = await store.markPending([key]); // a CronJob run, writing the same key
+    assert.deepEqual(previous.get(key), { kind: 'pending' });
+    await store.restore([key]); // its write skipped
+    assert.equal(await other.recordRevision([key], '300'), 0);
+    assert.equal(await redis.hget(hash, key), '300', "the first writer's record of its own commit");
+    await redis.hdel(hash, key);
   });
 
   test('a mark lost before the revision is recorded (Redis restarted without persistence): recorded, and counted', async () => {

@@ -105,6 +105,25 @@ describe('etcd writer: a failed condition and who wrote the bytes found', () => 
     assert.equal(await redis.hget(hash, key), rev);
   });
 
+  test('two writers of this instance put the same bytes at once (the watcher and the CronJob): the loser records the winner\'s revision', async () => {
+    const key = `${root}/both-ours`;
+    const watcherStore = redisOwnershipStore(redis, { instance: name, legacy: null });
+    let theirs = '';
+    const writer = etcdWriter({
+      // The watcher marked the key before us, and commits between our mark and our commit.
+      etcd: storeWith({ before: async () => void (theirs = String((await etcd.put(key).value('zk bytes').exec()).header.revision)) }),
+      ownership: store,
+      metrics: createMetrics(),
+      logger: silentLogger(),
+    });
+    await watcherStore.markPending([key]);
+    const result = await writer.write({ ...EMPTY, missing: [{ key, value: Buffer.from('zk bytes'), expect: { absent: true } }] });
+    assert.equal(result.skipped, 0, 'not reported as another writer\'s');
+    assert.equal(await redis.hget(hash, key), theirs, 'recorded at the revision found: never left a bare pending that claims any value');
+    assert.equal(await watcherStore.recordRevision([key], theirs), 0, "the watcher's own record, late, changes nothing");
+    assert.equal(await redis.hget(hash, key), theirs);
+  });
+
   test('a delete finding the key already gone: done, its record forgotten', async () => {
     const key = `${root}/gone`;
     const rev = String((await etcd.put(key).value('v').exec()).header.revision);
