@@ -64,14 +64,18 @@ async function main(): Promise<number> {
 
 // A reader that closed the pipe early (`zk2etcd diff --output json | head -c 100`) wants no more output:
 // not a crash. The run's own exit code stands.
+// Any other write error (a full disk: `> /dev/full`) loses the report: the run fails, whatever it found.
+let stdoutFailed = false;
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') return;
-  process.stderr.write(`zk2etcd: cannot write to stdout: ${err.message}\n`);
+  if (!stdoutFailed) process.stderr.write(`zk2etcd: cannot write to stdout: ${err.message}\n`);
+  stdoutFailed = true;
   process.exitCode = ExitCode.failure;
 });
 
 main().then(
-  (code) => {
+  (result) => {
+    const code = stdoutFailed ? ExitCode.failure : result;
     process.exitCode = code;
     // Clients are closed by now; a lingering socket (grpc-js, TLS) must not keep the process alive.
     setTimeout(() => process.exit(code), 2000).unref();

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { runCli } from '../helpers/services.js';
 
@@ -18,6 +20,17 @@ describe('zk2etcd CLI basics', () => {
       const r = await runCli(['version'], {}, (child) => child.stdout?.destroy());
       assert.equal(r.code, 0, r.stderr);
       assert.doesNotMatch(r.stderr, /EPIPE|Error/);
+    }
+  });
+
+  test('stdout that cannot be written (a full disk): exit 1, the error on stderr', () => {
+    const full = openSync('/dev/full', 'w');
+    try {
+      const r = spawnSync(process.execPath, [fileURLToPath(new URL('../../bin/zk2etcd.js', import.meta.url)), 'version'], { stdio: ['ignore', full, 'pipe'], encoding: 'utf8' });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /^zk2etcd: cannot write to stdout: ENOSPC/);
+    } finally {
+      closeSync(full);
     }
   });
 
