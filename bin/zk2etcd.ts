@@ -75,12 +75,13 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 
 main().then(
   (result) => {
-    const code = stdoutFailed ? ExitCode.failure : result;
-    process.exitCode = code;
+    // Read at exit: a stdout error may be reported after the run returned.
+    const code = (): number => (stdoutFailed ? ExitCode.failure : result);
+    process.exitCode = code();
     // Clients are closed by now; a lingering socket (grpc-js, TLS) must not keep the process alive.
-    setTimeout(() => process.exit(code), 2000).unref();
+    setTimeout(() => process.exit(code()), 2000).unref();
     // The work is done: a signal now ends the process with the run's own code, not as killed.
-    for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => process.exit(code));
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => process.exit(code()));
   },
   (err: unknown) => {
     process.stderr.write(`zk2etcd: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
