@@ -47,12 +47,17 @@ export function parseArgv(argv: readonly string[], extra: ReadonlyMap<string, 's
       value = value === undefined ? 'true' : (normalizeBoolean(value) ?? value);
     } else if (value === undefined) {
       const next = argv[i + 1];
+      const bare = FLAG_BY_NAME.get(name)?.bare;
       if (next === undefined || (next.startsWith('--') && next.length > 2)) {
-        out.problems.push(`--${name}: needs a value`);
-        continue;
+        if (bare === undefined) {
+          out.problems.push(`--${name}: needs a value`);
+          continue;
+        }
+        value = bare;
+      } else {
+        value = next;
+        i++;
       }
-      value = next;
-      i++;
     }
     if (out.values.has(name)) out.problems.push(`--${name}: given more than once`);
     out.values.set(name, value);

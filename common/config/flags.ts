@@ -12,6 +12,8 @@ export interface FlagDef {
   readonly notInFile?: boolean;
   /** Used only by the watcher (`sync`) or only by the one-shot commands: refused on the others' command line. */
   readonly only?: 'sync' | 'one-shot';
+  /** The value of a string flag given with none (zk2etcd 1.x's bare boolean `--leader-elect`). */
+  readonly bare?: string;
 }
 
 export const FLAGS: readonly FlagDef[] = [
@@ -48,7 +50,7 @@ export const FLAGS: readonly FlagDef[] = [
   { name: 'log-level', kind: 'string', default: 'info', help: 'debug, info, warn or error' },
   { name: 'enable-event-log', kind: 'boolean', default: 'false', help: 'one log line per applied change' },
   { name: 'fullsync-interval', only: 'sync', kind: 'string', default: '5m', help: 'sync: scheduled full reconcile, a duration or a cron expression; 0 disables' },
-  { name: 'leader-elect', only: 'sync', kind: 'string', help: 'sync: kubernetes, etcd or none (default: kubernetes in a cluster, else none); 1.x\'s true and false mean kubernetes and none' },
+  { name: 'leader-elect', only: 'sync', kind: 'string', bare: 'true', help: 'sync: kubernetes, etcd or none (default: kubernetes in a cluster, else none); 1.x\'s true (or the bare flag) and false mean kubernetes and none' },
   { name: 'lease-name', only: 'sync', kind: 'string', default: 'zk2etcd', help: 'sync: Lease / etcd election name' },
   { name: 'lease-namespace', only: 'sync', kind: 'string', help: "sync: Lease namespace (default: the pod's namespace)" },
   { name: 'http-addr', only: 'sync', kind: 'string', default: ':8080', help: 'sync: metrics and health address' },

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { covers } from '../paths.js';
-import { parseArgv } from './argv.js';
+import { normalizeBoolean, parseArgv } from './argv.js';
 import { commandFlagProblems } from './command-flags.js';
 import { readConfigFile } from './config-file.js';
 import { LOG_LEVELS_HELP, parseLogLevel } from './log-level.js';
@@ -50,10 +50,17 @@ const shape = {
   'log-level': z.string().transform((v, ctx) => parseLogLevel(v) ?? (ctx.addIssue({ code: 'custom', message: `must be one of ${LOG_LEVELS_HELP}` }), z.NEVER)),
   'enable-event-log': s.bool,
   'fullsync-interval': s.fullSync,
-  // 1.x's boolean (true: a Kubernetes Lease, its default; false: none) keeps its meaning.
-  'leader-elect': s
-    .oneOf(['kubernetes', 'etcd', 'none', 'true', 'false'] as const)
-    .transform((v): LeaderElect => (v === 'true' ? 'kubernetes' : v === 'false' ? 'none' : v))
+  // 1.x's boolean (true, its default and its bare flag: a Kubernetes Lease; false: none) keeps its meaning.
+  'leader-elect': z
+    .string()
+    .transform((raw, ctx): LeaderElect => {
+      const v = normalizeBoolean(raw) ?? raw.trim().toLowerCase();
+      if (v === 'true') return 'kubernetes';
+      if (v === 'false') return 'none';
+      if (v === 'kubernetes' || v === 'etcd' || v === 'none') return v;
+      ctx.addIssue({ code: 'custom', message: "must be one of kubernetes, etcd, none (or 1.x's true and false)" });
+      return z.NEVER;
+    })
     .optional(),
   'lease-name': z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/, 'must be a DNS-1123 name such as zk2etcd'),
   'lease-namespace': z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a Kubernetes namespace name').optional(),

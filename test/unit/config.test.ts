@@ -99,7 +99,14 @@ describe('loadConfig: defaults', () => {
 
   test("zk2etcd 1.x's boolean --leader-elect keeps its meaning: true is a Kubernetes Lease, false none", () => {
     const sync = (v: string) => load({ command: 'sync', argv: [`--leader-elect=${v}`] }).leaderElect;
-    assert.deepEqual(['true', 'false', 'TRUE', 'kubernetes', 'etcd', 'none'].map(sync), ['kubernetes', 'none', 'kubernetes', 'kubernetes', 'etcd', 'none']);
+    assert.deepEqual(
+      ['true', 'false', 'TRUE', '1', '0', 'kubernetes', 'etcd', 'none'].map(sync),
+      ['kubernetes', 'none', 'kubernetes', 'kubernetes', 'none', 'kubernetes', 'etcd', 'none'],
+    );
+    assert.equal(load({ command: 'sync', argv: ['--leader-elect'] }).leaderElect, 'kubernetes', "1.x's bare flag");
+    assert.equal(load({ command: 'sync', argv: ['--leader-elect', '--lease-name=x'] }).leaderElect, 'kubernetes', 'bare, followed by another flag');
+    assert.equal(load({ command: 'sync', argv: ['--leader-elect', 'etcd'] }).leaderElect, 'etcd', 'a value after a space is still its value');
+    assert.throws(() => load({ command: 'sync', argv: ['--leader-elect=maybe'] }), /--leader-elect: must be one of kubernetes, etcd, none \(or 1.x's true and false\)/);
     assert.deepEqual(load({ command: 'diff', env: { ZK2ETCD_LEADER_ELECT: 'true' } }).command, 'diff', 'a 1.x value in a shared ConfigMap does not break the one-shot commands');
   });
 
