@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -51,6 +54,7 @@ export class FakeLeaseServer {
   private readonly leases = new Map<string, Json>();
   private revision = 100;
   private interceptor: Interceptor | undefined;
+  private readonly dirs: string[] = [];
 
   private constructor(
     private readonly server: Server,
@@ -64,6 +68,25 @@ export class FakeLeaseServer {
     const fake = new FakeLeaseServer(server, `http://127.0.0.1:${port}`);
     server.on('request', (req, res) => void fake.handle(req, res));
     return fake;
+  }
+
+  /** A kubeconfig file pointing at this server (for a `zk2etcd sync` child process's KUBECONFIG); removed on close. */
+  kubeconfig(token = 'watcher-token'): string {
+    const dir = mkdtempSync(join(tmpdir(), 'zk2etcd-kube-'));
+    this.dirs.push(dir);
+    const path = join(dir, 'config');
+    writeFileSync(
+      path,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        `clusters: [{name: fake, cluster: {server: "${this.url}", insecure-skip-tls-verify: true}}]`,
+        `users: [{name: watcher, user: {token: ${token}}}]`,
+        'contexts: [{name: fake, context: {cluster: fake, user: watcher}}]',
+        'current-context: fake',
+      ].join('\n'),
+    );
+    return path;
   }
 
   /** A client-node CoordinationV1Api for this server, authenticating with `token`. */
@@ -98,6 +121,7 @@ export class FakeLeaseServer {
   }
 
   async close(): Promise<void> {
+    for (const dir of this.dirs) rmSync(dir, { recursive: true, force: true });
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }

@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ownershipHashKey } from '../../common/ownership/redis-store.js';
@@ -32,21 +29,11 @@ for (const election of ['etcd', 'kubernetes'] as const) {
     const args = [`--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${name}`, `--leader-elect=${election}`, `--lease-name=${name}`];
     const env: Record<string, string> = {};
     let fake: FakeLeaseServer | undefined;
-    let kubeDir: string | undefined;
 
     before(async () => {
       if (election === 'kubernetes') {
         fake = await FakeLeaseServer.start();
-        kubeDir = mkdtempSync(join(tmpdir(), 'zk2etcd-kube-'));
-        env.KUBECONFIG = join(kubeDir, 'config');
-        writeFileSync(env.KUBECONFIG, [
-          'apiVersion: v1',
-          'kind: Config',
-          `clusters: [{name: fake, cluster: {server: "${fake.url}", insecure-skip-tls-verify: true}}]`,
-          'users: [{name: watcher, user: {token: watcher-token}}]',
-          'contexts: [{name: fake, context: {cluster: fake, user: watcher}}]',
-          'current-context: fake',
-        ].join('\n'));
+        env.KUBECONFIG = fake.kubeconfig();
         args.push('--lease-namespace=zk2etcd');
       }
       zk = await testZk();
@@ -60,7 +47,6 @@ for (const election of ['etcd', 'kubernetes'] as const) {
       await Promise.all(watchers.map((w) => w.stop()));
       await etcd.delete().prefix(`zk2etcd/leader/${name}`);
       await fake?.close();
-      if (kubeDir) rmSync(kubeDir, { recursive: true, force: true });
       await cleanupRoot({ zk, etcd, redis, root, instance: name });
     });
 

@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { FakeLeaseServer } from '../helpers/fake-lease-server.js';
 import { freshName, testEtcd, testRedis, testZk, cleanupRoot } from '../helpers/services.js';
@@ -24,18 +21,7 @@ describe('watcher processes with Kubernetes Lease election', () => {
 
   before(async () => {
     fake = await FakeLeaseServer.start();
-    kubeconfig = join(mkdtempSync(join(tmpdir(), 'zk2etcd-kube-')), 'config');
-    writeFileSync(
-      kubeconfig,
-      [
-        'apiVersion: v1',
-        'kind: Config',
-        `clusters: [{name: fake, cluster: {server: "${fake.url}", insecure-skip-tls-verify: true}}]`,
-        'users: [{name: watcher, user: {token: watcher-token}}]',
-        'contexts: [{name: fake, context: {cluster: fake, user: watcher}}]',
-        'current-context: fake',
-      ].join('\n'),
-    );
+    kubeconfig = fake.kubeconfig();
     zk = await testZk();
     await zk.createAll([[root, Buffer.from('r')]]);
     const args = [`--zookeeper-prefix=${root}`, `--instance=${name}`, '--leader-elect=kubernetes', `--lease-name=${name}`, `--lease-namespace=${namespace}`];

@@ -33,7 +33,12 @@ describe('etcd writer: a failed condition and who wrote the bytes found', () => 
     redis.disconnect();
   });
 
-  /** A store whose first commit runs `before` and then `around` the real commit. */
+  /** Our writer over `etcdStore`, recording in this file's instance. */
+  const writerOver = (etcdStore: EtcdStore) => etcdWriter({ etcd: etcdStore, ownership: store, metrics: createMetrics(), logger: silentLogger() });
+  /** Another writer's put of the ZooKeeper bytes; its revision. */
+  const theirPut = async (key: string): Promise<string> => String((await etcd.put(key).value('zk bytes').exec()).header.revision);
+
+  /** A store whose first commit runs `before`, then the real commit, then `afterCommit`. */
   function storeWith(hooks: { before?: () => Promise<void>; afterCommit?: () => never }): EtcdStore {
     let first = true;
     return {
@@ -64,12 +69,7 @@ describe('etcd writer: a failed condition and who wrote the bytes found', () => 
       }
       const before = await redis.hget(hash, key);
       let theirs = '';
-      const writer = etcdWriter({
-        etcd: storeWith({ before: async () => void (theirs = String((await etcd.put(key).value('zk bytes').exec()).header.revision)) }),
-        ownership: store,
-        metrics: createMetrics(),
-        logger: silentLogger(),
-      });
+      const writer = writerOver(storeWith({ before: async () => void (theirs = await theirPut(key)) }));
       const action = { key, value: Buffer.from('zk bytes'), expect };
       const result = await writer.write({ ...EMPTY, [c.kind]: [action] });
       assert.deepEqual(result, { put: 0, delete: 0, skipped: 1, skippedKeys: [key] });
@@ -81,12 +81,8 @@ describe('etcd writer: a failed condition and who wrote the bytes found', () => 
 
   test('our earlier attempt committed, its reply lost (an error, then a retry): the bytes found are recorded as ours', async () => {
     const key = `${root}/reply-lost`;
-    const writer = etcdWriter({
-      etcd: storeWith({ afterCommit: () => { throw new EtcdError('txn', 'deadline exceeded (test: committed, reply lost)', true, 'deadline_exceeded'); } }),
-      ownership: store,
-      metrics: createMetrics(),
-      logger: silentLogger(),
-    });
+    const lost = new EtcdError('txn', 'deadline exceeded (test: committed, reply lost)', true, 'deadline_exceeded');
+    const writer = writerOver(storeWith({ afterCommit: () => { throw lost; } }));
     const result = await writer.write({ ...EMPTY, missing: [{ key, value: Buffer.from('zk bytes'), expect: { absent: true } }] });
     assert.deepEqual(result, { put: 1, delete: 0, skipped: 0, skippedKeys: [] });
     const kv = (await etcd.get(key).exec()).kvs[0];
@@ -99,7 +95,7 @@ describe('etcd writer: a failed condition and who wrote the bytes found', () => 
     // The watcher's event applied and recorded the key after its full reconcile planned it as missing.
     const rev = String((await etcd.put(key).value('zk bytes').exec()).header.revision);
     await redis.hset(hash, key, rev);
-    const writer = etcdWriter({ etcd: real, ownership: store, metrics: createMetrics(), logger: silentLogger() });
+    const writer = writerOver(real);
     const result = await writer.write({ ...EMPTY, missing: [{ key, value: Buffer.from('zk bytes'), expect: { absent: true } }] });
     assert.equal(result.skipped, 0);
     assert.equal(await redis.hget(hash, key), rev);
@@ -109,13 +105,8 @@ describe('etcd writer: a failed condition and who wrote the bytes found', () => 
     const key = `${root}/both-ours`;
     const watcherStore = redisOwnershipStore(redis, { instance: name, legacy: null });
     let theirs = '';
-    const writer = etcdWriter({
-      // The watcher marked the key before us, and commits between our mark and our commit.
-      etcd: storeWith({ before: async () => void (theirs = String((await etcd.put(key).value('zk bytes').exec()).header.revision)) }),
-      ownership: store,
-      metrics: createMetrics(),
-      logger: silentLogger(),
-    });
+    // The watcher marked the key before us, and commits between our mark and our commit.
+    const writer = writerOver(storeWith({ before: async () => void (theirs = await theirPut(key)) }));
     await watcherStore.markPending([key]);
     const result = await writer.write({ ...EMPTY, missing: [{ key, value: Buffer.from('zk bytes'), expect: { absent: true } }] });
     assert.equal(result.skipped, 0, 'not reported as another writer\'s');
@@ -128,12 +119,7 @@ describe('etcd writer: a failed condition and who wrote the bytes found', () => 
     const key = `${root}/gone`;
     const rev = String((await etcd.put(key).value('v').exec()).header.revision);
     await redis.hset(hash, key, rev);
-    const writer = etcdWriter({
-      etcd: storeWith({ before: async () => void (await etcd.delete().key(key)) }),
-      ownership: store,
-      metrics: createMetrics(),
-      logger: silentLogger(),
-    });
+    const writer = writerOver(storeWith({ before: async () => void (await etcd.delete().key(key)) }));
     const result = await writer.write({ ...EMPTY, extra: [{ key, modRevision: rev }] });
     assert.equal(result.skipped, 0);
     assert.equal(await redis.hget(hash, key), null);
