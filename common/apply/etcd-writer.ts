@@ -4,7 +4,7 @@ import type { EtcdEntry, EtcdStore, Fence, TxnOp } from '../etcd/store.js';
 import { MAX_TXN_BYTES, MAX_TXN_OPS } from '../etcd/store.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import type { OwnershipRecord, OwnershipStore } from '../ownership/store.js';
+import type { OwnershipRecord, OwnershipStore, PendingMarks } from '../ownership/store.js';
 import type { Plan, UnsettledRecord } from '../plan/plan.js';
 import { forEachPool } from '../pool.js';
 import { withRetry } from '../retry.js';
@@ -26,6 +26,7 @@ export interface EtcdWriterDeps {
 export type Failpoint = 'after-pending' | 'after-put-commit' | 'after-delete-commit';
 
 const TXN_RETRY = { attempts: 4, baseDelayMs: 250, maxDelayMs: 3000 };
+const NO_MARKS: PendingMarks = { token: '', previous: new Map() };
 
 /** True when the op's condition holds on `state` (null: absent). */
 function conditionHolds(op: TxnOp, state: EtcdEntry | null): boolean {
@@ -90,7 +91,7 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
         const trace = randomUUID();
         deps.fence?.(); // throws once this process no longer leads: nothing is marked or sent then
         const puts = batch.filter((op) => op.type === 'put').map((op) => op.key);
-        const previous = puts.length > 0 ? await ownership.markPending(puts) : new Map();
+        const marks: PendingMarks = puts.length > 0 ? await ownership.markPending(puts) : NO_MARKS;
         if (puts.length > 0) deps.failpoint?.('after-pending');
         let pending = batch;
         while (pending.length > 0) {
@@ -109,7 +110,7 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
             },
           );
           if (outcome.succeeded) {
-            await settle(pending, outcome.revision, trace);
+            await settle(pending, outcome.revision, trace, marks);
             break;
           }
           if (!outcome.fenceHeld) throw new LeadershipLostError('leader key changed: this process is no longer the leader; stopping writes');
@@ -118,14 +119,14 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
           for (const op of pending) {
             const state = outcome.current.get(op.key) ?? null;
             if (conditionHolds(op, state)) retry.push(op);
-            else if (alreadyDone(op, state, { outcomeUnknown, previous: previous.get(op.key) })) await settle([op], state?.modRevision ?? '', trace);
+            else if (alreadyDone(op, state, { outcomeUnknown, previous: marks.previous.get(op.key) })) await settle([op], state?.modRevision ?? '', trace, marks);
             else skippedHere.push(op);
           }
           if (skippedHere.length > 0) {
             skippedKeys.push(...skippedHere.map((op) => op.key));
             metrics.conflicts.inc(skippedHere.length);
             logger.warn({ keys: skippedHere.slice(0, 5).map((o) => o.key), count: skippedHere.length, trace }, 'another writer changed keys since they were read; skipped');
-            await ownership.restore(skippedHere.filter((op) => op.type === 'put').map((op) => op.key));
+            await ownership.restore(marks, skippedHere.filter((op) => op.type === 'put').map((op) => op.key));
           }
           pending = retry;
         }
@@ -156,12 +157,13 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
         if (settled > 0) logger.info({ settled }, 'recorded the revisions of writes a crash left pending');
       }
 
-      async function settle(done: readonly TxnOp[], revision: string, trace: string): Promise<void> {
+      async function settle(done: readonly TxnOp[], revision: string, trace: string, marks: PendingMarks): Promise<void> {
         const putKeys = done.filter((op) => op.type === 'put').map((op) => op.key);
         const delKeys = done.filter((op) => op.type === 'delete').map((op) => op.key);
         if (putKeys.length > 0) deps.failpoint?.('after-put-commit');
         if (putKeys.length > 0) {
-          const lost = await ownership.recordRevision(putKeys, revision);
+          const writes = new Map(done.flatMap((op) => (op.type === 'put' ? [[op.key, 'modRevision' in op.expect ? op.expect.modRevision : null] as const] : [])));
+          const lost = await ownership.recordRevision(marks, writes, revision);
           if (lost > 0) {
             logger.warn(
               { keys: lost, trace },

@@ -27,51 +27,62 @@ for i = 1, #ARGV, 2 do
   if v == 'pending' or (v and string.sub(v, 1, 8) == 'pending:') then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]); n = n + 1 end
 end
 return n`;
-// A writer's mark on a field is `<mark>:<the value it replaced>` (mark = `pending:<id>`; nothing after the
-// colon: the field was absent), so the mark itself says what to put back, and marking is safe to repeat.
-// ARGV[1] the writer's mark, ARGV[2..] the fields: marks each field and returns the values they held
-// (nil: absent), in order. A field already holding this writer's mark (the script ran twice: a reply timed
-// out and the call was retried) keeps it and answers with the value its first run replaced. unpack:
-// 2 * CHUNK values stay well under Lua's C stack limit (8000).
-const MARK_PENDING = `local own = ARGV[1] .. ':'
+// A write's mark on a field is a layer `pending:<token>:` put in front of the value it replaced (nothing
+// after it: the field was absent); the token is unique per markPending call. Two writes of the same key
+// at once stack their layers (`pending:<B>:pending:<A>:42`), and each script works on its own layer
+// wherever it sits, so a write that gave up never buries another's claim, and a repeated call (a reply
+// timed out and the call was retried) finds its layer and changes nothing.
+// ARGV[1] the token, ARGV[2..] the fields: returns the values they held (nil: absent), in order; for a
+// field already holding the layer, the value it replaced. unpack: 2 * CHUNK values stay well under Lua's
+// C stack limit (8000).
+const MARK_PENDING = `local layer = 'pending:' .. ARGV[1] .. ':'
 local values = redis.call('HMGET', KEYS[1], unpack(ARGV, 2))
 local fields = {}
 local n = 0
 for i = 2, #ARGV do
   local v = values[i - 1]
-  if v and string.sub(v, 1, #own) == own then
-    local before = string.sub(v, #own + 1)
+  local at = v and string.find(v, layer, 1, true)
+  if at then
+    local before = string.sub(v, at + #layer)
     if before == '' then values[i - 1] = false else values[i - 1] = before end
   else
     fields[n + 1] = ARGV[i]
-    fields[n + 2] = own .. (v or '')
+    fields[n + 2] = layer .. (v or '')
     n = n + 2
   end
 end
 if n > 0 then redis.call('HSET', KEYS[1], unpack(fields)) end
 return values`;
-// ARGV[1] the writer's mark, ARGV[2] the revision: sets each field in ARGV[3..] that still holds the mark,
-// or holds nothing (its mark lost: another run pruned it, or Redis lost data). Either way the write at
-// that revision was ours, so the record is true; a field another writer set since is left alone.
-// Returns how many fields held nothing.
-const RECORD_REVISION = `local own = ARGV[1] .. ':'
+// After a committed write at revision ARGV[2] (token ARGV[1]); then pairs of (field, the mod revision the
+// write expected; empty: a create). The write's layer and everything it covered become the revision, and
+// layers other writes put on top stay (so their restore puts back our revision). A field with no record
+// (the mark lost: another run pruned it, or Redis lost data) or still at the expected revision (another run
+// settled it over our mark) takes the revision too: the committed transaction proves that change was ours.
+// A record another writer made since is left alone. Returns how many fields held nothing.
+const RECORD_REVISION = `local layer = 'pending:' .. ARGV[1] .. ':'
 local lost = 0
-for i = 3, #ARGV do
+for i = 3, #ARGV, 2 do
   local v = redis.call('HGET', KEYS[1], ARGV[i])
-  if not v or v == ARGV[1] or string.sub(v, 1, #own) == own then
+  local at = v and string.find(v, layer, 1, true)
+  if at then
+    redis.call('HSET', KEYS[1], ARGV[i], string.sub(v, 1, at - 1) .. ARGV[2])
+  elseif not v then
     redis.call('HSET', KEYS[1], ARGV[i], ARGV[2])
-    if not v then lost = lost + 1 end
+    lost = lost + 1
+  elseif ARGV[i + 1] ~= '' and v == ARGV[i + 1] then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[2])
   end
 end
 return lost`;
-// ARGV[1] the writer's mark, ARGV[2..] the fields: each field still holding the mark gets back the value
-// the mark replaced (removed if there was none).
-const RESTORE = `local own = ARGV[1] .. ':'
+// For writes that did not happen (token ARGV[1], fields ARGV[2..]): removes the write's layer wherever it
+// sits; a field left empty is removed.
+const RESTORE = `local layer = 'pending:' .. ARGV[1] .. ':'
 for i = 2, #ARGV do
   local v = redis.call('HGET', KEYS[1], ARGV[i])
-  if v and string.sub(v, 1, #own) == own then
-    local before = string.sub(v, #own + 1)
-    if before == '' then redis.call('HDEL', KEYS[1], ARGV[i]) else redis.call('HSET', KEYS[1], ARGV[i], before) end
+  local at = v and string.find(v, layer, 1, true)
+  if at then
+    local rest = string.sub(v, 1, at - 1) .. string.sub(v, at + #layer)
+    if rest == '' then redis.call('HDEL', KEYS[1], ARGV[i]) else redis.call('HSET', KEYS[1], ARGV[i], rest) end
   end
 end
 return 0`;
@@ -118,9 +129,10 @@ export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): 
   };
   const markPendingScript = script<(string | null)[]>(MARK_PENDING_COMMAND, MARK_PENDING);
   const recordRevisionScript = script<number>(RECORD_REVISION_COMMAND, RECORD_REVISION);
-  // This writer's own `pending` mark: a record still holding it is ours to settle or put back, so a writer
-  // deposed meanwhile (a frozen leader resumed) never overwrites what the new leader recorded.
-  const mark = `pending:${randomBytes(6).toString('hex')}`;
+  // Each markPending call's own token: a record still holding its layer is that write's to settle or put
+  // back, so a writer deposed meanwhile (a frozen leader resumed) never overwrites what the new leader recorded.
+  const writer = randomBytes(6).toString('hex');
+  let calls = 0;
   const call = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
     withRetry(async () => {
       try {
@@ -170,24 +182,28 @@ export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): 
     },
 
     async markPending(keys) {
+      const token = `${writer}.${++calls}`;
       const previous = new Map<string, OwnershipRecord>();
       for (const chunk of chunks(keys)) {
-        const res = await call('mark pending', () => markPendingScript(hash, mark, ...chunk));
+        const res = await call('mark pending', () => markPendingScript(hash, token, ...chunk));
         chunk.forEach((k, i) => {
           const v = res[i];
           if (v !== null && v !== undefined) previous.set(k, parseRecord(v));
         });
       }
-      return previous;
+      return { token, previous };
     },
 
-    async restore(keys) {
-      for (const chunk of chunks(keys)) await call('restore', () => redis.eval(RESTORE, 1, hash, mark, ...chunk));
+    async restore(marks, keys) {
+      for (const chunk of chunks(keys)) await call('restore', () => redis.eval(RESTORE, 1, hash, marks.token, ...chunk));
     },
 
-    async recordRevision(keys, revision) {
+    async recordRevision(marks, writes, revision) {
       let lost = 0;
-      for (const chunk of chunks(keys)) lost += Number(await call('record', () => recordRevisionScript(hash, mark, revision, ...chunk)));
+      for (const chunk of chunks([...writes])) {
+        const pairs = chunk.flatMap(([key, expected]) => [key, expected ?? '']);
+        lost += Number(await call('record', () => recordRevisionScript(hash, marks.token, revision, ...pairs)));
+      }
       return lost;
     },
 

@@ -4,19 +4,29 @@
  */
 export type OwnershipRecord = { readonly kind: 'revision'; readonly revision: string } | { readonly kind: 'pending' } | { readonly kind: 'legacy' };
 
+/** What one markPending call did: its token, and each key's record before it (absent: none). */
+export interface PendingMarks {
+  readonly token: string;
+  readonly previous: ReadonlyMap<string, OwnershipRecord>;
+}
+
 export interface OwnershipStore {
   /** Records for the given keys; keys with no record are absent from the map. */
   lookup(keys: readonly string[]): Promise<Map<string, OwnershipRecord>>;
-  /** Marks keys `pending` (this writer's own mark) before their etcd write; returns the records they had. */
-  markPending(keys: readonly string[]): Promise<Map<string, OwnershipRecord>>;
-  /** For writes that did not happen: each key still holding this writer's mark gets back the record it replaced. */
-  restore(keys: readonly string[]): Promise<void>;
   /**
-   * After a committed write: every key was written at `revision`. Only records still holding this writer's
-   * own `pending` mark, or none at all, change: a writer deposed meanwhile must not overwrite the new
-   * leader's records. Returns how many keys had no record (their marks lost: Redis lost data).
+   * Marks keys `pending` before their etcd write, with a layer of this call's own (other writes' layers
+   * stay under it); returns the records they had and the token `restore` and `recordRevision` act on.
    */
-  recordRevision(keys: readonly string[], revision: string): Promise<number>;
+  markPending(keys: readonly string[]): Promise<PendingMarks>;
+  /** For writes that did not happen: removes their layer from each key; what it covered is the record again. */
+  restore(marks: PendingMarks, keys: readonly string[]): Promise<void>;
+  /**
+   * After a committed write at `revision` (`writes`: key -> the mod revision the write expected, null for a
+   * create): the write's layer, where it still is, becomes the revision; so does a record that is gone (the
+   * mark pruned or lost) or still at the expected revision. A record another writer made since stays: a
+   * writer deposed meanwhile must not overwrite the new leader's records. Returns how many records were gone.
+   */
+  recordRevision(marks: PendingMarks, writes: ReadonlyMap<string, string | null>, revision: string): Promise<number>;
   /** After a committed delete (key -> the mod revision deleted): each record goes only if it still holds that revision. */
   forget(deleted: ReadonlyMap<string, string>): Promise<void>;
   /** True when this instance has no record at all and no zk2etcd 1.x records are accepted (a first copy). */

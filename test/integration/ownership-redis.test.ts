@@ -30,7 +30,7 @@ describe('Redis ownership store: markPending', () => {
     const k = (s: string) => `/${instance}/${s}`;
     await redis.hset(hash, k('pending'), 'pending', k('recorded'), '4711', k('ünïcødé/☃'), '12');
     const keys = [k('absent'), k('pending'), k('recorded'), k('ünïcødé/☃')];
-    const previous = await store.markPending(keys);
+    const { previous, token } = await store.markPending(keys);
     assert.deepEqual(
       [...previous].sort(([a], [b]) => a.localeCompare(b)),
       [
@@ -42,16 +42,16 @@ describe('Redis ownership store: markPending', () => {
     );
     const marked = await redis.hgetall(hash);
     assert.deepEqual(Object.keys(marked).sort(), [...keys].sort());
-    const own = /^(pending:[0-9a-f]{12}):/.exec(marked[k('absent')] ?? '')?.[1];
-    assert.ok(own, "this writer's own pending mark");
+    assert.match(token, /^[0-9a-f]{12}\.\d+$/, "the writer's id and this call's number");
+    const own = `pending:${token}`;
     assert.deepEqual(
       keys.map((key) => marked[key]),
       [`${own}:`, `${own}:pending`, `${own}:4711`, `${own}:12`],
-      'one mark for the whole write, each followed by the value it replaced',
+      "one layer for the whole write, in front of the value it replaced",
     );
 
     // restore puts back exactly what was there.
-    await store.restore(keys);
+    await store.restore({ token, previous }, keys);
     assert.deepEqual(await redis.hgetall(hash), { [k('pending')]: 'pending', [k('recorded')]: '4711', [k('ünïcødé/☃')]: '12' });
     await redis.del(hash);
   });
@@ -65,7 +65,7 @@ describe('Redis ownership store: markPending', () => {
       else if (i % 5 === 0) fields.push(key, 'pending');
     });
     await redis.hset(hash, ...fields);
-    const previous = await store.markPending(keys);
+    const { previous } = await store.markPending(keys);
     keys.forEach((key, i) => {
       const expected = i % 3 === 0 ? { kind: 'revision', revision: String(1000 + i) } : i % 5 === 0 ? { kind: 'pending' } : undefined;
       assert.deepEqual(previous.get(key), expected, `previous record of key ${i}`);
@@ -81,7 +81,7 @@ describe('Redis ownership store: markPending', () => {
     await store.markPending([key]);
     await redis.script('FLUSH');
     await redis.hset(hash, key, '99');
-    const previous = await store.markPending([key]);
+    const { previous } = await store.markPending([key]);
     assert.deepEqual(previous.get(key), { kind: 'revision', revision: '99' });
     assert.match((await redis.hget(hash, key)) ?? '', /^pending:/);
     await redis.del(hash);
@@ -92,54 +92,82 @@ describe('Redis ownership store: markPending', () => {
     const deposed = redisOwnershipStore(redis, { instance, legacy: null });
     const leader = redisOwnershipStore(redis, { instance, legacy: null });
     const keys = [k('rewritten'), k('remarked'), k('removed'), k('untouched')];
-    await deposed.markPending(keys);
+    const creates = (ks: string[]) => new Map(ks.map((key) => [key, null]));
+    const old = await deposed.markPending(keys);
     // Meanwhile the new leader wrote one key, is writing another, and deleted a third.
-    await leader.markPending([k('rewritten'), k('remarked')]);
-    await leader.recordRevision([k('rewritten')], '200');
+    const first = await leader.markPending([k('rewritten')]);
+    const second = await leader.markPending([k('remarked')]);
+    await leader.recordRevision(first, creates([k('rewritten')]), '200');
     await leader.forget(new Map([[k('removed'), (await redis.hget(hash, k('removed'))) ?? '']]));
     await redis.hdel(hash, k('removed'));
-    await deposed.recordRevision(keys, '100'); // its commit's revision, recorded late
+    await deposed.recordRevision(old, creates(keys), '100'); // its commit's revision, recorded late
     assert.equal(await redis.hget(hash, k('rewritten')), '200');
-    assert.match((await redis.hget(hash, k('remarked'))) ?? '', /^pending:/);
-    await leader.recordRevision([k('remarked')], '201');
+    assert.equal(await redis.hget(hash, k('remarked')), `pending:${second.token}:100`, "the deposed writer's layer became its revision, under the new leader's");
+    await leader.recordRevision(second, creates([k('remarked')]), '201');
     assert.equal(await redis.hget(hash, k('remarked')), '201', "the new leader's own mark is still its to settle");
     // Its commit preceded the new leader's delete: a record of that revision is true and proves nothing now.
     assert.equal(await redis.hget(hash, k('removed')), '100');
     assert.equal(await redis.hget(hash, k('untouched')), '100', 'its own marks are settled');
-    await deposed.restore(keys);
+    await deposed.restore(old, keys);
     assert.deepEqual([await redis.hget(hash, k('rewritten')), await redis.hget(hash, k('remarked'))], ['200', '201'], 'nothing put back over them');
     await redis.del(hash);
   });
 
-  test('a mark run twice (the reply timed out, the call retried): the retry answers with the record the first run replaced', async () => {
+  test('a mark script run twice (the reply timed out, the call retried): the retry answers with the record the first run replaced', async () => {
     const key = `/${instance}/marked-twice`;
     await redis.hset(hash, key, '41');
-    const first = await store.markPending([key]);
-    assert.deepEqual(first.get(key), { kind: 'revision', revision: '41' });
-    const second = await store.markPending([key]); // what a retried call gets
-    assert.deepEqual(second.get(key), { kind: 'revision', revision: '41' }, 'not its own mark, not "none"');
-    await store.restore([key]);
+    const marks = await store.markPending([key]);
+    assert.deepEqual(marks.previous.get(key), { kind: 'revision', revision: '41' });
+    // What call() does on a timeout: the same script, the same token, again.
+    const again = await (redis as unknown as Record<string, (...a: string[]) => Promise<(string | null)[]>>).zk2etcdMarkPending?.(hash, marks.token, key);
+    assert.deepEqual(again, ['41'], 'not its own mark, not "none"');
+    assert.equal(await redis.hget(hash, key), `pending:${marks.token}:41`, 'one layer, not two');
+    await store.restore(marks, [key]);
     assert.equal(await redis.hget(hash, key), '41', 'the record before both runs is back: never a bare pending, never lost');
     await redis.hdel(hash, key);
   });
 
-  test("restore puts back another writer's exact mark, which that writer can still settle", async () => {
-    const key = `/${instance}/nested-marks`;
+  test('a mark left by an earlier write of this process is not taken for a retry: answered as pending', async () => {
+    const key = `/${instance}/earlier-write`;
+    await redis.hset(hash, key, '50');
+    await store.markPending([key]); // a write that failed (its outcome unknown) and left its mark
+    const next = await store.markPending([key]);
+    assert.deepEqual(next.previous.get(key), { kind: 'pending' }, 'its outcome is unknown: not the revision before it');
+    await redis.hdel(hash, key);
+  });
+
+  test('two writes of one key at once: each acts on its own layer, wherever it sits', async () => {
+    const key = `/${instance}/layers`;
     const other = redisOwnershipStore(redis, { instance, legacy: null });
-    await other.markPending([key]); // the watcher, writing
-    const previous = await store.markPending([key]); // a CronJob run, writing the same key
-    assert.deepEqual(previous.get(key), { kind: 'pending' });
-    await store.restore([key]); // its write skipped
-    assert.equal(await other.recordRevision([key], '300'), 0);
-    assert.equal(await redis.hget(hash, key), '300', "the first writer's record of its own commit");
+    const creates = new Map([[key, null]]);
+    // Both skipped (another tool created the key): neither leaves a mark that would claim it.
+    const a = await other.markPending([key]);
+    const b = await store.markPending([key]);
+    assert.equal(await redis.hget(hash, key), `pending:${b.token}:pending:${a.token}:`);
+    await other.restore(a, [key]);
+    assert.equal(await redis.hget(hash, key), `pending:${b.token}:`);
+    await store.restore(b, [key]);
+    assert.equal(await redis.hget(hash, key), null, 'no record: the key is not ours');
+    // The first one committed, the second skipped: the first's revision is the record.
+    const c = await other.markPending([key]);
+    const d = await store.markPending([key]);
+    assert.equal(await other.recordRevision(c, creates, '300'), 0);
+    assert.equal(await redis.hget(hash, key), `pending:${d.token}:300`);
+    await store.restore(d, [key]);
+    assert.equal(await redis.hget(hash, key), '300');
+    // A record another run settled over our mark at the revision our write expected: ours replaces it.
+    const e = await store.markPending([key]);
+    await redis.hset(hash, key, '300'); // SETTLE_PENDING by a concurrent fix, which saw the key in sync
+    await store.recordRevision(e, new Map([[key, '300']]), '301');
+    assert.equal(await redis.hget(hash, key), '301');
     await redis.hdel(hash, key);
   });
 
   test('a mark lost before the revision is recorded (Redis restarted without persistence): recorded, and counted', async () => {
     const keys = [`/${instance}/lost`, `/${instance}/kept`];
-    await store.markPending(keys);
+    const marks = await store.markPending(keys);
     await redis.hdel(hash, keys[0] as string);
-    assert.equal(await store.recordRevision(keys, '77'), 1);
+    assert.equal(await store.recordRevision(marks, new Map(keys.map((k) => [k, null])), '77'), 1);
     assert.deepEqual(await redis.hmget(hash, ...keys), ['77', '77']);
     await redis.hdel(hash, ...keys);
   });
@@ -167,8 +195,8 @@ describe('Redis ownership store: isEmpty', () => {
   test('true with no record, false with one; always false when zk2etcd 1.x records are accepted', async () => {
     const store = redisOwnershipStore(redis, { instance, legacy: null });
     assert.equal(await store.isEmpty(), true);
-    await store.markPending([`/${instance}/a`]);
-    await store.recordRevision([`/${instance}/a`], '5');
+    const marks = await store.markPending([`/${instance}/a`]);
+    await store.recordRevision(marks, new Map([[`/${instance}/a`, null]]), '5');
     assert.equal(await store.isEmpty(), false);
     await store.forget(new Map([[`/${instance}/a`, '5']]));
     assert.equal(await store.isEmpty(), true);
