@@ -4,7 +4,7 @@ import type { EtcdEntry, EtcdStore, Fence, TxnOp } from '../etcd/store.js';
 import { MAX_TXN_BYTES, MAX_TXN_OPS } from '../etcd/store.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import type { OwnershipRecord, OwnershipStore, PendingMarks } from '../ownership/store.js';
+import type { OwnershipStore, PendingMarks } from '../ownership/store.js';
 import type { Plan, UnsettledRecord } from '../plan/plan.js';
 import { forEachPool } from '../pool.js';
 import { withRetry } from '../retry.js';
@@ -34,20 +34,15 @@ function conditionHolds(op: TxnOp, state: EtcdEntry | null): boolean {
 }
 
 /**
- * True when etcd already holds what the op would produce and we may record it. A delete finding the key
- * gone is done whoever deleted it (forgetting a record of an absent key claims nothing). A put finding
- * our bytes is ours if an attempt of ours may have committed them (its outcome unknown: an error, then a
- * retry), or if this instance already claimed the key before we marked it: at exactly that revision (the
- * watcher's event beside its full reconcile), or with another writer's `pending` mark (the watcher and
- * the CronJob writing it at once), whose claim on any value the revision narrows. Otherwise the failed
- * condition proves our transaction did not commit: the bytes are another writer's, and recording them
- * would let us delete that writer's key later (SPEC §1).
+ * A failed condition, and etcd holds what the op would produce. A delete finding the key gone is done
+ * whoever deleted it (forgetting a record of an absent key claims nothing). A put finding its bytes is
+ * ours outright only if an attempt of ours may have committed them (its outcome unknown: an error, then a
+ * retry); otherwise the failed condition proves our transaction did not commit, and the store decides
+ * (`settleFound`): ours only if another write of this instance recorded that very revision. Recording
+ * another writer's bytes would let us delete that writer's key later (SPEC §1).
  */
-function alreadyDone(op: TxnOp, state: EtcdEntry | null, ours: { outcomeUnknown: boolean; previous: OwnershipRecord | undefined }): boolean {
-  if (op.type === 'delete') return state === null;
-  if (state === null || !state.value.equals(op.value)) return false;
-  const previous = ours.previous;
-  return ours.outcomeUnknown || previous?.kind === 'pending' || (previous?.kind === 'revision' && previous.revision === state.modRevision);
+function foundDone(op: TxnOp, state: EtcdEntry | null): boolean {
+  return op.type === 'delete' ? state === null : state !== null && state.value.equals(op.value);
 }
 
 /**
@@ -116,16 +111,25 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
           if (!outcome.fenceHeld) throw new LeadershipLostError('leader key changed: this process is no longer the leader; stopping writes');
           const retry: TxnOp[] = [];
           const skippedHere: TxnOp[] = [];
+          const found = new Map<string, string>(); // puts finding their bytes, outcome known: key -> revision
           for (const op of pending) {
             const state = outcome.current.get(op.key) ?? null;
             if (conditionHolds(op, state)) retry.push(op);
-            else if (alreadyDone(op, state, { outcomeUnknown, previous: marks.previous.get(op.key) })) await settle([op], state?.modRevision ?? '', trace, marks);
+            else if (!foundDone(op, state)) skippedHere.push(op);
+            else if (op.type === 'put' && !outcomeUnknown) found.set(op.key, (state as EtcdEntry).modRevision);
+            else await settle([op], state?.modRevision ?? '', trace, marks);
+          }
+          const ours = found.size > 0 ? await ownership.settleFound(marks, found) : new Set<string>();
+          for (const op of pending) {
+            if (!found.has(op.key)) continue;
+            if (ours.has(op.key)) await settle([op], found.get(op.key) as string, trace, marks, false);
             else skippedHere.push(op);
           }
           if (skippedHere.length > 0) {
             skippedKeys.push(...skippedHere.map((op) => op.key));
             metrics.conflicts.inc(skippedHere.length);
             logger.warn({ keys: skippedHere.slice(0, 5).map((o) => o.key), count: skippedHere.length, trace }, 'another writer changed keys since they were read; skipped');
+            // Layers of keys settleFound already handled are gone: restoring them again changes nothing.
             await ownership.restore(marks, skippedHere.filter((op) => op.type === 'put').map((op) => op.key));
           }
           pending = retry;
@@ -157,11 +161,12 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
         if (settled > 0) logger.info({ settled }, 'recorded the revisions of writes a crash left pending');
       }
 
-      async function settle(done: readonly TxnOp[], revision: string, trace: string, marks: PendingMarks): Promise<void> {
+      /** Counts and logs writes done at `revision`, recording puts' revisions unless already recorded. */
+      async function settle(done: readonly TxnOp[], revision: string, trace: string, marks: PendingMarks, record = true): Promise<void> {
         const putKeys = done.filter((op) => op.type === 'put').map((op) => op.key);
         const delKeys = done.filter((op) => op.type === 'delete').map((op) => op.key);
         if (putKeys.length > 0) deps.failpoint?.('after-put-commit');
-        if (putKeys.length > 0) {
+        if (putKeys.length > 0 && record) {
           const writes = new Map(done.flatMap((op) => (op.type === 'put' ? [[op.key, 'modRevision' in op.expect ? op.expect.modRevision : null] as const] : [])));
           const lost = await ownership.recordRevision(marks, writes, revision);
           if (lost > 0) {

@@ -4,6 +4,7 @@ import { OwnershipUnavailableError } from '../errors.js';
 import { withRetry } from '../retry.js';
 import type { LegacyAdoption, OwnershipRecord, OwnershipStore } from './store.js';
 import { parseRecord } from './store.js';
+import { DEL_LEGACY, FORGET_IF_UNCHANGED, MARK_PENDING, RECORD_REVISION, RESTORE, SETTLE_FOUND, SETTLE_PENDING } from './redis-scripts.js';
 
 export interface RedisOwnershipOptions {
   readonly instance: string;
@@ -13,85 +14,6 @@ export interface RedisOwnershipOptions {
 }
 
 const CHUNK = 1000;
-// HDEL each field whose value is still the one given: pairs of (field, value) in ARGV.
-const FORGET_IF_UNCHANGED = `local n = 0
-for i = 1, #ARGV, 2 do
-  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then n = n + redis.call('HDEL', KEYS[1], ARGV[i]) end
-end
-return n`;
-// HSET each field that still holds a `pending` mark (any writer's: a crash left it) to the given revision:
-// pairs of (field, revision) in ARGV.
-const SETTLE_PENDING = `local n = 0
-for i = 1, #ARGV, 2 do
-  local v = redis.call('HGET', KEYS[1], ARGV[i])
-  if v == 'pending' or (v and string.sub(v, 1, 8) == 'pending:') then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]); n = n + 1 end
-end
-return n`;
-// A write's mark on a field is a layer `pending:<token>:` put in front of the value it replaced (nothing
-// after it: the field was absent); the token is unique per markPending call. Two writes of the same key
-// at once stack their layers (`pending:<B>:pending:<A>:42`), and each script works on its own layer
-// wherever it sits, so a write that gave up never buries another's claim, and a repeated call (a reply
-// timed out and the call was retried) finds its layer and changes nothing.
-// ARGV[1] the token, ARGV[2..] the fields: returns the values they held (nil: absent), in order; for a
-// field already holding the layer, the value it replaced. unpack: 2 * CHUNK values stay well under Lua's
-// C stack limit (8000).
-const MARK_PENDING = `local layer = 'pending:' .. ARGV[1] .. ':'
-local values = redis.call('HMGET', KEYS[1], unpack(ARGV, 2))
-local fields = {}
-local n = 0
-for i = 2, #ARGV do
-  local v = values[i - 1]
-  local at = v and string.find(v, layer, 1, true)
-  if at then
-    local before = string.sub(v, at + #layer)
-    if before == '' then values[i - 1] = false else values[i - 1] = before end
-  else
-    fields[n + 1] = ARGV[i]
-    fields[n + 2] = layer .. (v or '')
-    n = n + 2
-  end
-end
-if n > 0 then redis.call('HSET', KEYS[1], unpack(fields)) end
-return values`;
-// After a committed write at revision ARGV[2] (token ARGV[1]); then pairs of (field, the mod revision the
-// write expected; empty: a create). The write's layer and everything it covered become the revision, and
-// layers other writes put on top stay (so their restore puts back our revision). A field with no record
-// (the mark lost: another run pruned it, or Redis lost data) or still at the expected revision (another run
-// settled it over our mark) takes the revision too: the committed transaction proves that change was ours.
-// A record another writer made since is left alone. Returns how many fields held nothing.
-const RECORD_REVISION = `local layer = 'pending:' .. ARGV[1] .. ':'
-local lost = 0
-for i = 3, #ARGV, 2 do
-  local v = redis.call('HGET', KEYS[1], ARGV[i])
-  local at = v and string.find(v, layer, 1, true)
-  if at then
-    redis.call('HSET', KEYS[1], ARGV[i], string.sub(v, 1, at - 1) .. ARGV[2])
-  elseif not v then
-    redis.call('HSET', KEYS[1], ARGV[i], ARGV[2])
-    lost = lost + 1
-  elseif ARGV[i + 1] ~= '' and v == ARGV[i + 1] then
-    redis.call('HSET', KEYS[1], ARGV[i], ARGV[2])
-  end
-end
-return lost`;
-// For writes that did not happen (token ARGV[1], fields ARGV[2..]): removes the write's layer wherever it
-// sits; a field left empty is removed.
-const RESTORE = `local layer = 'pending:' .. ARGV[1] .. ':'
-for i = 2, #ARGV do
-  local v = redis.call('HGET', KEYS[1], ARGV[i])
-  local at = v and string.find(v, layer, 1, true)
-  if at then
-    local rest = string.sub(v, 1, at - 1) .. string.sub(v, at + #layer)
-    if rest == '' then redis.call('HDEL', KEYS[1], ARGV[i]) else redis.call('HSET', KEYS[1], ARGV[i], rest) end
-  end
-end
-return 0`;
-// Deletes each key in KEYS that is a string (a zk2etcd 1.x record); other types under such names are not ours.
-const DEL_LEGACY = `local n = 0
-for i = 1, #KEYS do
-  if redis.call('TYPE', KEYS[i]).ok == 'string' then n = n + redis.call('DEL', KEYS[i]) end
-end
-return n`;
 /** Commands defined on the client (sent as EVALSHA once loaded on a connection). */
 const MARK_PENDING_COMMAND = 'zk2etcdMarkPending';
 const RECORD_REVISION_COMMAND = 'zk2etcdRecordRevision';
@@ -196,6 +118,17 @@ export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): 
 
     async restore(marks, keys) {
       for (const chunk of chunks(keys)) await call('restore', () => redis.eval(RESTORE, 1, hash, marks.token, ...chunk));
+    },
+
+    async settleFound(marks, found) {
+      const ours = new Set<string>();
+      for (const chunk of chunks([...found])) {
+        const flags = (await call('settle found', () => redis.eval(SETTLE_FOUND, 1, hash, marks.token, ...chunk.flat()))) as number[];
+        chunk.forEach(([key], i) => {
+          if (flags[i] === 1) ours.add(key);
+        });
+      }
+      return ours;
     },
 
     async recordRevision(marks, writes, revision) {

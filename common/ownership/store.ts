@@ -27,6 +27,12 @@ export interface OwnershipStore {
    * writer deposed meanwhile must not overwrite the new leader's records. Returns how many records were gone.
    */
   recordRevision(marks: PendingMarks, writes: ReadonlyMap<string, string | null>, revision: string): Promise<number>;
+  /**
+   * Puts whose condition failed but whose keys hold their bytes (key -> the revision found), when our
+   * transaction surely did not commit: a key is ours only if this instance recorded exactly that revision
+   * under our layer (another write of ours). Each layer is removed either way. Returns the keys found ours.
+   */
+  settleFound(marks: PendingMarks, found: ReadonlyMap<string, string>): Promise<Set<string>>;
   /** After a committed delete (key -> the mod revision deleted): each record goes only if it still holds that revision. */
   forget(deleted: ReadonlyMap<string, string>): Promise<void>;
   /** True when this instance has no record at all and no zk2etcd 1.x records are accepted (a first copy). */

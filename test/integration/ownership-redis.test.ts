@@ -163,6 +163,42 @@ describe('Redis ownership store: markPending', () => {
     await redis.hdel(hash, key);
   });
 
+  test('our layer gone and another write stacked on what was under it: the committed write still records its revision', async () => {
+    const key = `/${instance}/pruned-then-stacked`;
+    const other = redisOwnershipStore(redis, { instance, legacy: null });
+    // A create: our mark pruned by another run (it saw no key and no znode), then another write marks it.
+    const w = await store.markPending([key]);
+    await redis.hdel(hash, key);
+    const x = await other.markPending([key]);
+    await store.recordRevision(w, new Map([[key, null]]), '400');
+    assert.equal(await redis.hget(hash, key), `pending:${x.token}:400`);
+    await other.restore(x, [key]);
+    assert.equal(await redis.hget(hash, key), '400');
+    // An update: another run settled the record at the revision we expected, then another write marks it.
+    const w2 = await store.markPending([key]);
+    await redis.hset(hash, key, '400');
+    const x2 = await other.markPending([key]);
+    await store.recordRevision(w2, new Map([[key, '400']]), '401');
+    await other.restore(x2, [key]);
+    assert.equal(await redis.hget(hash, key), '401');
+    // A record another writer made meanwhile (a new leader's revision) is never replaced.
+    const w3 = await store.markPending([key]);
+    await redis.hset(hash, key, '500');
+    await store.recordRevision(w3, new Map([[key, '401']]), '402');
+    assert.equal(await redis.hget(hash, key), '500');
+    await redis.hdel(hash, key);
+  });
+
+  test('settleFound: ours only if this instance recorded exactly the revision found under our layer; the layer goes either way', async () => {
+    const k = (s: string) => `/${instance}/found/${s}`;
+    await redis.hset(hash, k('recorded'), '600', k('older'), '590');
+    const marks = await store.markPending([k('recorded'), k('older'), k('absent')]);
+    const ours = await store.settleFound(marks, new Map([[k('recorded'), '600'], [k('older'), '601'], [k('absent'), '602']]));
+    assert.deepEqual([...ours], [k('recorded')]);
+    assert.deepEqual(await redis.hmget(hash, k('recorded'), k('older'), k('absent')), ['600', '590', null]);
+    await redis.hdel(hash, k('recorded'), k('older'));
+  });
+
   test('a mark lost before the revision is recorded (Redis restarted without persistence): recorded, and counted', async () => {
     const keys = [`/${instance}/lost`, `/${instance}/kept`];
     const marks = await store.markPending(keys);

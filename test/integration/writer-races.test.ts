@@ -101,7 +101,7 @@ describe('etcd writer: a failed condition and who wrote the bytes found', () => 
     assert.equal(await redis.hget(hash, key), rev);
   });
 
-  test('two writers of this instance put the same bytes at once (the watcher and the CronJob): the loser records the winner\'s revision', async () => {
+  test('two writes of this instance put the same bytes at once (the watcher and the CronJob): the record ends at the winner\'s revision', async () => {
     const key = `${root}/both-ours`;
     const watcherStore = redisOwnershipStore(redis, { instance: name, legacy: null });
     let theirs = '';
@@ -109,10 +109,30 @@ describe('etcd writer: a failed condition and who wrote the bytes found', () => 
     const writer = writerOver(storeWith({ before: async () => void (theirs = await theirPut(key)) }));
     const watcherMarks = await watcherStore.markPending([key]);
     const result = await writer.write({ ...EMPTY, missing: [{ key, value: Buffer.from('zk bytes'), expect: { absent: true } }] });
-    assert.equal(result.skipped, 0, 'not reported as another writer\'s');
-    assert.equal(await redis.hget(hash, key), theirs, 'recorded at the revision found: never left a bare pending that claims any value');
-    assert.equal(await watcherStore.recordRevision(watcherMarks, new Map([[key, null]]), theirs), 0, "the watcher's own record, late, agrees");
-    assert.equal(await redis.hget(hash, key), theirs);
+    // Not yet recorded by the watcher when we looked: our write steps back (reported), its layer gone.
+    assert.equal(result.skipped, 1);
+    assert.equal(await redis.hget(hash, key), `pending:${watcherMarks.token}:`);
+    assert.equal(await watcherStore.recordRevision(watcherMarks, new Map([[key, null]]), theirs), 0);
+    assert.equal(await redis.hget(hash, key), theirs, "the watcher's record of its own commit");
+  });
+
+  test('three writers: two of this instance marked a key, another tool put the same bytes; both give up, and nothing claims its value', async () => {
+    const key = `${root}/three-writers`;
+    const rev = String((await etcd.put(key).value('old').exec()).header.revision);
+    await redis.hset(hash, key, rev);
+    const watcherStore = redisOwnershipStore(redis, { instance: name, legacy: null });
+    const watcherMarks = await watcherStore.markPending([key]); // the watcher, whose write then fails too
+    let theirs = '';
+    const writer = writerOver(storeWith({
+      before: async () => {
+        theirs = await theirPut(key); // another tool, same bytes
+        await watcherStore.restore(watcherMarks, [key]); // the watcher's condition failed: it stepped back
+      },
+    }));
+    const result = await writer.write({ ...EMPTY, changed: [{ key, value: Buffer.from('zk bytes'), expect: { modRevision: rev } }] });
+    assert.equal(result.skipped, 1);
+    assert.equal(await redis.hget(hash, key), rev, 'our old revision: a conflict now, never the other tool\'s revision');
+    assert.notEqual(rev, theirs);
   });
 
   test('a delete finding the key already gone: done, its record forgotten', async () => {
