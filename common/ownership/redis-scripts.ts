@@ -6,16 +6,29 @@ for i = 1, #ARGV, 2 do
   if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then n = n + redis.call('HDEL', KEYS[1], ARGV[i]) end
 end
 return n`;
-// HSET each field that still holds a `pending` mark (any writer's: a crash left it) to the given revision:
-// pairs of (field, revision) in ARGV.
-export const SETTLE_PENDING = `local n = 0
-for i = 1, #ARGV, 2 do
+// HSET each field that still holds only `pending` marks left by crashes to the given revision: ARGV[1] the
+// age in seconds a mark must reach to count as left behind (no write stays in flight that long), then
+// pairs of (field, revision). A younger layer is a write still in flight: settling over it would turn a
+// write that later gives up into a claim on whatever the key holds (another tool's bytes), or hide its
+// commit. Marks of earlier versions (`pending`, `pending:<id>`) carry no time: they count as old.
+export const SETTLE_PENDING = `local now = tonumber(redis.call('TIME')[1])
+local n = 0
+for i = 2, #ARGV, 2 do
   local v = redis.call('HGET', KEYS[1], ARGV[i])
-  if v == 'pending' or (v and string.sub(v, 1, 8) == 'pending:') then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]); n = n + 1 end
+  if v == 'pending' or (v and string.sub(v, 1, 8) == 'pending:') then
+    local old, at = true, 1
+    while true do
+      local _, e, t = string.find(v, '^pending:%x+%.%d+%.(%d+):', at)
+      if not e then break end
+      if now - tonumber(t) < tonumber(ARGV[1]) then old = false end
+      at = e + 1
+    end
+    if old then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]); n = n + 1 end
+  end
 end
 return n`;
 // A write's mark on a field is a layer `pending:<token>:` put in front of the value it replaced (nothing
-// after it: the field was absent); the token is unique per markPending call. Two writes of the same key
+// after it: the field was absent); the token (`<writer>.<call>.<unix seconds>`) is unique per markPending call. Two writes of the same key
 // at once stack their layers (`pending:<B>:pending:<A>:42`), and each script works on its own layer
 // wherever it sits, so a write that gave up never buries another's claim, and a repeated call (a reply
 // timed out and the call was retried) finds its layer and changes nothing.
@@ -44,7 +57,7 @@ return values`;
 const LAYERS = `local function under(v)
   local i = 1
   while true do
-    local _, e = string.find(v, '^pending:%x+%.%d+:', i)
+    local _, e = string.find(v, '^pending:%x+%.%d+%.%d+:', i)
     if not e then break end
     i = e + 1
   end
@@ -78,7 +91,7 @@ return lost`;
 // field and revision): ours only if this instance recorded exactly that revision under our layer (another
 // write of ours made it); then the layer goes and the record stays. Otherwise the layer goes and what it
 // covered is the record again (a skip). Returns 1 per field settled as ours, 0 otherwise, in order.
-export const SETTLE_FOUND = `local layer = 'pending:' .. ARGV[1] .. ':'
+export const SETTLE_FOUND = `${LAYERS}local layer = 'pending:' .. ARGV[1] .. ':'
 local out = {}
 for i = 2, #ARGV, 2 do
   local v = redis.call('HGET', KEYS[1], ARGV[i])
@@ -88,6 +101,10 @@ for i = 2, #ARGV, 2 do
     local rest = string.sub(v, 1, at - 1) .. string.sub(v, at + #layer)
     if string.sub(v, at + #layer) == ARGV[i + 1] then out[#out] = 1 end
     if rest == '' then redis.call('HDEL', KEYS[1], ARGV[i]) else redis.call('HSET', KEYS[1], ARGV[i], rest) end
+  elseif v then
+    -- Our layer already gone (this script retried after a lost reply): the same answer as the first run.
+    local _, below = under(v)
+    if below == ARGV[i + 1] then out[#out] = 1 end
   end
 end
 return out`;

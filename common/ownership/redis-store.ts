@@ -11,7 +11,12 @@ export interface RedisOwnershipOptions {
   /** Also accept zk2etcd 1.x records: plain string keys equal to the etcd key in DB 0. */
   readonly legacy: Redis | null;
   readonly onError?: (err: unknown) => void;
+  /** Age a `pending` mark must reach before a reconcile settles it as a crash's leftover (default 15 minutes). */
+  readonly settleAfterSeconds?: number;
 }
+
+/** Far longer than any write stays in flight (its etcd retries and deadlines take well under a minute). */
+const SETTLE_AFTER_SECONDS = 15 * 60;
 
 const CHUNK = 1000;
 /** Commands defined on the client (sent as EVALSHA once loaded on a connection). */
@@ -104,7 +109,7 @@ export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): 
     },
 
     async markPending(keys) {
-      const token = `${writer}.${++calls}`;
+      const token = `${writer}.${++calls}.${Math.floor(Date.now() / 1000)}`;
       const previous = new Map<string, OwnershipRecord>();
       for (const chunk of chunks(keys)) {
         const res = await call('mark pending', () => markPendingScript(hash, token, ...chunk));
@@ -169,8 +174,11 @@ export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): 
       return (await call('count', () => redis.hlen(hash))) === 0;
     },
 
-    settlePending(revisions) {
-      return evalPairs('settle pending', SETTLE_PENDING, revisions);
+    async settlePending(revisions) {
+      const age = String(opts.settleAfterSeconds ?? SETTLE_AFTER_SECONDS);
+      let n = 0;
+      for (const chunk of chunks([...revisions])) n += Number(await call('settle pending', () => redis.eval(SETTLE_PENDING, 1, hash, age, ...chunk.flat())));
+      return n;
     },
 
     async adoptLegacy(patterns, inScope, revisionsOf): Promise<LegacyAdoption> {

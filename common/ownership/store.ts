@@ -42,8 +42,9 @@ export interface OwnershipStore {
   /** Removes each record only if it still holds the given stored value (another writer may have moved). */
   forgetIfUnchanged(records: ReadonlyMap<string, string>): Promise<number>;
   /**
-   * Replaces each record that is still `pending` with the given mod revision (key -> revision); records that
-   * moved on meanwhile (a write in flight finished or was restored) are left alone. Returns how many changed.
+   * Replaces each record that is still `pending`, with marks old enough to be a crash's leftovers, with the
+   * given mod revision (key -> revision); records that moved on meanwhile (a write in flight finished or was
+   * restored), or hold a write still in flight, are left alone. Returns how many changed.
    */
   settlePending(revisions: ReadonlyMap<string, string>): Promise<number>;
   /**

@@ -42,7 +42,7 @@ describe('Redis ownership store: markPending', () => {
     );
     const marked = await redis.hgetall(hash);
     assert.deepEqual(Object.keys(marked).sort(), [...keys].sort());
-    assert.match(token, /^[0-9a-f]{12}\.\d+$/, "the writer's id and this call's number");
+    assert.match(token, /^[0-9a-f]{12}\.\d+\.\d+$/, "the writer's id, this call's number and its time");
     const own = `pending:${token}`;
     assert.deepEqual(
       keys.map((key) => marked[key]),
@@ -189,6 +189,22 @@ describe('Redis ownership store: markPending', () => {
     await redis.hdel(hash, key);
   });
 
+  test('settlePending settles only marks old enough to be left by a crash, never a write still in flight', async () => {
+    const k = (s: string) => `/${instance}/settle/${s}`;
+    const young = await store.markPending([k('in-flight')]);
+    await store.markPending([k('left-behind')]);
+    const backdated = ((await redis.hget(hash, k('left-behind'))) ?? '').replace(/^(pending:[0-9a-f]+\.\d+\.)\d+:/, '$11:');
+    await redis.hset(hash, k('left-behind'), backdated, k('earlier-version'), 'pending:0123456789ab');
+    const n = await store.settlePending(new Map([[k('in-flight'), '700'], [k('left-behind'), '701'], [k('earlier-version'), '702']]));
+    assert.equal(n, 2);
+    assert.deepEqual(await redis.hmget(hash, k('in-flight'), k('left-behind'), k('earlier-version')), [`pending:${young.token}:`, '701', '702']);
+    // A young layer over an old one: still in flight.
+    const over = await store.markPending([k('left-behind')]);
+    await redis.hset(hash, k('left-behind'), `pending:${over.token}:${backdated}`);
+    assert.equal(await store.settlePending(new Map([[k('left-behind'), '703']])), 0);
+    await redis.del(hash);
+  });
+
   test('settleFound: ours only if this instance recorded exactly the revision found under our layer; the layer goes either way', async () => {
     const k = (s: string) => `/${instance}/found/${s}`;
     await redis.hset(hash, k('recorded'), '600', k('older'), '590');
@@ -196,6 +212,8 @@ describe('Redis ownership store: markPending', () => {
     const ours = await store.settleFound(marks, new Map([[k('recorded'), '600'], [k('older'), '601'], [k('absent'), '602']]));
     assert.deepEqual([...ours], [k('recorded')]);
     assert.deepEqual(await redis.hmget(hash, k('recorded'), k('older'), k('absent')), ['600', '590', null]);
+    const again = await store.settleFound(marks, new Map([[k('recorded'), '600'], [k('older'), '601'], [k('absent'), '602']]));
+    assert.deepEqual([...again], [k('recorded')], 'retried after a lost reply: the same answer');
     await redis.hdel(hash, k('recorded'), k('older'));
   });
 
