@@ -26,7 +26,7 @@ export interface EtcdWriterDeps {
 export type Failpoint = 'after-pending' | 'after-put-commit' | 'after-delete-commit';
 
 const TXN_RETRY = { attempts: 4, baseDelayMs: 250, maxDelayMs: 3000 };
-const NO_MARKS: PendingMarks = { token: '', previous: new Map() };
+const NO_MARKS: PendingMarks = { token: '' };
 
 /** True when the op's condition holds on `state` (null: absent). */
 function conditionHolds(op: TxnOp, state: EtcdEntry | null): boolean {

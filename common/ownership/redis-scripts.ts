@@ -32,27 +32,23 @@ return n`;
 // at once stack their layers (`pending:<B>:pending:<A>:42`), and each script works on its own layer
 // wherever it sits, so a write that gave up never buries another's claim, and a repeated call (a reply
 // timed out and the call was retried) finds its layer and changes nothing.
-// ARGV[1] the token, ARGV[2..] the fields: returns the values they held (nil: absent), in order; for a
-// field already holding the layer, the value it replaced. unpack: 2 * CHUNK values stay well under Lua's
-// C stack limit (8000).
+// ARGV[1] the token, ARGV[2..] the fields: puts the layer on each field that does not hold it yet (on a
+// retried call, all do); returns how many were marked. unpack: 2 * CHUNK values stay well under Lua's C
+// stack limit (8000).
 export const MARK_PENDING = `local layer = 'pending:' .. ARGV[1] .. ':'
 local values = redis.call('HMGET', KEYS[1], unpack(ARGV, 2))
 local fields = {}
 local n = 0
 for i = 2, #ARGV do
   local v = values[i - 1]
-  local at = v and string.find(v, layer, 1, true)
-  if at then
-    local before = string.sub(v, at + #layer)
-    if before == '' then values[i - 1] = false else values[i - 1] = before end
-  else
+  if not (v and string.find(v, layer, 1, true)) then
     fields[n + 1] = ARGV[i]
     fields[n + 2] = layer .. (v or '')
     n = n + 2
   end
 end
 if n > 0 then redis.call('HSET', KEYS[1], unpack(fields)) end
-return values`;
+return n / 2`;
 // Splits a value into the layers on top (any writes' `pending:<token>:`) and the record under them.
 const LAYERS = `local function under(v)
   local i = 1

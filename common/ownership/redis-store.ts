@@ -54,7 +54,7 @@ export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): 
     if (typeof commands[name] !== 'function') redis.defineCommand(name, { numberOfKeys: 1, lua });
     return (commands[name] as ScriptCommand<R>).bind(redis);
   };
-  const markPendingScript = script<(string | null)[]>(MARK_PENDING_COMMAND, MARK_PENDING);
+  const markPendingScript = script<number>(MARK_PENDING_COMMAND, MARK_PENDING);
   const recordRevisionScript = script<number>(RECORD_REVISION_COMMAND, RECORD_REVISION);
   // Each markPending call's own token: a record still holding its layer is that write's to settle or put
   // back, so a writer deposed meanwhile (a frozen leader resumed) never overwrites what the new leader recorded.
@@ -110,15 +110,8 @@ export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): 
 
     async markPending(keys) {
       const token = `${writer}.${++calls}.${Math.floor(Date.now() / 1000)}`;
-      const previous = new Map<string, OwnershipRecord>();
-      for (const chunk of chunks(keys)) {
-        const res = await call('mark pending', () => markPendingScript(hash, token, ...chunk));
-        chunk.forEach((k, i) => {
-          const v = res[i];
-          if (v !== null && v !== undefined) previous.set(k, parseRecord(v));
-        });
-      }
-      return { token, previous };
+      for (const chunk of chunks(keys)) await call('mark pending', () => markPendingScript(hash, token, ...chunk));
+      return { token };
     },
 
     async restore(marks, keys) {

@@ -4,18 +4,17 @@
  */
 export type OwnershipRecord = { readonly kind: 'revision'; readonly revision: string } | { readonly kind: 'pending' } | { readonly kind: 'legacy' };
 
-/** What one markPending call did: its token, and each key's record before it (absent: none). */
+/** One markPending call: the token of its layer, which restore, recordRevision and settleFound act on. */
 export interface PendingMarks {
   readonly token: string;
-  readonly previous: ReadonlyMap<string, OwnershipRecord>;
 }
 
 export interface OwnershipStore {
   /** Records for the given keys; keys with no record are absent from the map. */
   lookup(keys: readonly string[]): Promise<Map<string, OwnershipRecord>>;
   /**
-   * Marks keys `pending` before their etcd write, with a layer of this call's own (other writes' layers
-   * stay under it); returns the records they had and the token `restore` and `recordRevision` act on.
+   * Marks keys `pending` before their etcd write, with a layer of this call's own in front of what each
+   * key held (other writes' layers included); safe to repeat.
    */
   markPending(keys: readonly string[]): Promise<PendingMarks>;
   /** For writes that did not happen: removes their layer from each key; what it covered is the record again. */

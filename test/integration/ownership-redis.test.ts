@@ -14,7 +14,7 @@ import { connectRedis, isRedisConfigRefused, type RedisClients } from '../../com
 import { OwnershipUnavailableError } from '../../common/errors.js';
 import { cleanupRoot, freshName, runCli, servers, testEtcd, testRedis, testZk } from '../helpers/services.js';
 
-/** SPEC §3: markPending returns each key's previous record (for restore) and leaves every key `pending`. */
+/** SPEC §3: markPending puts its own layer in front of each key's record; restore takes it off again. */
 describe('Redis ownership store: markPending', () => {
   const instance = freshName('ownership');
   const hash = ownershipHashKey(instance);
@@ -26,20 +26,11 @@ describe('Redis ownership store: markPending', () => {
     redis.disconnect();
   });
 
-  test('returns the previous record of each key (none, pending, a revision) and marks them all pending', async () => {
+  test('marks each key (none, pending, a revision) with its layer in front of the record it had', async () => {
     const k = (s: string) => `/${instance}/${s}`;
     await redis.hset(hash, k('pending'), 'pending', k('recorded'), '4711', k('ünïcødé/☃'), '12');
     const keys = [k('absent'), k('pending'), k('recorded'), k('ünïcødé/☃')];
-    const { previous, token } = await store.markPending(keys);
-    assert.deepEqual(
-      [...previous].sort(([a], [b]) => a.localeCompare(b)),
-      [
-        [k('pending'), { kind: 'pending' }],
-        [k('recorded'), { kind: 'revision', revision: '4711' }],
-        [k('ünïcødé/☃'), { kind: 'revision', revision: '12' }],
-      ].sort(([a], [b]) => String(a).localeCompare(String(b))),
-      'an absent key has no previous record',
-    );
+    const { token } = await store.markPending(keys);
     const marked = await redis.hgetall(hash);
     assert.deepEqual(Object.keys(marked).sort(), [...keys].sort());
     assert.match(token, /^[0-9a-f]{12}\.\d+\.\d+$/, "the writer's id, this call's number and its time");
@@ -51,12 +42,12 @@ describe('Redis ownership store: markPending', () => {
     );
 
     // restore puts back exactly what was there.
-    await store.restore({ token, previous }, keys);
+    await store.restore({ token }, keys);
     assert.deepEqual(await redis.hgetall(hash), { [k('pending')]: 'pending', [k('recorded')]: '4711', [k('ünïcødé/☃')]: '12' });
     await redis.del(hash);
   });
 
-  test('more keys than one chunk (1000): every previous value comes back with its own key', async () => {
+  test('more keys than one chunk (1000): each key is marked over its own record, and gets it back', async () => {
     const keys = Array.from({ length: 2500 }, (_, i) => `/${instance}/many/${'x'.repeat(900)}/${i}`);
     // Every third key recorded at a revision of its own, every fifth (not third) pending.
     const fields: string[] = [];
@@ -65,14 +56,13 @@ describe('Redis ownership store: markPending', () => {
       else if (i % 5 === 0) fields.push(key, 'pending');
     });
     await redis.hset(hash, ...fields);
-    const { previous } = await store.markPending(keys);
-    keys.forEach((key, i) => {
-      const expected = i % 3 === 0 ? { kind: 'revision', revision: String(1000 + i) } : i % 5 === 0 ? { kind: 'pending' } : undefined;
-      assert.deepEqual(previous.get(key), expected, `previous record of key ${i}`);
-    });
+    const before = await redis.hgetall(hash);
+    const marks = await store.markPending(keys);
     const after = await redis.hgetall(hash);
     assert.equal(Object.keys(after).length, keys.length);
-    assert.ok(Object.values(after).every((v) => /^pending:/.test(v)), 'every key pending');
+    keys.forEach((key, i) => assert.equal(after[key], `pending:${marks.token}:${before[key] ?? ''}`, `key ${i}`));
+    await store.restore(marks, keys);
+    assert.deepEqual(await redis.hgetall(hash), before);
     await redis.del(hash);
   });
 
@@ -81,9 +71,8 @@ describe('Redis ownership store: markPending', () => {
     await store.markPending([key]);
     await redis.script('FLUSH');
     await redis.hset(hash, key, '99');
-    const { previous } = await store.markPending([key]);
-    assert.deepEqual(previous.get(key), { kind: 'revision', revision: '99' });
-    assert.match((await redis.hget(hash, key)) ?? '', /^pending:/);
+    const { token } = await store.markPending([key]);
+    assert.equal(await redis.hget(hash, key), `pending:${token}:99`);
     await redis.del(hash);
   });
 
@@ -113,26 +102,27 @@ describe('Redis ownership store: markPending', () => {
     await redis.del(hash);
   });
 
-  test('a mark script run twice (the reply timed out, the call retried): the retry answers with the record the first run replaced', async () => {
+  test('a mark script run twice (the reply timed out, the call retried): one layer, and the record before it comes back', async () => {
     const key = `/${instance}/marked-twice`;
     await redis.hset(hash, key, '41');
     const marks = await store.markPending([key]);
-    assert.deepEqual(marks.previous.get(key), { kind: 'revision', revision: '41' });
     // What call() does on a timeout: the same script, the same token, again.
-    const again = await (redis as unknown as Record<string, (...a: string[]) => Promise<(string | null)[]>>).zk2etcdMarkPending?.(hash, marks.token, key);
-    assert.deepEqual(again, ['41'], 'not its own mark, not "none"');
+    const again = await (redis as unknown as Record<string, (...a: string[]) => Promise<number>>).zk2etcdMarkPending?.(hash, marks.token, key);
+    assert.equal(again, 0, 'nothing marked twice');
     assert.equal(await redis.hget(hash, key), `pending:${marks.token}:41`, 'one layer, not two');
     await store.restore(marks, [key]);
     assert.equal(await redis.hget(hash, key), '41', 'the record before both runs is back: never a bare pending, never lost');
     await redis.hdel(hash, key);
   });
 
-  test('a mark left by an earlier write of this process is not taken for a retry: answered as pending', async () => {
+  test('a mark left by an earlier write of this process is not taken for a retry: the new write stacks its own', async () => {
     const key = `/${instance}/earlier-write`;
     await redis.hset(hash, key, '50');
-    await store.markPending([key]); // a write that failed (its outcome unknown) and left its mark
+    const first = await store.markPending([key]); // a write that failed (its outcome unknown) and left its mark
     const next = await store.markPending([key]);
-    assert.deepEqual(next.previous.get(key), { kind: 'pending' }, 'its outcome is unknown: not the revision before it');
+    assert.equal(await redis.hget(hash, key), `pending:${next.token}:pending:${first.token}:50`);
+    await store.restore(next, [key]);
+    assert.equal(await redis.hget(hash, key), `pending:${first.token}:50`, 'the earlier write\'s mark stays: its outcome is unknown');
     await redis.hdel(hash, key);
   });
 
