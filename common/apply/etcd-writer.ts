@@ -111,19 +111,20 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
           if (!outcome.fenceHeld) throw new LeadershipLostError('leader key changed: this process is no longer the leader; stopping writes');
           const retry: TxnOp[] = [];
           const skippedHere: TxnOp[] = [];
-          const found = new Map<string, string>(); // puts finding their bytes, outcome known: key -> revision
+          const found: { op: TxnOp; revision: string }[] = []; // puts finding their bytes, outcome known
           for (const op of pending) {
             const state = outcome.current.get(op.key) ?? null;
             if (conditionHolds(op, state)) retry.push(op);
             else if (!foundDone(op, state)) skippedHere.push(op);
-            else if (op.type === 'put' && !outcomeUnknown) found.set(op.key, (state as EtcdEntry).modRevision);
+            else if (op.type === 'put' && !outcomeUnknown) found.push({ op, revision: (state as EtcdEntry).modRevision });
             else await settle([op], state?.modRevision ?? '', trace, marks);
           }
-          const ours = found.size > 0 ? await ownership.settleFound(marks, found) : new Set<string>();
-          for (const op of pending) {
-            if (!found.has(op.key)) continue;
-            if (ours.has(op.key)) await settle([op], found.get(op.key) as string, trace, marks, false);
-            else skippedHere.push(op);
+          if (found.length > 0) {
+            const ours = await ownership.settleFound(marks, new Map(found.map((f) => [f.op.key, f.revision])));
+            for (const { op, revision } of found) {
+              if (ours.has(op.key)) await settle([op], revision, trace, marks, false);
+              else skippedHere.push(op);
+            }
           }
           if (skippedHere.length > 0) {
             skippedKeys.push(...skippedHere.map((op) => op.key));
