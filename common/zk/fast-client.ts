@@ -43,7 +43,7 @@ export const DEFAULT_BATCH_REPLY_BYTES = 1024 * 1024;
 function toNode(data: Buffer | null, stat: Stat): ZkNode {
   return {
     data: data === null || data.length === 0 ? EMPTY : data,
-    ephemeral: stat.ephemeralOwner !== 0n,
+    ephemeral: stat.ephemeral,
     numChildren: stat.numChildren,
     version: stat.version,
     mzxid: stat.mzxid,

@@ -92,9 +92,23 @@ export class JuteReader {
     return v;
   }
 
-  /** Longs as numbers: zxids and times stay far below 2^53 in practice; session ids use longBig. */
+  /**
+   * Longs as numbers: zxids and times stay far below 2^53 in practice; session ids use longBig. Read as two
+   * 32-bit halves (no BigInt per field: a walk reads three longs per node); one rounding, as Number(bigint).
+   */
   long(): number {
-    return Number(this.longBig());
+    this.need(8);
+    const v = this.buf.readInt32BE(this.pos) * 0x1_0000_0000 + this.buf.readUInt32BE(this.pos + 4);
+    this.pos += 8;
+    return v;
+  }
+
+  /** True when the next long is not zero (a node's ephemeral owner). */
+  nonZeroLong(): boolean {
+    this.need(8);
+    const v = this.buf.readInt32BE(this.pos) !== 0 || this.buf.readInt32BE(this.pos + 4) !== 0;
+    this.pos += 8;
+    return v;
   }
 
   longBig(): bigint {

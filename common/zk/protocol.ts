@@ -40,7 +40,8 @@ export const AddWatchMode = { persistent: 0, persistentRecursive: 1 } as const;
 export interface Stat {
   readonly mzxid: number;
   readonly version: number;
-  readonly ephemeralOwner: bigint;
+  /** ephemeralOwner is not 0. */
+  readonly ephemeral: boolean;
   readonly dataLength: number;
   readonly numChildren: number;
   readonly cversion: number;
@@ -54,11 +55,11 @@ export function readStat(r: JuteReader): Stat {
   const version = r.int();
   const cversion = r.int();
   r.skip(4); // aversion
-  const ephemeralOwner = r.longBig();
+  const ephemeral = r.nonZeroLong(); // ephemeralOwner
   const dataLength = r.int();
   const numChildren = r.int();
   const pzxid = r.long();
-  return { mzxid, version, ephemeralOwner, dataLength, numChildren, cversion, pzxid };
+  return { mzxid, version, ephemeral, dataLength, numChildren, cversion, pzxid };
 }
 
 export interface ConnectRequest {

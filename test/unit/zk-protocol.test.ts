@@ -19,6 +19,9 @@ describe('jute encoding', () => {
   const cases: { name: string; write: (w: JuteWriter) => void; read: (r: JuteReader) => unknown; expected: unknown }[] = [
     { name: 'negative int', write: (w) => w.int(-101), read: (r) => r.int(), expected: -101 },
     { name: 'long above 2^32', write: (w) => w.long(0x1_2345_6789n), read: (r) => r.long(), expected: 0x1_2345_6789 },
+    { name: 'negative long', write: (w) => w.long(-2n), read: (r) => r.long(), expected: -2 },
+    { name: 'long above 2^53 rounds as Number(bigint) does', write: (w) => w.long(0x7fff_ffff_ffff_ffffn), read: (r) => r.long(), expected: Number(0x7fff_ffff_ffff_ffffn) },
+    { name: 'long with only the low word set is not zero', write: (w) => w.long(1n).long(0x1_0000_0000n).long(0n), read: (r) => [r.nonZeroLong(), r.nonZeroLong(), r.nonZeroLong()], expected: [true, true, false] },
     { name: 'session id as bigint', write: (w) => w.long(-2n), read: (r) => r.longBig(), expected: -2n },
     { name: 'bool', write: (w) => w.bool(true).bool(false), read: (r) => [r.bool(), r.bool()], expected: [true, false] },
     { name: 'null buffer', write: (w) => w.buffer(null), read: (r) => r.buffer(), expected: null },
@@ -47,7 +50,9 @@ describe('jute encoding', () => {
 describe('protocol records', () => {
   test('Stat: the fields we use come from their offsets', () => {
     const s = readStat(new JuteReader(body(writeStat(new JuteWriter()).frame())));
-    assert.deepEqual(s, { mzxid: 0x1_0000_0002, version: 5, ephemeralOwner: 0x72n, dataLength: 9, numChildren: 10, cversion: 6, pzxid: 0x2_0000_000b });
+    assert.deepEqual(s, { mzxid: 0x1_0000_0002, version: 5, ephemeral: true, dataLength: 9, numChildren: 10, cversion: 6, pzxid: 0x2_0000_000b });
+    const persistent = readStat(new JuteReader(body(writeStat(new JuteWriter(), { ...STAT, ephemeralOwner: 0n }).frame())));
+    assert.equal(persistent.ephemeral, false);
   });
 
   test('ConnectRequest layout and ConnectResponse', () => {
