@@ -13,7 +13,7 @@ COPY bin ./bin
 COPY common ./common
 COPY functions ./functions
 COPY watcher ./watcher
-COPY scripts/build-info.mjs ./scripts/build-info.mjs
+COPY scripts/build-info.mjs scripts/bundle.mjs ./scripts/
 # No .git in the build context: `zk2etcd version` takes the commit from GIT_COMMIT.
 ARG GIT_COMMIT=unknown
 RUN npm run build \
@@ -34,5 +34,5 @@ COPY --from=build /src/dist ./dist
 # A numeric uid:gid (no passwd entry needed) so Kubernetes can verify runAsNonRoot.
 USER 10001:10001
 EXPOSE 8080
-ENTRYPOINT ["node", "/app/dist/bin/zk2etcd.js"]
+ENTRYPOINT ["node", "/app/dist/cli/zk2etcd.js"]
 CMD ["--help"]

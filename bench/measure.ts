@@ -6,8 +6,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-/** dist/bin/zk2etcd.js, relative to dist/bench/. */
-export const CLI = path.resolve(here, '../bin/zk2etcd.js');
+/** dist/cli/zk2etcd.js (the shipped, bundled CLI), relative to dist/bench/. */
+export const CLI = path.resolve(here, '../cli/zk2etcd.js');
 const RUSAGE_HOOK = path.resolve(here, 'rusage.js');
 export const TIME_BIN = '/usr/bin/time';
 
@@ -81,7 +81,7 @@ function tail(file: string, bytes: number): string {
   }
 }
 
-/** Runs `node dist/bin/zk2etcd.js <args>`; stderr (logs) goes to `<logDir>/<name>.stderr.log`. */
+/** Runs `node dist/cli/zk2etcd.js <args>`; stderr (logs) goes to `<logDir>/<name>.stderr.log`. */
 export async function runCli(name: string, args: readonly string[], logDir: string, useTime: boolean): Promise<CliRun> {
   const stderrFile = path.join(logDir, `${name}.stderr.log`);
   const usageFile = path.join(logDir, `${name}.usage`);

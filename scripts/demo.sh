@@ -11,7 +11,7 @@ source "${ZK2ETCD_SERVICES_DIR:-/tmp/zk2etcd-services}/env"
 export ZK2ETCD_INSTANCE=demo
 # Inside the test suite the build is already there (and other tests are running from it).
 [ "${DEMO_SKIP_BUILD:-0}" = 1 ] || npm run build --silent
-zk2etcd() { node dist/bin/zk2etcd.js "$@"; }
+zk2etcd() { node dist/cli/zk2etcd.js "$@"; }
 etcd() { etcdctl --endpoints "$ZK2ETCD_ETCD_SERVERS" "$@"; }
 finish() {
   if [ "${KEEP_SERVICES:-0}" != 1 ]; then step "stopping the local servers (KEEP_SERVICES=1 keeps them)"; bash scripts/services.sh stop; fi
@@ -60,7 +60,7 @@ etcd get /dubbo/com.example.service.Service1
 etcd get /dubbo/written-by-another-tool --print-value-only | sed 's/^/foreign key still there: /'
 
 step "zk2etcd sync: the watcher follows live changes"
-node dist/bin/zk2etcd.js sync --http-addr=127.0.0.1:${DEMO_HTTP_PORT:-18080} --log-level=warn > /tmp/zk2etcd-demo-sync.log 2>&1 &
+node dist/cli/zk2etcd.js sync --http-addr=127.0.0.1:${DEMO_HTTP_PORT:-18080} --log-level=warn > /tmp/zk2etcd-demo-sync.log 2>&1 &
 SYNC_PID=$!
 for _ in $(seq 1 100); do curl -fs "127.0.0.1:${DEMO_HTTP_PORT:-18080}/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
 sleep 1

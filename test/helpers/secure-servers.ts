@@ -8,12 +8,11 @@ import type { Socket } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Etcd3 } from 'etcd3';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
-import { removeZkTree, servers } from './services.js';
+import { CLI_BIN, removeZkTree, servers } from './services.js';
 import { redisAnswers } from './private-servers.js';
 import type { CliResult } from './services.js';
 import type { TestPki } from './tls.js';
@@ -253,7 +252,6 @@ export interface BoundedResult extends CliResult {
   ms: number;
 }
 
-const BIN = fileURLToPath(new URL('../../bin/zk2etcd.js', import.meta.url));
 
 /**
  * Like runCli (same environment defaults: the shared servers), but killed at `timeoutMs` so a hung
@@ -272,7 +270,7 @@ export function runCliBounded(args: readonly string[], env: Record<string, strin
   for (const [k, v] of Object.entries(all)) if (v !== undefined) merged[k] = v;
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: merged, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI_BIN, ...args], { env: merged, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let timedOut = false;

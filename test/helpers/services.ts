@@ -178,12 +178,13 @@ export interface CliResult {
   stderr: string;
 }
 
-const BIN = fileURLToPath(new URL('../../bin/zk2etcd.js', import.meta.url));
+/** The shipped CLI: the bundle `npm run build` makes (scripts/bundle.mjs), as the image runs it. */
+export const CLI_BIN = fileURLToPath(new URL('../../cli/zk2etcd.js', import.meta.url));
 
 /** Runs the real CLI as a child process. Server flags come from the environment unless overridden. */
 export function runCli(args: readonly string[], env: Record<string, string> = {}, onSpawn?: (child: ChildProcess) => void): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawnClean(process.execPath, [BIN, ...args], {
+    const child = spawnClean(process.execPath, [CLI_BIN, ...args], {
       env: {
         PATH: process.env.PATH ?? '',
         ZK2ETCD_ZOOKEEPER_SERVERS: servers.zk,

@@ -1,11 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer } from 'node:net';
-import { servers } from './services.js';
+import { CLI_BIN, servers } from './services.js';
 import { spawnClean } from './spawn-clean.js';
 
-const BIN = fileURLToPath(new URL('../../bin/zk2etcd.js', import.meta.url));
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -31,7 +29,7 @@ export interface WatcherProcess {
 export async function startWatcher(args: readonly string[], env: Record<string, string> = {}): Promise<WatcherProcess> {
   const port = await freePort();
   let out = '';
-  const child = spawnClean(process.execPath, [BIN, 'sync', `--http-addr=127.0.0.1:${port}`, ...args], {
+  const child = spawnClean(process.execPath, [CLI_BIN, 'sync', `--http-addr=127.0.0.1:${port}`, ...args], {
     env: {
       PATH: process.env.PATH ?? '',
       ZK2ETCD_ZOOKEEPER_SERVERS: servers.zk,

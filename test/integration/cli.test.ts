@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
-import { runCli } from '../helpers/services.js';
+import { CLI_BIN, runCli } from '../helpers/services.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -26,7 +25,7 @@ describe('zk2etcd CLI basics', () => {
   test('stdout that cannot be written (a full disk): exit 1, the error on stderr', () => {
     const full = openSync('/dev/full', 'w');
     try {
-      const r = spawnSync(process.execPath, [fileURLToPath(new URL('../../bin/zk2etcd.js', import.meta.url)), 'version'], { stdio: ['ignore', full, 'pipe'], encoding: 'utf8' });
+      const r = spawnSync(process.execPath, [CLI_BIN, 'version'], { stdio: ['ignore', full, 'pipe'], encoding: 'utf8' });
       assert.equal(r.status, 1, r.stderr);
       assert.match(r.stderr, /^zk2etcd: cannot write to stdout: ENOSPC/);
     } finally {

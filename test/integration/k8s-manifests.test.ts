@@ -314,7 +314,7 @@ describe('Dockerfile (checked statically: no Docker engine on these machines)', 
     for (const what of ['package.json', 'node_modules', 'dist']) {
       assert.ok(run.lines.some((l) => new RegExp(`^COPY --from=build /src/${what} `).test(l)), `runtime copies ${what}`);
     }
-    assert.equal(run.lines.filter((l) => l.startsWith('ENTRYPOINT')).at(-1), 'ENTRYPOINT ["node", "/app/dist/bin/zk2etcd.js"]');
+    assert.equal(run.lines.filter((l) => l.startsWith('ENTRYPOINT')).at(-1), 'ENTRYPOINT ["node", "/app/dist/cli/zk2etcd.js"]');
   });
 
   test('runs as the numeric non-root user the manifests require', () => {
