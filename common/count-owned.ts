@@ -18,7 +18,7 @@ export async function countOwned(
   let owned = seen ? extras : 0;
   for (const { chunk } of work) {
     const snap = await clients.etcd.snapshot(chunk.ranges);
-    owned += (await clients.ownership.lookup([...snap.entries.keys()].filter((k) => synced(k) && (!seen || seen.sidesOf(k).inZk)))).size;
+    owned += (await clients.ownership.lookup(snap.list.map((e) => e.key).filter((k) => synced(k) && (!seen || seen.sidesOf(k).inZk)))).size;
   }
   return owned;
 }

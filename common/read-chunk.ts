@@ -1,10 +1,11 @@
 import type { PrefixLayout, Chunk } from './chunks.js';
 import type { Config } from './config/types.js';
-import type { EtcdStore, Snapshot } from './etcd/store.js';
+import type { EtcdStore, SnapshotEntry } from './etcd/store.js';
 import { SourceMissingError } from './errors.js';
 import { readAll } from './zk/read-all.js';
 import type { ChildListStamps, ZkReader } from './zk/reader.js';
-import { walkTree, type ZkTree } from './zk/walk.js';
+import { inKeyOrder, type DesiredEntry } from './plan/merge-sides.js';
+import { walkNodes } from './zk/walk.js';
 
 export type ReadChunkOptions = Pick<Config['zookeeper'], 'excludes' | 'skipEphemeral' | 'allowEmptySource'> & {
   readonly concurrency: number;
@@ -13,6 +14,16 @@ export type ReadChunkOptions = Pick<Config['zookeeper'], 'excludes' | 'skipEphem
   readonly synced: (key: string) => boolean;
   readonly signal?: AbortSignal | undefined;
 };
+
+export interface ChunkSides {
+  /** The chunk's etcd entries under synced paths, in key order (`inKeyOrder`). */
+  readonly current: readonly SnapshotEntry[];
+  /** Keys under the ranges that are not valid UTF-8 (counted, never touched). */
+  readonly undecodable: number;
+  /** The chunk's ZooKeeper nodes, in key order. */
+  readonly desired: readonly DesiredEntry[];
+  readonly childLists: ChildListStamps;
+}
 
 /**
  * Both sides of one chunk: etcd first (so a key created meanwhile shows up as missing, never as extra),
@@ -25,17 +36,13 @@ export async function readChunk(
   chunk: Chunk,
   clients: { readonly zk: ZkReader; readonly etcd: EtcdStore },
   opts: ReadChunkOptions,
-): Promise<{ snap: Snapshot; tree: ZkTree; childLists: ChildListStamps }> {
+): Promise<ChunkSides> {
   const snap = await clients.etcd.snapshot(chunk.ranges);
-  for (const key of snap.entries.keys()) if (!opts.synced(key)) snap.entries.delete(key);
-  // Reuse the snapshot's key strings: at 10^5 keys of ~1 KB each, a second copy is real memory.
-  const keyOf = (path: string) => {
-    const key = opts.toKey(path);
-    return snap.entries.get(key)?.key ?? key;
-  };
+  const current = inKeyOrder(snap.list.filter((e) => opts.synced(e.key)));
+  const keyOf = opts.toKey;
 
   const childLists: ChildListStamps = new Map(layout.stamps); // the walk adds its subtrees' stamps
-  const tree: ZkTree = chunk.walk.length === 0 ? new Map() : await walkTree(clients.zk, {
+  const walked = chunk.walk.length === 0 ? [] : await walkNodes(clients.zk, {
     prefixes: chunk.walk,
     excludes: opts.excludes,
     skipEphemeral: opts.skipEphemeral,
@@ -46,12 +53,13 @@ export async function readChunk(
     signal: opts.signal,
     childLists,
   });
-  for (const key of chunk.notOwn) tree.delete(key); // a neighbouring chunk holds that node's own key
+  const notOwn = new Set(chunk.notOwn); // a neighbouring chunk holds those nodes' own keys
+  const desired = notOwn.size === 0 ? walked : walked.filter((n) => !notOwn.has(n.key));
   const nodes = await readAll(clients.zk, chunk.ownOnly.map((path) => ({ kind: 'data', path })), opts.concurrency, opts.signal);
   chunk.ownOnly.forEach((path, i) => {
     const node = nodes[i] as Exclude<(typeof nodes)[number], string[]>;
     if (node === null && path === layout.prefix && !opts.allowEmptySource) throw new SourceMissingError(path);
-    if (node && !(opts.skipEphemeral && node.ephemeral)) tree.set(keyOf(path), node.data);
+    if (node && !(opts.skipEphemeral && node.ephemeral)) desired.push({ key: keyOf(path), value: node.data });
   });
-  return { snap, tree, childLists };
+  return { current, undecodable: snap.undecodable, desired: inKeyOrder(desired), childLists };
 }

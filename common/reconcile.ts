@@ -13,7 +13,8 @@ import { isPendingValue, type OwnershipStore } from './ownership/store.js';
 import { etcdRangesFor, keyMapper, syncedKeyFilter } from './paths.js';
 import { checkDeletionGuard, deletionLimit, guardedDeletes } from './plan/guard.js';
 import type { DeleteAction, Plan, UnsettledRecord } from './plan/plan.js';
-import { differenceCount, plan } from './plan/plan.js';
+import { differenceCount, planSorted } from './plan/plan.js';
+import { mergeSides } from './plan/merge-sides.js';
 import { mergePlans } from './plan/merge.js';
 import { SummaryCollector, type PlanSummary } from './plan/summary.js';
 import { confirmPlan } from './confirm.js';
@@ -165,21 +166,22 @@ async function reconcilePass(opts: ReconcileOptions, clients: ReconcileClients, 
 
   await forEachPool(work, CHUNKS_IN_FLIGHT, async ({ layout, chunk }) => {
     if (ctx.signal?.aborted) throw new AbortedError('stopped by signal before every chunk was reconciled');
-    const { snap, tree, childLists } = await readChunk(layout, chunk, clients, { ...opts.zookeeper, concurrency: opts.concurrent, toKey: mapper.toKey, synced, signal: ctx.signal });
-    zkNodes += tree.size;
-    etcdKeys += snap.entries.size;
-    undecodable += snap.undecodable;
+    const sides = await readChunk(layout, chunk, clients, { ...opts.zookeeper, concurrency: opts.concurrent, toKey: mapper.toKey, synced, signal: ctx.signal });
+    const { desired, childLists } = sides;
+    zkNodes += desired.length;
+    etcdKeys += sides.current.length;
+    undecodable += sides.undecodable;
     progress.update('reconciling', zkNodes);
-    if (seen) {
-      for (const key of snap.entries.keys()) seen.mark(key, true, tree.has(key));
-      for (const key of tree.keys()) if (!snap.entries.has(key)) seen.mark(key, false, true);
-    }
-    const candidates = [...snap.entries.keys()].filter((k) => !tree.has(k));
-    let current = plan({ desired: tree, current: snap.entries, ownership: await clients.ownership.lookup(candidates) });
+    const candidates: string[] = []; // in etcd only: their records decide extra, foreign or conflict
+    mergeSides(desired, sides.current, (key, want, have) => {
+      seen?.mark(key, have !== undefined, want !== undefined);
+      if (want === undefined) candidates.push(key);
+    });
+    let current = planSorted({ desired, current: sides.current, ownership: await clients.ownership.lookup(candidates) });
     const foreign = new Set(current.foreign);
     let inSync = current.inSync;
     if (differenceCount(current) + current.conflict.length > 0) {
-      current = await confirmPlan(current, confirmDeps(chunk.ranges, snap.entries.size, childLists));
+      current = await confirmPlan(current, confirmDeps(chunk.ranges, sides.current.length, childLists));
       for (const k of current.foreign) foreign.add(k);
       inSync += current.inSync;
     }

@@ -10,7 +10,7 @@ import { READ_TXN } from './read-txn-codec.js';
 import { rawUnary, type UnaryCall } from './raw-call.js';
 import { TXN, type TxnCompare, type TxnReply, type TxnRequest, type TxnRequestOp } from './txn-codec.js';
 import type { EtcdEntry, EtcdStore, Fence, KeyRange, Snapshot, SnapshotEntry, TxnOp, TxnOutcome } from './store.js';
-import { MAX_TXN_OPS } from './store.js';
+import { MAX_TXN_OPS, snapshotOf } from './store.js';
 
 const READ_RETRY = { attempts: 4, baseDelayMs: 200, maxDelayMs: 2000 };
 const GET_MANY_IN_FLIGHT = 8;
@@ -98,13 +98,13 @@ export function etcd3Store(client: Etcd3, opts: { readonly onReadRetry?: (err: u
 
   /** Every key in the ranges, paged, at the revision of the first page. */
   async function snapshotOnce(ranges: readonly KeyRange[], onPage?: (keys: number) => void): Promise<Snapshot> {
-    const entries = new Map<string, SnapshotEntry>();
+    const entries: SnapshotEntry[] = [];
     let undecodable = 0;
     let revision: string | undefined;
     const add = (page: RangePage) => {
       page.keys.forEach((key, i) => {
         if (key === null) undecodable++;
-        else entries.set(key, { key, value: page.values[i] as Buffer, modRevision: page.modRevisions[i] as string });
+        else entries.push({ key, value: page.values[i] as Buffer, modRevision: page.modRevisions[i] as string });
       });
     };
     for (const range of ranges) {
@@ -129,14 +129,14 @@ export function etcd3Store(client: Etcd3, opts: { readonly onReadRetry?: (err: u
         }
         revision ??= page.revision;
         add(page);
-        onPage?.(entries.size + undecodable);
+        onPage?.(entries.length + undecodable);
         if (!page.more || !page.lastKey) break;
         start = Buffer.concat([page.lastKey, Buffer.from([0])]);
         const bytesPerKey = (page.bytes + 32 * page.keys.length) / page.keys.length;
         limit = Math.max(1, Math.min(MAX_PAGE_KEYS, Math.floor(PAGE_BYTES_TARGET / Math.max(1, bytesPerKey))));
       }
     }
-    return { revision: revision ?? '0', entries, undecodable };
+    return snapshotOf(revision ?? '0', entries, undecodable);
   }
 
   return {

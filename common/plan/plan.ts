@@ -1,6 +1,7 @@
 import type { EtcdEntry, Expect } from '../etcd/store.js';
 import type { OwnershipRecord } from '../ownership/store.js';
 import { isPendingValue, provesOwnership } from '../ownership/store.js';
+import { mergeSides, type DesiredEntry, type Keyed } from './merge-sides.js';
 
 export interface PutAction {
   readonly key: string;
@@ -57,41 +58,14 @@ export interface PlanInput {
 
 /** Pure: trees in, plan out. Lists are sorted by key so plans and reports are deterministic. */
 export function plan(input: PlanInput): Plan {
-  const missing: PutAction[] = [];
-  const changed: PutAction[] = [];
-  const extra: DeleteAction[] = [];
-  const foreign: string[] = [];
-  const conflict: string[] = [];
-  let inSync = 0;
-
-  const classify = (key: string): void => {
-    const want = input.desired.get(key);
-    const have = input.current.get(key);
-    if (want !== undefined) {
-      if (have === undefined) missing.push({ key, value: want, expect: { absent: true } });
-      else if (!want.equals(have.value)) changed.push({ key, value: want, expect: { modRevision: have.modRevision } });
-      else inSync++;
-      return;
-    }
-    if (have === undefined) return;
-    const record = input.ownership.get(key);
-    if (!record) foreign.push(key);
-    else if (provesOwnership(record, have.modRevision)) extra.push({ key, modRevision: have.modRevision });
-    else conflict.push(key);
-  };
-
+  const c = classifier(input.ownership);
+  const at = (key: string): void => c.classify(key, input.desired.get(key), input.current.get(key));
   if (input.keys) {
-    for (const key of new Set(input.keys)) classify(key);
+    for (const key of new Set(input.keys)) at(key);
   } else {
-    for (const key of input.desired.keys()) classify(key);
-    for (const key of input.current.keys()) if (!input.desired.has(key)) classify(key);
+    for (const key of input.desired.keys()) at(key);
+    for (const key of input.current.keys()) if (!input.desired.has(key)) at(key);
   }
-  const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
-  missing.sort(byKey);
-  changed.sort(byKey);
-  extra.sort(byKey);
-  foreign.sort();
-  conflict.sort();
   const staleRecords = new Map<string, string>();
   const unsettled: UnsettledRecord[] = [];
   for (const [key, value] of input.records ?? []) {
@@ -102,8 +76,58 @@ export function plan(input: PlanInput): Plan {
       unsettled.push({ key, modRevision: have.modRevision });
     }
   }
-  unsettled.sort(byKey);
-  return { missing, changed, extra, foreign, conflict, inSync, staleRecords, unsettled };
+  return c.finish(staleRecords, unsettled);
+}
+
+export interface SortedPlanInput {
+  /** Both sides in key order (`inKeyOrder`): the walk's nodes and the snapshot's entries. */
+  readonly desired: readonly DesiredEntry[];
+  readonly current: readonly (EtcdEntry & Keyed)[];
+  /** Needed at least for keys in `current` but not in `desired`. */
+  readonly ownership: ReadonlyMap<string, OwnershipRecord>;
+}
+
+/** Pure: the plan `plan` makes of the same two sides, found by a merge instead of map lookups (`merge-sides.ts`). */
+export function planSorted(input: SortedPlanInput): Plan {
+  const c = classifier(input.ownership);
+  mergeSides(input.desired, input.current, (key, want, have) => c.classify(key, want?.value, have));
+  return c.finish(new Map(), []);
+}
+
+/** Sorts each key into its list, given its bytes on each side (undefined: absent there). */
+function classifier(ownership: ReadonlyMap<string, OwnershipRecord>) {
+  const missing: PutAction[] = [];
+  const changed: PutAction[] = [];
+  const extra: DeleteAction[] = [];
+  const foreign: string[] = [];
+  const conflict: string[] = [];
+  let inSync = 0;
+
+  const classify = (key: string, want: Buffer | undefined, have: EtcdEntry | undefined): void => {
+    if (want !== undefined) {
+      if (have === undefined) missing.push({ key, value: want, expect: { absent: true } });
+      else if (!want.equals(have.value)) changed.push({ key, value: want, expect: { modRevision: have.modRevision } });
+      else inSync++;
+      return;
+    }
+    if (have === undefined) return;
+    const record = ownership.get(key);
+    if (!record) foreign.push(key);
+    else if (provesOwnership(record, have.modRevision)) extra.push({ key, modRevision: have.modRevision });
+    else conflict.push(key);
+  };
+
+  const finish = (staleRecords: Map<string, string>, unsettled: UnsettledRecord[]): Plan => {
+    const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+    missing.sort(byKey);
+    changed.sort(byKey);
+    extra.sort(byKey);
+    foreign.sort();
+    conflict.sort();
+    unsettled.sort(byKey);
+    return { missing, changed, extra, foreign, conflict, inSync, staleRecords, unsettled };
+  };
+  return { classify, finish };
 }
 
 /** Keys a plan would act on or report as kept-by-rule; the set re-read by a confirmation round. */

@@ -4,7 +4,8 @@ import { drain } from '../pool.js';
 import { withRetry } from '../retry.js';
 import { ZkReplyTooLargeError } from './connection.js';
 import type { BatchRead, ZkBatchReader, ZkNode } from './reader.js';
-import { keepNode, type WalkOptions, type ZkTree } from './walk.js';
+import type { DesiredEntry } from '../plan/merge-sides.js';
+import { keepNode, type WalkOptions } from './walk.js';
 
 const RETRY = { attempts: 5, baseDelayMs: 200, maxDelayMs: 3000 };
 /** Ops per multiRead; past ~100 the server's gain flattens and replies grow. */
@@ -13,12 +14,12 @@ const MAX_OPS = 100;
 const MAX_IN_FLIGHT = 8;
 
 /**
- * The walk of `walkTree` over multiRead: getData for every node and getChildren for nodes that have
+ * The walk of `walkNodes` over multiRead: getData for every node and getChildren for nodes that have
  * children, packed many to a request, several requests in flight. A batch whose reply would pass the
  * packet limit is split in halves. Same results and errors as the one-request-per-node walk.
  */
-export async function walkBatched(reader: ZkBatchReader, opts: WalkOptions): Promise<ZkTree> {
-  const tree: ZkTree = new Map();
+export async function walkBatched(reader: ZkBatchReader, opts: WalkOptions): Promise<DesiredEntry[]> {
+  const nodes: DesiredEntry[] = [];
   const roots = new Set(opts.prefixes);
   const todo: BatchRead[] = opts.prefixes.map((path) => ({ kind: 'data', path }));
   const inFlightMax = Math.max(1, Math.min(MAX_IN_FLIGHT, Math.ceil(opts.concurrency / 8)));
@@ -27,7 +28,7 @@ export async function walkBatched(reader: ZkBatchReader, opts: WalkOptions): Pro
   let bytesPerOp = 256;
 
   const onData = (path: string, node: ZkNode | null): void => {
-    if (keepNode(tree, roots, opts, path, node)) todo.push({ kind: 'children', path });
+    if (keepNode(nodes, roots, opts, path, node)) todo.push({ kind: 'children', path });
   };
   const onChildren = (path: string, names: string[] | null): void => {
     for (const name of names ?? []) {
@@ -71,6 +72,6 @@ export async function walkBatched(reader: ZkBatchReader, opts: WalkOptions): Pro
     return todo.splice(Math.max(0, todo.length - size));
   };
   await drain(nextBatch, run, inFlightMax, opts.signal, () => new AbortedError('walk aborted'));
-  opts.onProgress?.(tree.size);
-  return tree;
+  opts.onProgress?.(nodes.length);
+  return nodes;
 }

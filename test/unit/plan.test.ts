@@ -3,7 +3,8 @@ import { describe, test } from 'node:test';
 import type { EtcdEntry } from '../../common/etcd/store.js';
 import type { OwnershipRecord } from '../../common/ownership/store.js';
 import type { Plan, PlanInput } from '../../common/plan/plan.js';
-import { differenceCount, plan, plannedKeys } from '../../common/plan/plan.js';
+import { differenceCount, plan, plannedKeys, planSorted } from '../../common/plan/plan.js';
+import { inKeyOrder } from '../../common/plan/merge-sides.js';
 
 /** The pure planner (SPEC §3, §4.2). */
 
@@ -224,6 +225,15 @@ const cases: Case[] = [
 describe('plan', () => {
   for (const c of cases) {
     test(c.name, () => assert.deepEqual(summarize(plan(c.input)), { ...EMPTY, ...c.expected }));
+  }
+
+  // The reconcile's chunks plan by merging sorted lists: every case that plans both whole sides, again.
+  for (const c of cases.filter((x) => x.input.keys === undefined)) {
+    test(`planSorted: ${c.name}`, () => {
+      const desired = inKeyOrder([...c.input.desired].map(([key, value]) => ({ key, value })));
+      const current = inKeyOrder([...c.input.current].map(([key, e]) => ({ key, ...e })));
+      assert.deepEqual(summarize(planSorted({ desired, current, ownership: c.input.ownership })), { ...EMPTY, ...c.expected });
+    });
   }
 
   test('sorting is by code unit, so unicode and URL-encoded keys order deterministically', () => {
