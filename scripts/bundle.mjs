@@ -22,6 +22,8 @@ await build({
   banner: { js: "import { createRequire as __zk2etcdRequire } from 'node:module'; const require = __zk2etcdRequire(import.meta.url);" },
   chunkNames: 'chunks/[name]-[hash]',
   legalComments: 'none',
+  // Stack traces map back to the TypeScript with NODE_OPTIONS=--enable-source-maps (off by default: it slows start-up).
+  sourcemap: 'linked',
   logLevel: 'warning',
 });
 chmodSync(`${OUT}/zk2etcd.js`, 0o755);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -337,6 +337,20 @@ describe('Dockerfile (checked statically: no Docker engine on these machines)', 
     assert.equal(ignore.find((l) => l && !l.startsWith('#')), '*', '.dockerignore starts by excluding everything');
     for (const allowed of ignore.filter((l) => l.startsWith('!'))) {
       assert.ok(!/^!(\.git|node_modules|dist|test|k8s|deploy|\.env)/.test(allowed), `.dockerignore lets in ${allowed}`);
+    }
+  });
+
+  test('every file the build stage copies from the context is let in by .dockerignore', () => {
+    const allowed = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l.startsWith('!')).map((l) => l.slice(1));
+    const admitted = (src: string) => allowed.some((a) => a === src || (a.endsWith('/') && (src === a.slice(0, -1) || src.startsWith(a))));
+    const copies = (stages[0]?.lines ?? []).filter((l) => /^COPY\s/.test(l) && !/--from=/.test(l));
+    assert.ok(copies.length > 0);
+    for (const l of copies) {
+      const sources = l.split(/\s+/).slice(1, -1);
+      for (const src of sources) {
+        assert.ok(admitted(src.replace(/^\.\//, '')), `${src} (${l}) is not in the build context: add !${src} to .dockerignore`);
+        assert.ok(existsSync(join(ROOT, src)), `${src} exists`);
+      }
     }
   });
 });
