@@ -39,6 +39,8 @@ export async function readChunk(
 ): Promise<ChunkSides> {
   const snap = await clients.etcd.snapshot(chunk.ranges);
   const current = inKeyOrder(snap.list.filter((e) => opts.synced(e.key)));
+  // The walk's keys are strings of their own, not the snapshot's: while a chunk is read both copies are
+  // held (~1 KB a key, a few MB a chunk), where finding the snapshot's string cost a map lookup per key.
   const keyOf = opts.toKey;
 
   const childLists: ChildListStamps = new Map(layout.stamps); // the walk adds its subtrees' stamps
