@@ -1,5 +1,5 @@
 import { AbortedError, ZkError } from '../errors.js';
-import { childPath, isWalked } from '../paths.js';
+import { isWalked } from '../paths.js';
 import { drain } from '../pool.js';
 import { withRetry } from '../retry.js';
 import { ZkReplyTooLargeError } from './connection.js';
@@ -28,13 +28,10 @@ export async function walkBatched(reader: ZkBatchReader, opts: WalkOptions): Pro
   let bytesPerOp = 256;
 
   const onData = (path: string, node: ZkNode | null): void => {
-    if (keepNode(nodes, roots, opts, path, node)) todo.push({ kind: 'children', path });
+    if (keepNode(nodes, roots, opts, path, node)) todo.push({ kind: 'children', path, asPaths: true });
   };
-  const onChildren = (path: string, names: string[] | null): void => {
-    for (const name of names ?? []) {
-      const child = childPath(path, name);
-      if (isWalked(child, opts.excludes)) todo.push({ kind: 'data', path: child });
-    }
+  const onChildren = (children: string[] | null): void => {
+    for (const child of children ?? []) if (isWalked(child, opts.excludes)) todo.push({ kind: 'data', path: child });
   };
 
   const run = async (batch: BatchRead[]): Promise<void> => {
@@ -57,9 +54,9 @@ export async function walkBatched(reader: ZkBatchReader, opts: WalkOptions): Pro
         bytes += 120 + op.path.length + (node?.data.length ?? 0);
         onData(op.path, node);
       } else {
-        const names = res as string[] | null;
-        bytes += 40 + (names?.reduce((n, s) => n + s.length + 4, 0) ?? 0);
-        onChildren(op.path, names);
+        const children = res as string[] | null; // full paths (asPaths)
+        bytes += 40 + (children?.reduce((n, s) => n + s.length - op.path.length + 3, 0) ?? 0);
+        onChildren(children);
       }
     });
     bytesPerOp = 0.8 * bytesPerOp + 0.2 * (bytes / batch.length);

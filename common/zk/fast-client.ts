@@ -146,7 +146,7 @@ export async function connectZkFast(opts: FastZkOptions): Promise<FastZkConnecti
         if (err instanceof ZkProtocolError) throw toZkError(err, 'multi_read', ops[0]?.path ?? '/');
         throw err; // ZkReplyTooLargeError: the caller splits the batch
       }
-      const results: BatchResults = decodeMultiRead(reply.body).map((res, i): BatchResult => {
+      const results: BatchResults = decodeMultiRead(reply.body, ops).map((res, i): BatchResult => {
         if (res.kind === 'data') return toNode(res.data, res.stat);
         if (res.kind === 'children') return res.children;
         if (res.code === Err.noNode) return null;

@@ -105,8 +105,8 @@ export function encodeRequest(xid: number, type: number, body?: (w: JuteWriter) 
 
 export const pathWatch = (path: string, watch: boolean) => (w: JuteWriter) => w.string(path).bool(watch);
 
-/** One read inside a multiRead; the server allows getData and getChildren only. */
-export type ReadOp = { readonly kind: 'data'; readonly path: string } | { readonly kind: 'children'; readonly path: string };
+/** One read inside a multiRead; the server allows getData and getChildren only. `asPaths`: see BatchRead. */
+export type ReadOp = { readonly kind: 'data'; readonly path: string } | { readonly kind: 'children'; readonly path: string; readonly asPaths?: boolean };
 
 export function encodeMultiRead(ops: readonly ReadOp[]) {
   return (w: JuteWriter): void => {
@@ -123,8 +123,8 @@ export type ReadResult =
   | { readonly kind: 'children'; readonly children: string[] }
   | { readonly kind: 'error'; readonly code: number };
 
-/** A multiRead reply: one result per op, in order; an op's error does not fail the others. */
-export function decodeMultiRead(r: JuteReader): ReadResult[] {
+/** A multiRead reply: one result per op, in order; an op's error does not fail the others. `ops`: the request's, for `asPaths`. */
+export function decodeMultiRead(r: JuteReader, ops: readonly ReadOp[] = []): ReadResult[] {
   const out: ReadResult[] = [];
   for (;;) {
     const type = r.int();
@@ -135,7 +135,8 @@ export function decodeMultiRead(r: JuteReader): ReadResult[] {
       const data = Buffer.from(r.buffer() ?? EMPTY);
       out.push({ kind: 'data', data, stat: readStat(r) });
     } else if (type === Op.getChildren) {
-      out.push({ kind: 'children', children: r.strings() });
+      const op = ops[out.length];
+      out.push({ kind: 'children', children: op?.kind === 'children' && op.asPaths ? r.pathsUnder(op.path) : r.strings() });
     } else if (type === Op.error) {
       out.push({ kind: 'error', code: r.int() || err });
     } else {

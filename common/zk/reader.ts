@@ -46,8 +46,11 @@ export interface ZkWatchReader extends ZkReader {
   existsW(path: string, onEvent: WatchCallback): Promise<boolean>;
 }
 
-/** One read inside a batch; a batch may mix both kinds. */
-export type BatchRead = { readonly kind: 'data'; readonly path: string } | { readonly kind: 'children'; readonly path: string };
+/**
+ * One read inside a batch; a batch may mix both kinds. `asPaths`: the children come back as their full
+ * paths instead of their names (what a walk needs, without a string per name).
+ */
+export type BatchRead = { readonly kind: 'data'; readonly path: string } | { readonly kind: 'children'; readonly path: string; readonly asPaths?: boolean };
 
 /** A batch read's outcome per op: null when the node does not exist; any other failure is a ZkError. */
 export type BatchResult = ZkNode | string[] | null | ZkError;

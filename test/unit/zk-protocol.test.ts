@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { toZkError, zkCodeOf, ZkProtocolError } from '../../common/zk/errors.js';
 import { FrameReader } from '../../common/zk/frame-reader.js';
 import { JuteDecodeError, JuteReader, JuteWriter } from '../../common/zk/jute.js';
+import { childPath } from '../../common/paths.js';
 import { decodeConnect, decodeMultiRead, encodeConnect, encodeMultiRead, encodeRequest, Op, readStat } from '../../common/zk/protocol.js';
 
 /** The body of a frame (without its 4-byte length). */
@@ -87,6 +88,42 @@ describe('protocol records', () => {
     assert.deepEqual(res[2], { kind: 'error', code: -101 });
     assert.deepEqual(res[3]?.kind === 'data' && res[3].data.length, 0);
   });
+
+  test('multiRead reply: children as full paths for the ops that ask (asPaths), names for the others', () => {
+    const w = new JuteWriter();
+    w.int(Op.getChildren).bool(false).int(0).strings(['c1', 'c2']);
+    w.int(Op.getChildren).bool(false).int(0).strings(['c1']);
+    w.int(-1).bool(true).int(-1);
+    const res = decodeMultiRead(new JuteReader(body(w.frame())), [{ kind: 'children', path: '/p', asPaths: true }, { kind: 'children', path: '/q' }]);
+    assert.deepEqual(res, [{ kind: 'children', children: ['/p/c1', '/p/c2'] }, { kind: 'children', children: ['c1'] }]);
+  });
+});
+
+describe('pathsUnder: child names read as paths, the same strings as childPath(parent, name)', () => {
+  const long = `dubbo%3A%2F%2F10.0.0.1%3A20880%2F${'x'.repeat(3000)}`;
+  const cases: { name: string; parent: string; names: (string | Buffer | null)[] }[] = [
+    { name: 'ASCII names', parent: '/dubbo/svc/providers', names: ['a', 'dubbo%3A%2F%2F10.0.0.1%3A20880', ''] },
+    { name: 'under the root', parent: '/', names: ['dubbo', 'zookeeper'] },
+    { name: 'non-ASCII names and parent', parent: '/注册/服务', names: ['提供者', 'ü', 'plain'] },
+    { name: 'a name longer than the first scratch buffer, then a short one', parent: '/d', names: [long, 'b', long + 'y'] },
+    { name: 'invalid UTF-8 in a name decodes as the name alone would', parent: '/d', names: [Buffer.from([0x61, 0xc3, 0x28, 0xff]), 'ok'] },
+    { name: 'a null name reads as empty', parent: '/d', names: [null] },
+    { name: 'no children', parent: '/d', names: [] },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const w = new JuteWriter().int(c.names.length);
+      for (const n of c.names) {
+        if (n === null) w.int(-1);
+        else w.buffer(typeof n === 'string' ? Buffer.from(n) : n);
+      }
+      const frame = body(w.frame());
+      const names = new JuteReader(frame).strings();
+      const r = new JuteReader(frame);
+      assert.deepEqual(r.pathsUnder(c.parent), names.map((n) => childPath(c.parent, n)));
+      assert.equal(r.remaining, 0);
+    });
+  }
 });
 
 describe('FrameReader', () => {
