@@ -1,4 +1,3 @@
-import { isAscii } from 'node:buffer';
 /**
  * Jute, ZooKeeper's wire encoding: big-endian ints and longs, length-prefixed buffers and strings
  * (length -1 means null), vectors as a count followed by their items.
@@ -153,7 +152,6 @@ export class JuteReader {
     const out: string[] = [];
     if (n <= 0) return out;
     const prefix = Buffer.from(parent === '/' ? '/' : `${parent}/`);
-    const prefixAscii = isAscii(prefix);
     let scratch = Buffer.allocUnsafe(prefix.length + 1024);
     prefix.copy(scratch);
     for (let i = 0; i < n; i++) {
@@ -163,10 +161,8 @@ export class JuteReader {
         scratch = Buffer.allocUnsafe(prefix.length + len);
         prefix.copy(scratch);
       }
-      const name = this.buf.subarray(this.pos, this.pos + len);
-      name.copy(scratch, prefix.length);
-      // ASCII (most registry names) decodes as latin1: a copy, no UTF-8 decoding; the same string either way.
-      out.push(scratch.toString(prefixAscii && isAscii(name) ? 'latin1' : 'utf8', 0, prefix.length + len));
+      this.buf.copy(scratch, prefix.length, this.pos, this.pos + len);
+      out.push(scratch.toString('utf8', 0, prefix.length + len));
       this.pos += len;
     }
     return out;

@@ -132,7 +132,8 @@ export function decodeMultiRead(r: JuteReader, ops: readonly ReadOp[] = []): Rea
     const err = r.int();
     if (done) return out;
     if (type === Op.getData) {
-      const data = Buffer.from(r.buffer() ?? EMPTY);
+      const raw = r.buffer(); // a view into the reply: copied, unless empty (most registry nodes)
+      const data = raw === null || raw.length === 0 ? EMPTY : Buffer.from(raw);
       out.push({ kind: 'data', data, stat: readStat(r) });
     } else if (type === Op.getChildren) {
       const op = ops[out.length];
