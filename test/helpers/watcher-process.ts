@@ -25,9 +25,34 @@ export interface WatcherProcess {
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `zk2etcd sync` as a real child process and waits until its HTTP server answers. */
+/** The process could not bind its HTTP port: another process took it between `freePort()` and the bind. */
+const PORT_TAKEN = 'the address is already in use';
+
+/**
+ * Starts `zk2etcd sync` as a real child process and waits until its HTTP server answers.
+ * `freePort()` only finds a port that was free a moment ago; tests run in parallel, so another
+ * process can bind it first. That start is retried on a new port, never any other failure.
+ */
 export async function startWatcher(args: readonly string[], env: Record<string, string> = {}): Promise<WatcherProcess> {
-  const port = await freePort();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(await freePort(), args, env);
+    } catch (err) {
+      if (!(err instanceof EarlyExit) || !err.output.includes(PORT_TAKEN) || attempt === 5) throw err;
+    }
+  }
+}
+
+class EarlyExit extends Error {
+  constructor(
+    code: number | null,
+    readonly output: string,
+  ) {
+    super(`watcher exited early (${code}): ${output}`);
+  }
+}
+
+async function startOnce(port: number, args: readonly string[], env: Record<string, string>): Promise<WatcherProcess> {
   let out = '';
   const child = spawnClean(process.execPath, [CLI_BIN, 'sync', `--http-addr=127.0.0.1:${port}`, ...args], {
     env: {
@@ -46,7 +71,10 @@ export async function startWatcher(args: readonly string[], env: Record<string, 
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`watcher exited early (${child.exitCode}): ${out}`);
+    if (child.exitCode !== null) {
+      await exited; // the output is complete once the process is gone
+      throw new EarlyExit(child.exitCode, out);
+    }
     try {
       if ((await fetch(`${url}/healthz`)).ok) break;
     } catch {
