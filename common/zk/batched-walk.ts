@@ -3,7 +3,8 @@ import { isWalked } from '../paths.js';
 import { drain } from '../pool.js';
 import { withRetry } from '../retry.js';
 import { ZkReplyTooLargeError } from './connection.js';
-import type { BatchRead, ZkBatchReader, ZkNode } from './reader.js';
+import { BatchSizer, type PendingRead } from './batch-sizer.js';
+import type { BatchResults, ZkBatchReader, ZkNode } from './reader.js';
 import type { DesiredEntry } from '../plan/merge-sides.js';
 import { keepNode, type WalkOptions } from './walk.js';
 
@@ -13,62 +14,64 @@ const MAX_OPS = 100;
 /** Batches in flight at once: enough to keep the server busy while we decode. */
 const MAX_IN_FLIGHT = 8;
 
+/** What the replies weighed, per reader: a run walks many chunks, and each starts from what the others learned. */
+const sizers = new WeakMap<ZkBatchReader, BatchSizer>();
+
+function sizerOf(reader: ZkBatchReader): BatchSizer {
+  let sizer = sizers.get(reader);
+  if (sizer === undefined) sizers.set(reader, (sizer = new BatchSizer(reader.maxBatchReplyBytes * 0.5, MAX_OPS)));
+  return sizer;
+}
+
+/** Segments in the path ('/' is 0): depths mean the same level of the tree in every chunk's walk. */
+function depthOf(path: string): number {
+  if (path === '/') return 0;
+  let n = 0;
+  for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) n++;
+  return n;
+}
+
 /**
  * The walk of `walkNodes` over multiRead: getData for every node and getChildren for nodes that have
- * children, packed many to a request, several requests in flight. A batch whose reply would pass the
- * packet limit is split in halves. Same results and errors as the one-request-per-node walk.
+ * children, packed many to a request, several requests in flight. Batches are sized from the replies' sizes
+ * (`BatchSizer`) to stay under the packet limit; a batch refused as too large is batched again smaller.
+ * Same results and errors as the one-request-per-node walk.
  */
 export async function walkBatched(reader: ZkBatchReader, opts: WalkOptions): Promise<DesiredEntry[]> {
   const nodes: DesiredEntry[] = [];
   const roots = new Set(opts.prefixes);
-  const todo: BatchRead[] = opts.prefixes.map((path) => ({ kind: 'data', path }));
+  const todo: PendingRead[] = opts.prefixes.map((path) => ({ kind: 'data', path, depth: depthOf(path), kids: 0 }));
   const inFlightMax = Math.max(1, Math.min(MAX_IN_FLIGHT, Math.ceil(opts.concurrency / 8)));
   const retry = { ...RETRY, signal: opts.signal };
-  // Reply bytes per op seen so far, to size batches under the packet limit before a split is needed.
-  let bytesPerOp = 256;
+  const sizer = sizerOf(reader);
 
-  const onData = (path: string, node: ZkNode | null): void => {
-    if (keepNode(nodes, roots, opts, path, node)) todo.push({ kind: 'children', path, asPaths: true });
-  };
-  const onChildren = (children: string[] | null): void => {
-    for (const child of children ?? []) if (isWalked(child, opts.excludes)) todo.push({ kind: 'data', path: child });
-  };
-
-  const run = async (batch: BatchRead[]): Promise<void> => {
-    let results;
+  const run = async (batch: PendingRead[]): Promise<void> => {
+    let results: BatchResults;
     try {
       results = await withRetry(() => reader.readMany(batch), retry);
     } catch (err) {
       if (!(err instanceof ZkReplyTooLargeError) || batch.length < 2) throw err;
-      bytesPerOp = Math.max(bytesPerOp, err.bytes / batch.length);
-      const half = Math.ceil(batch.length / 2);
-      await Promise.all([run(batch.slice(0, half)), run(batch.slice(half))]);
+      sizer.refused(batch, err.bytes);
+      todo.push(...batch);
       return;
     }
-    let bytes = 0;
+    const sizes = results.opBytes;
     results.forEach((res, i) => {
-      const op = batch[i] as BatchRead;
+      const op = batch[i] as PendingRead;
       if (res instanceof ZkError) throw res;
       if (op.kind === 'data') {
         const node = res as ZkNode | null;
-        bytes += 120 + op.path.length + (node?.data.length ?? 0);
-        onData(op.path, node);
+        if (sizes) sizer.learnData(op.depth, sizes[i] as number);
+        if (keepNode(nodes, roots, opts, op.path, node)) todo.push({ kind: 'children', path: op.path, asPaths: true, depth: op.depth, kids: (node as ZkNode).numChildren });
       } else {
         const children = res as string[] | null; // full paths (asPaths)
-        bytes += 40 + (children?.reduce((n, s) => n + s.length - op.path.length + 3, 0) ?? 0);
-        onChildren(children);
+        if (sizes) sizer.learnList(op.depth, sizes[i] as number, children?.length ?? 0);
+        for (const child of children ?? []) if (isWalked(child, opts.excludes)) todo.push({ kind: 'data', path: child, depth: op.depth + 1, kids: 0 });
       }
     });
-    bytesPerOp = 0.8 * bytesPerOp + 0.2 * (bytes / batch.length);
   };
 
-  const limitBytes = reader.maxBatchReplyBytes;
-  const nextBatch = (): BatchRead[] | undefined => {
-    if (todo.length === 0) return undefined;
-    const size = Math.max(1, Math.min(MAX_OPS, Math.floor((limitBytes * 0.5) / bytesPerOp)));
-    return todo.splice(Math.max(0, todo.length - size));
-  };
-  await drain(nextBatch, run, inFlightMax, opts.signal, () => new AbortedError('walk aborted'));
+  await drain(() => sizer.take(todo), run, inFlightMax, opts.signal, () => new AbortedError('walk aborted'));
   opts.onProgress?.(nodes.length);
   return nodes;
 }

@@ -146,14 +146,15 @@ export async function connectZkFast(opts: FastZkOptions): Promise<FastZkConnecti
         if (err instanceof ZkProtocolError) throw toZkError(err, 'multi_read', ops[0]?.path ?? '/');
         throw err; // ZkReplyTooLargeError: the caller splits the batch
       }
-      const results: BatchResults = decodeMultiRead(reply.body, ops).map((res, i): BatchResult => {
+      const opBytes: number[] = [];
+      const results: BatchResults = decodeMultiRead(reply.body, ops, opBytes).map((res, i): BatchResult => {
         if (res.kind === 'data') return toNode(res.data, res.stat);
         if (res.kind === 'children') return res.children;
         if (res.code === Err.noNode) return null;
         const op = ops[i] as BatchRead;
         return toZkError(new ZkProtocolError(res.code, `ZooKeeper error ${res.code}`), op.kind === 'data' ? 'get' : 'children', op.path);
       });
-      return Object.assign(results, { zxid: reply.zxid });
+      return Object.assign(results, { zxid: reply.zxid, opBytes });
     },
     async watchTree(path: string): Promise<void> {
       await readOrAbsent('add_watch', path, null, () => conn.request(Op.addWatch, (w) => w.string(path).int(AddWatchMode.persistentRecursive)));

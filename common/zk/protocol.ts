@@ -123,10 +123,11 @@ export type ReadResult =
   | { readonly kind: 'children'; readonly children: string[] }
   | { readonly kind: 'error'; readonly code: number };
 
-/** A multiRead reply: one result per op, in order; an op's error does not fail the others. `ops`: the request's, for `asPaths`. */
-export function decodeMultiRead(r: JuteReader, ops: readonly ReadOp[] = []): ReadResult[] {
+/** A multiRead reply: one result per op, in order; an op's error does not fail the others. `ops`: the request's, for `asPaths`; `sizes` gets each result's bytes on the wire. */
+export function decodeMultiRead(r: JuteReader, ops: readonly ReadOp[] = [], sizes?: number[]): ReadResult[] {
   const out: ReadResult[] = [];
   for (;;) {
+    const start = r.pos;
     const type = r.int();
     const done = r.bool();
     const err = r.int();
@@ -143,6 +144,7 @@ export function decodeMultiRead(r: JuteReader, ops: readonly ReadOp[] = []): Rea
     } else {
       throw new Error(`unexpected op type ${type} in a multiRead reply`);
     }
+    sizes?.push(r.pos - start);
   }
 }
 

@@ -57,9 +57,10 @@ export type BatchResult = ZkNode | string[] | null | ZkError;
 
 /**
  * A batch's results, one per op, in order. `zxid`: the server's last committed transaction when it read
- * them (from the reply header), so a null there means "absent as of that zxid".
+ * them (from the reply header), so a null there means "absent as of that zxid". `opBytes`: each result's
+ * size on the wire, for sizing later batches under the packet limit.
  */
-export type BatchResults = BatchResult[] & { readonly zxid?: number };
+export type BatchResults = BatchResult[] & { readonly zxid?: number; readonly opBytes?: readonly number[] };
 
 /** ZooKeeper 3.6+ over the protocol client: many reads in one request (multiRead). */
 export interface ZkBatchReader extends ZkReader {

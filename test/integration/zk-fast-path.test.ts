@@ -107,6 +107,7 @@ describe('ZooKeeper fast path (protocol client) against the real server', () => 
   const big = `${root}/big`;
   const bigPaths = [0, 1, 2, 3, 4].map((i) => `${big}/v${i}`);
   const wide = `${root}/wide`;
+  const cjk = `${root}/cjk`;
   const ephemeral = `${root}/misc/ephemeral`;
   const binaryValues: [string, Buffer][] = [
     [`${root}/misc/nul`, Buffer.from([0, 0, 0x61, 0, 0])],
@@ -136,6 +137,12 @@ describe('ZooKeeper fast path (protocol client) against the real server', () => 
       deep += `/d${i} %2F x`;
     }
     nodes.push([wide, Buffer.alloc(0)]);
+    // 40 lists of 40 names of 200 CJK characters: 600 bytes each in UTF-8 (a reply of ~24 KB per list), 200 in UTF-16.
+    nodes.push([cjk, Buffer.alloc(0)]);
+    for (let i = 0; i < 40; i++) {
+      nodes.push([`${cjk}/服务${i}`, Buffer.alloc(0)]);
+      for (let j = 0; j < 40; j++) nodes.push([`${cjk}/服务${i}/${String(j).padStart(2, '0')}${'消费者提供者'.repeat(33)}`, Buffer.from(`${i}.${j}`)]);
+    }
     // 20,000 names of 61 characters: the child list alone (about 1.3 MB) is past 1 MiB.
     for (let i = 0; i < 20_000; i++) nodes.push([`${wide}/${String(i).padStart(6, '0')}-${'n'.repeat(54)}`, Buffer.alloc(0)]);
     await zk.createAll(nodes, 400);
@@ -503,6 +510,35 @@ describe('ZooKeeper fast path (protocol client) against the real server', () => 
       try {
         assertSameTree(subtree(expected, big), await walk(tight, [big]), 'walk of the 900 KB values (256 KB limit)');
         assertSameTree(subtree(expected, `${root}/misc`), await walk(tight, [`${root}/misc`]), 'small values under a 256 KB limit');
+      } finally {
+        tight.close();
+      }
+    });
+
+    test('batches are sized by the reply sizes on the wire: lists of CJK names (3 bytes a character) are not sent as oversized batches again and again', async () => {
+      const tight = await fast({ maxBatchReplyBytes: 96 * KB });
+      let refused = 0;
+      let batches = 0;
+      const counting: ZkBatchReader = {
+        batchReads: true,
+        maxBatchReplyBytes: tight.maxBatchReplyBytes,
+        get: (path) => tight.get(path),
+        children: (path) => tight.children(path),
+        readMany: async (ops) => {
+          batches++;
+          try {
+            return await tight.readMany(ops);
+          } catch (err) {
+            if (err instanceof ZkReplyTooLargeError) refused++;
+            throw err;
+          }
+        },
+      };
+      try {
+        assertSameTree(subtree(expected, cjk), await walk(counting, [cjk]), 'walk of the CJK names');
+        // A list is ~24 KB, a third of that counted in characters: sized by characters, three or four lists
+        // go in a batch meant to stay under half the limit, and such batches are refused throughout the walk.
+        assert.ok(refused <= 2, `${refused} of ${batches} batches refused for their size`);
       } finally {
         tight.close();
       }

@@ -81,8 +81,13 @@ describe('protocol records', () => {
     w.int(Op.getData).bool(false).int(0).buffer(null);
     writeStat(w);
     w.int(-1).bool(true).int(-1);
-    const res = decodeMultiRead(new JuteReader(body(w.frame())));
+    const reply = body(w.frame());
+    const sizes: number[] = [];
+    const res = decodeMultiRead(new JuteReader(reply), [], sizes);
     assert.equal(res.length, 4);
+    // Each result's bytes: its 9-byte header; data 4 + 2 + a 68-byte stat; two names of 4 + 2; the error's code; null data.
+    assert.deepEqual(sizes, [9 + 6 + 68, 9 + 4 + 2 * 6, 9 + 4, 9 + 4 + 68]);
+    assert.equal(sizes.reduce((a, b) => a + b, 0) + 9, reply.length, 'with the closing header: the whole reply');
     assert.deepEqual(res[0]?.kind === 'data' && [...res[0].data], [0, 1]);
     assert.deepEqual(res[1], { kind: 'children', children: ['c1', 'c2'] });
     assert.deepEqual(res[2], { kind: 'error', code: -101 });
