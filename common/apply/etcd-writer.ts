@@ -121,10 +121,9 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
           }
           if (found.length > 0) {
             const ours = await ownership.settleFound(marks, new Map(found.map((f) => [f.op.key, f.revision])));
-            for (const { op, revision } of found) {
-              if (ours.has(op.key)) await settle([op], revision, trace, marks, false);
-              else skippedHere.push(op);
-            }
+            // Ours: another write of this instance committed these bytes and counted them; not applied here.
+            for (const { op } of found) if (!ours.has(op.key)) skippedHere.push(op);
+            if (ours.size > 0) logger.debug({ keys: [...ours].slice(0, 5), count: ours.size, trace }, 'already written and recorded by another write of this instance');
           }
           if (skippedHere.length > 0) {
             skippedKeys.push(...skippedHere.map((op) => op.key));
@@ -162,12 +161,12 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
         if (settled > 0) logger.info({ settled }, 'recorded the revisions of writes a crash left pending');
       }
 
-      /** Counts and logs writes done at `revision`, recording puts' revisions unless already recorded. */
-      async function settle(done: readonly TxnOp[], revision: string, trace: string, marks: PendingMarks, record = true): Promise<void> {
+      /** Counts and logs writes done at `revision`, recording the puts' revisions. */
+      async function settle(done: readonly TxnOp[], revision: string, trace: string, marks: PendingMarks): Promise<void> {
         const putKeys = done.filter((op) => op.type === 'put').map((op) => op.key);
         const delKeys = done.filter((op) => op.type === 'delete').map((op) => op.key);
         if (putKeys.length > 0) deps.failpoint?.('after-put-commit');
-        if (putKeys.length > 0 && record) {
+        if (putKeys.length > 0) {
           const writes = new Map(done.flatMap((op) => (op.type === 'put' ? [[op.key, 'modRevision' in op.expect ? op.expect.modRevision : null] as const] : [])));
           const lost = await ownership.recordRevision(marks, writes, revision);
           if (lost > 0) {

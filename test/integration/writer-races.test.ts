@@ -38,6 +38,12 @@ describe('etcd writer: a failed condition and who wrote the bytes found', () => 
   /** Another writer's put of the ZooKeeper bytes; its revision. */
   const theirPut = async (key: string): Promise<string> => String((await etcd.put(key).value('zk bytes').exec()).header.revision);
 
+  /** What `metrics` counted: puts and deletes applied and fixed, and conflicts. */
+  async function counted(metrics: ReturnType<typeof createMetrics>): Promise<{ applied: number; fixed: number; conflicts: number }> {
+    const sum = async (c: { get(): Promise<{ values: { value: number }[] }> }): Promise<number> => (await c.get()).values.reduce((n, v) => n + v.value, 0);
+    return { applied: await sum(metrics.applied), fixed: await sum(metrics.fixed), conflicts: await sum(metrics.conflicts) };
+  }
+
   /** A store whose first commit runs `before`, then the real commit, then `afterCommit`. */
   function storeWith(hooks: { before?: () => Promise<void>; afterCommit?: () => never }): EtcdStore {
     let first = true;
@@ -95,9 +101,12 @@ describe('etcd writer: a failed condition and who wrote the bytes found', () => 
     // The watcher's event applied and recorded the key after its full reconcile planned it as missing.
     const rev = String((await etcd.put(key).value('zk bytes').exec()).header.revision);
     await redis.hset(hash, key, rev);
-    const writer = writerOver(real);
+    const metrics = createMetrics();
+    const writer = etcdWriter({ etcd: real, ownership: store, metrics, logger: silentLogger() });
     const result = await writer.write({ ...EMPTY, missing: [{ key, value: Buffer.from('zk bytes'), expect: { absent: true } }] });
-    assert.equal(result.skipped, 0);
+    // The other write committed and counted the put: not counted again here, nor skipped.
+    assert.deepEqual(result, { put: 0, delete: 0, skipped: 0, skippedKeys: [] });
+    assert.deepEqual(await counted(metrics), { applied: 0, fixed: 0, conflicts: 0 });
     assert.equal(await redis.hget(hash, key), rev);
   });
 
