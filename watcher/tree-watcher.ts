@@ -39,7 +39,6 @@ export class TreeWatcher {
   private readonly running = new Map<string, boolean>(); // `${kind}:${path}` -> rerun requested
   private readonly limit: <T>(fn: () => Promise<T>) => Promise<T>;
   private stopped = false;
-  private watches = 0;
 
   constructor(
     private readonly zk: ZkWatchReader,
@@ -61,9 +60,9 @@ export class TreeWatcher {
     return this.nodes.size;
   }
 
-  /** Armed one-shot watches (data + child), for the metrics. */
+  /** Armed one-shot watches, for the metrics: the session's count, which no interleaving of reads and events can skew. */
   get watchCount(): number {
-    return this.watches;
+    return this.zk.armedWatches;
   }
 
   /** Paths currently mirrored (for tests and the post-recovery comparison). */
@@ -87,7 +86,6 @@ export class TreeWatcher {
       this.forgetName(path);
       return;
     }
-    this.watches++;
     const entry: MirrorNode = { mzxid: node.mzxid, children: [], skipped: this.opts.skipEphemeral && node.ephemeral };
     this.nodes.set(path, entry);
     if (!entry.skipped) this.opts.onChange(path, node.data, node.mzxid);
@@ -99,7 +97,6 @@ export class TreeWatcher {
       if (this.opts.prefixes.includes(path)) await this.loadRoot(path);
       return;
     }
-    this.watches++;
     entry.children = this.synced(path, names);
     await Promise.all(entry.children.map((name) => this.load(childPath(path, name))));
   }
@@ -111,7 +108,6 @@ export class TreeWatcher {
   /** A watch fired: refresh that kind for that path, coalescing repeats while one runs. */
   private event(kind: Kind, path: string): void {
     if (this.stopped) return;
-    this.watches = Math.max(0, this.watches - 1);
     const id = `${kind}:${path}`;
     if (this.running.has(id)) {
       this.running.set(id, true);
@@ -141,7 +137,6 @@ export class TreeWatcher {
       if (this.opts.prefixes.includes(path)) await this.loadRoot(path);
       return;
     }
-    this.watches++;
     // A node deleted and re-created may be ephemeral now, or no longer.
     const skipped = this.opts.skipEphemeral && node.ephemeral;
     if (node.mzxid !== entry.mzxid || skipped !== entry.skipped) {
@@ -166,7 +161,6 @@ export class TreeWatcher {
       if (this.opts.prefixes.includes(path)) await this.loadRoot(path);
       return;
     }
-    this.watches++;
     const now = this.synced(path, names);
     const before = new Set(entry.children);
     const after = new Set(now);

@@ -130,6 +130,9 @@ export async function connectZk(opts: ZkConnectOptions): Promise<ZkConnection> {
   const watches = new WatchRegistry();
   for (const event of ['created', 'deleted', 'changed', 'child'] as const) zk.on(event, (_handle, path) => watches.fire(event, path));
   return {
+    get armedWatches() {
+      return watches.armed;
+    },
     get: (path) => readOrAbsent('get', path, null, async () => toNode(...(await zk.get(path, false)))),
     children: (path) => readOrAbsent('children', path, null, () => zk.get_children(path, false)),
     getW: (path, cb) =>

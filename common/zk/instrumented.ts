@@ -14,6 +14,9 @@ const observer = (metrics: Metrics): Observe => (op, fn) => observe(metrics.zkOp
 export function instrumentZkSession<T extends ZkWatchReader & { close(): void }>(session: T, metrics: Metrics): ZkWatchReader & { close(): void } {
   const o = observer(metrics);
   return {
+    get armedWatches() {
+      return session.armedWatches;
+    },
     get: (path) => o('get', () => session.get(path)),
     children: (path) => o('children', () => session.children(path)),
     getW: (path, cb) => o('get', () => session.getW(path, cb)),

@@ -44,6 +44,8 @@ export interface ZkWatchReader extends ZkReader {
   childrenW(path: string, onEvent: WatchCallback): Promise<string[] | null>;
   /** exists with a watch that fires when the node is created, changed or deleted. */
   existsW(path: string, onEvent: WatchCallback): Promise<boolean>;
+  /** Watches armed by these calls and not yet fired, as the server counts them (one per path and table). */
+  readonly armedWatches: number;
 }
 
 /**

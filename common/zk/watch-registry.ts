@@ -41,6 +41,13 @@ export class WatchRegistry {
     for (const cb of due) cb();
   }
 
+  /** Watches the server holds for these callbacks: data and exists watches share its table (one per path), child watches another. */
+  get armed(): number {
+    let shared = this.byKind.data.size;
+    for (const path of this.byKind.exists.keys()) if (!this.byKind.data.has(path)) shared++;
+    return shared + this.byKind.child.size;
+  }
+
   /** Callbacks waiting (for tests and leak checks). */
   get size(): number {
     let n = 0;

@@ -33,14 +33,22 @@ export class MemZk {
     this.nodes.set('/', { data: Buffer.alloc(0), ephemeral: false, mzxid: 0, children: new Set() });
   }
 
-  readonly reader: ZkWatchReader = {
-    get: async (path) => this.read('get', path, () => this.stat(path), null),
-    children: async (path) => this.read('children', path, () => this.childList(path), null),
-    // A read of an absent node leaves no data or child watch; an exists watch is left either way.
-    getW: async (path, cb) => this.read('get', path, () => this.stat(path), { map: this.dataWatches, cb, ifAbsent: false }),
-    childrenW: async (path, cb) => this.read('children', path, () => this.childList(path), { map: this.childWatches, cb, ifAbsent: false }),
-    existsW: async (path, cb) => this.read('exists', path, () => this.nodes.has(path), { map: this.existsWatches, cb, ifAbsent: true }),
-  };
+  readonly reader: ZkWatchReader = this.sessionReader();
+
+  private sessionReader(): ZkWatchReader {
+    const zk = this;
+    return {
+      get armedWatches() {
+        return zk.armedWatches;
+      },
+      get: async (path) => zk.read('get', path, () => zk.stat(path), null),
+      children: async (path) => zk.read('children', path, () => zk.childList(path), null),
+      // A read of an absent node leaves no data or child watch; an exists watch is left either way.
+      getW: async (path, cb) => zk.read('get', path, () => zk.stat(path), { map: zk.dataWatches, cb, ifAbsent: false }),
+      childrenW: async (path, cb) => zk.read('children', path, () => zk.childList(path), { map: zk.childWatches, cb, ifAbsent: false }),
+      existsW: async (path, cb) => zk.read('exists', path, () => zk.nodes.has(path), { map: zk.existsWatches, cb, ifAbsent: true }),
+    };
+  }
 
   create(path: string, data = '', ephemeral = false): void {
     const { parent, name } = splitPath(path);
@@ -86,6 +94,12 @@ export class MemZk {
 
   childrenOf(path: string): string[] {
     return [...(this.nodes.get(path)?.children ?? [])];
+  }
+
+  /** Watches the server holds for the session: data and exists watches share a table (one per path), child watches another. */
+  get armedWatches(): number {
+    const dataTable = new Set([...this.dataWatches.keys(), ...this.existsWatches.keys()]);
+    return dataTable.size + this.childWatches.size;
   }
 
   /** Replies and events not yet delivered. */

@@ -98,6 +98,8 @@ function watched(zk: MemZk, root: string, skipEphemeral = false) {
     const got = new Map([...reported].filter((e): e is [string, string] => e[1] !== null));
     assert.deepEqual(got, want, 'reported state = the tree');
     assert.deepEqual([...watcher.paths()].sort(), [...zk.tree(root).keys()].sort(), 'every node mirrored');
+    // One data and one child watch per node, none left on a node gone (the root's exists watch shares its data watch's table).
+    assert.equal(zk.armedWatches, 2 * zk.tree(root).size, 'watches armed');
   };
   /** Loads the tree: its reads are answered as settle() delivers them. */
   const start = async (): Promise<void> => {

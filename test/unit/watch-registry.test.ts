@@ -50,4 +50,24 @@ describe('WatchRegistry', () => {
     reg.fire('child', '/a');
     assert.deepEqual(seen, [1, 2, 3]);
   });
+
+  describe('armed: the watches the server holds (data and exists share a table, one per path; child watches another)', () => {
+    const cases: { name: string; arm: [WatchKind, string][]; fire?: [WatchEvent, string]; expected: number }[] = [
+      { name: 'nothing armed', arm: [], expected: 0 },
+      { name: 'a data and a child watch on one node', arm: [['data', '/a'], ['child', '/a']], expected: 2 },
+      { name: 'a prefix root: exists, data and child watches', arm: [['exists', '/r'], ['data', '/r'], ['child', '/r']], expected: 2 },
+      { name: 'an exists watch on an absent node', arm: [['exists', '/gone']], expected: 1 },
+      { name: 'the same watch armed twice (a re-read before it fired): still one', arm: [['data', '/a'], ['data', '/a']], expected: 1 },
+      { name: 'a node deleted: its watches are gone', arm: [['data', '/a'], ['child', '/a'], ['data', '/b']], fire: ['deleted', '/a'], expected: 1 },
+      { name: 'a data change: the child watch stays', arm: [['data', '/a'], ['child', '/a']], fire: ['changed', '/a'], expected: 1 },
+    ];
+    for (const c of cases) {
+      test(c.name, () => {
+        const reg = new WatchRegistry();
+        for (const [kind, path] of c.arm) reg.arm(kind, path, () => undefined);
+        if (c.fire) reg.fire(...c.fire);
+        assert.equal(reg.armed, c.expected);
+      });
+    }
+  });
 });
