@@ -21,9 +21,9 @@ export function inKeyOrder<T extends Keyed>(list: readonly T[]): readonly T[] {
   let ordered = true;
   for (let i = 1; i < list.length && ordered; i++) ordered = (list[i - 1] as T).key < (list[i] as T).key;
   if (ordered) return list;
-  const sorted = list.map((entry, i) => ({ entry, i })).sort((a, b) => byKey(a.entry, b.entry) || a.i - b.i);
+  const sorted = [...list].sort(byKey); // stable: of equal keys the last stays last
   const out: T[] = [];
-  for (const { entry } of sorted) {
+  for (const entry of sorted) {
     if (out.length > 0 && (out[out.length - 1] as T).key === entry.key) out[out.length - 1] = entry;
     else out.push(entry);
   }
