@@ -119,6 +119,7 @@ describe('cutBlock: chunks partition the prefix block and never split a subtree'
 });
 
 describe('SeenKeys: which side a key was seen on, by hash', () => {
+  // A hash with too few effective bits (a word-at-a-time hash without rotations) merged 11 of these keys.
   test('100,000 long similar keys: each reports exactly the sides it was marked with', () => {
     const seen = new SeenKeys();
     const key = (i: number) => `/dubbo/org.apache.dubbo.Service${i % 100}/providers/dubbo%3A%2F%2F10.0.${i >> 8}.${i & 255}%3A20880%2F${'x'.repeat(400)}`;
@@ -130,4 +131,20 @@ describe('SeenKeys: which side a key was seen on, by hash', () => {
       assert.deepEqual(seen.sidesOf(key(i)), want, key(i));
     }
   });
+
+  const distinct: { name: string; keys: string[] }[] = [
+    { name: 'keys that differ only by trailing NUL bytes (the last word is padded with zeros)', keys: ['', '\0', 'a', 'a\0', 'a\0\0', 'a\0\0\0', 'a\0\0\0\0', 'abcd', 'abcd\0'] },
+    { name: 'non-ASCII keys, one character apart', keys: ['/注册/服务', '/注册/服勿', '/k/\u{1f600}', '/k/\u{1f601}', '/k/\u00e9', '/k/e\u0301'] },
+    { name: 'keys longer than the first scratch buffer (60 KB in UTF-8), one character apart, then a short one', keys: [`/${'服'.repeat(20_000)}a`, `/${'服'.repeat(20_000)}b`, '/short'] },
+    { name: 'the same words in another order', keys: ['/aaaabbbb', '/bbbbaaaa', '/aaaaaaaa', '/bbbbbbbb'] },
+  ];
+  for (const c of distinct) {
+    test(`distinct sides for ${c.name}`, () => {
+      const seen = new SeenKeys();
+      c.keys.forEach((k, i) => seen.mark(k, i % 2 === 0, i % 2 === 1));
+      assert.equal(seen.size, c.keys.length, 'one entry per key');
+      c.keys.forEach((k, i) => assert.deepEqual(seen.sidesOf(k), { inEtcd: i % 2 === 0, inZk: i % 2 === 1 }, JSON.stringify(k.slice(0, 20))));
+      assert.deepEqual(new SeenKeys().sidesOf(c.keys[0] as string), { inEtcd: false, inZk: false }, 'an unmarked key: neither side');
+    });
+  }
 });
