@@ -5,13 +5,24 @@ import { CLI_BIN, servers } from './services.js';
 import { spawnClean } from './spawn-clean.js';
 
 
+/**
+ * A port nothing listens on now, for a server a test starts. Drawn at random below Linux's ephemeral range
+ * (32768 and up), where the kernel never puts the local end of an outgoing connection: a port from
+ * `listen(0)` is ephemeral, and one of the thousands of connections the tests open could take it between
+ * this check and the server's bind (it happened in CI).
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  for (;;) {
+    const port = 10_000 + Math.floor(Math.random() * 20_000);
+    if (await bindable(port)) return port;
+  }
+}
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
 }
 
@@ -30,8 +41,8 @@ const PORT_TAKEN = 'the address is already in use';
 
 /**
  * Starts `zk2etcd sync` as a real child process and waits until its HTTP server answers.
- * `freePort()` only finds a port that was free a moment ago; tests run in parallel, so another
- * process can bind it first. That start is retried on a new port, never any other failure.
+ * `freePort()` only finds a port that was free a moment ago; tests run in parallel, so another test's
+ * server could bind it first. That start is retried on a new port, never any other failure.
  */
 export async function startWatcher(args: readonly string[], env: Record<string, string> = {}): Promise<WatcherProcess> {
   for (let attempt = 1; ; attempt++) {
