@@ -34,12 +34,12 @@ export class BatchSizer {
     return LIST_OVERHEAD + op.kids * (this.nameBytes[op.depth] ?? UNKNOWN_NAME);
   }
 
-  /** Removes the next batch from the end of `todo`: as many reads as the budget holds, at least one. */
-  take(todo: PendingRead[]): PendingRead[] | undefined {
+  /** Removes the next batch from the end of `todo`: as many reads as the budget holds (at most `maxOps`), at least one. */
+  take(todo: PendingRead[], maxOps = this.maxOps): PendingRead[] | undefined {
     if (todo.length === 0) return undefined;
     let n = 0;
     let bytes = 0;
-    for (let i = todo.length - 1; i >= 0 && n < this.maxOps; i--) {
+    for (let i = todo.length - 1; i >= 0 && n < maxOps; i--) {
       const cost = this.predict(todo[i] as PendingRead);
       if (n > 0 && bytes + cost > this.budgetBytes) break;
       bytes += cost;
@@ -48,14 +48,26 @@ export class BatchSizer {
     return todo.splice(todo.length - n);
   }
 
-  /** A node's data came back in `bytes`. */
-  learnData(depth: number, bytes: number): void {
-    learn(this.dataBytes, depth, bytes);
-  }
-
-  /** A child list of `count` names came back in `bytes`. */
-  learnList(depth: number, bytes: number, count: number): void {
-    if (count > 0) learn(this.nameBytes, depth, (bytes - LIST_OVERHEAD) / count);
+  /**
+   * A batch came back: `bytes[i]` is result i's size on the wire, `names[i]` the names of a child list.
+   * Learned once per depth and kind, from the batch's mean: a batch of many small results moves an
+   * estimate no more than one result would, so it does not wipe out what a refusal taught.
+   */
+  learn(batch: readonly PendingRead[], bytes: readonly number[], names: readonly number[]): void {
+    const data = new Map<number, { bytes: number; ops: number }>();
+    const lists = new Map<number, { bytes: number; names: number }>();
+    batch.forEach((op, i) => {
+      const b = bytes[i] as number;
+      if (op.kind === 'data') {
+        const d = data.get(op.depth) ?? { bytes: 0, ops: 0 };
+        data.set(op.depth, { bytes: d.bytes + b, ops: d.ops + 1 });
+      } else {
+        const l = lists.get(op.depth) ?? { bytes: 0, names: 0 };
+        lists.set(op.depth, { bytes: l.bytes + b - LIST_OVERHEAD, names: l.names + (names[i] as number) });
+      }
+    });
+    for (const [depth, d] of data) learn(this.dataBytes, depth, d.bytes / d.ops);
+    for (const [depth, l] of lists) if (l.names > 0) learn(this.nameBytes, depth, l.bytes / l.names);
   }
 
   /** `batch`'s reply was `replyBytes`, over the limit: every estimate it used grows by the factor that predicts that size. */

@@ -51,24 +51,30 @@ export async function walkBatched(reader: ZkBatchReader, opts: WalkOptions): Pro
       results = await withRetry(() => reader.readMany(batch), retry);
     } catch (err) {
       if (!(err instanceof ZkReplyTooLargeError) || batch.length < 2) throw err;
+      // Batched again at once, with the grown estimates and at most half as many reads each: back in the
+      // queue, the next batch could be taken after other replies had pulled the estimates down again.
       sizer.refused(batch, err.bytes);
-      todo.push(...batch);
+      const half = Math.ceil(batch.length / 2);
+      const parts: PendingRead[][] = [];
+      for (let part = sizer.take(batch, half); part; part = sizer.take(batch, half)) parts.push(part);
+      await Promise.all(parts.map(run));
       return;
     }
-    const sizes = results.opBytes;
+    const names: number[] = [];
     results.forEach((res, i) => {
       const op = batch[i] as PendingRead;
       if (res instanceof ZkError) throw res;
       if (op.kind === 'data') {
         const node = res as ZkNode | null;
-        if (sizes) sizer.learnData(op.depth, sizes[i] as number);
+        names.push(0);
         if (keepNode(nodes, roots, opts, op.path, node)) todo.push({ kind: 'children', path: op.path, asPaths: true, depth: op.depth, kids: (node as ZkNode).numChildren });
       } else {
         const children = res as string[] | null; // full paths (asPaths)
-        if (sizes) sizer.learnList(op.depth, sizes[i] as number, children?.length ?? 0);
+        names.push(children?.length ?? 0);
         for (const child of children ?? []) if (isWalked(child, opts.excludes)) todo.push({ kind: 'data', path: child, depth: op.depth + 1, kids: 0 });
       }
     });
+    if (results.opBytes) sizer.learn(batch, results.opBytes, names);
   };
 
   await drain(() => sizer.take(todo), run, inFlightMax, opts.signal, () => new AbortedError('walk aborted'));
