@@ -117,6 +117,8 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
             if (conditionHolds(op, state)) retry.push(op);
             else if (!foundDone(op, state)) skippedHere.push(op);
             else if (op.type === 'put' && !outcomeUnknown) found.push({ op, revision: (state as EtcdEntry).modRevision });
+            // Gone, and our delete did not commit: another writer deleted it (and counts it). Its record goes.
+            else if (op.type === 'delete' && !outcomeUnknown) await forgetDeleted([op]);
             else await settle([op], state?.modRevision ?? '', trace, marks);
           }
           if (found.length > 0) {
@@ -161,6 +163,11 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
         if (settled > 0) logger.info({ settled }, 'recorded the revisions of writes a crash left pending');
       }
 
+      /** Forgets the records of deleted keys, each only if it still holds the revision the delete expected. */
+      async function forgetDeleted(done: readonly TxnOp[]): Promise<void> {
+        await ownership.forget(new Map(done.flatMap((op) => (op.type === 'delete' && 'modRevision' in op.expect ? [[op.key, op.expect.modRevision] as const] : []))));
+      }
+
       /** Counts and logs writes done at `revision`, recording the puts' revisions. */
       async function settle(done: readonly TxnOp[], revision: string, trace: string, marks: PendingMarks): Promise<void> {
         const putKeys = done.filter((op) => op.type === 'put').map((op) => op.key);
@@ -177,7 +184,7 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
           }
         }
         if (delKeys.length > 0) deps.failpoint?.('after-delete-commit');
-        if (delKeys.length > 0) await ownership.forget(new Map(done.flatMap((op) => (op.type === 'delete' && 'modRevision' in op.expect ? [[op.key, op.expect.modRevision] as const] : []))));
+        if (delKeys.length > 0) await forgetDeleted(done);
         put += putKeys.length;
         del += delKeys.length;
         metrics.applied.inc({ type: 'put' }, putKeys.length);

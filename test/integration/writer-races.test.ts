@@ -144,13 +144,29 @@ describe('etcd writer: a failed condition and who wrote the bytes found', () => 
     assert.notEqual(rev, theirs);
   });
 
-  test('a delete finding the key already gone: done, its record forgotten', async () => {
+  test('a delete finding the key already gone: done, its record forgotten, not counted (another writer deleted it)', async () => {
     const key = `${root}/gone`;
     const rev = String((await etcd.put(key).value('v').exec()).header.revision);
     await redis.hset(hash, key, rev);
-    const writer = writerOver(storeWith({ before: async () => void (await etcd.delete().key(key)) }));
+    const metrics = createMetrics();
+    const writer = etcdWriter({ etcd: storeWith({ before: async () => void (await etcd.delete().key(key)) }), ownership: store, metrics, logger: silentLogger() });
     const result = await writer.write({ ...EMPTY, extra: [{ key, modRevision: rev }] });
-    assert.equal(result.skipped, 0);
+    assert.deepEqual(result, { put: 0, delete: 0, skipped: 0, skippedKeys: [] });
+    assert.deepEqual(await counted(metrics), { applied: 0, fixed: 0, conflicts: 0 });
     assert.equal(await redis.hget(hash, key), null);
+  });
+
+  test('a delete whose first attempt failed with an error and found the key gone: counted (that attempt may have deleted it)', async () => {
+    const key = `${root}/gone-unknown`;
+    const rev = String((await etcd.put(key).value('v').exec()).header.revision);
+    await redis.hset(hash, key, rev);
+    const lost = new EtcdError('txn', 'deadline exceeded (test: committed, reply lost)', true, 'deadline_exceeded');
+    const metrics = createMetrics();
+    const writer = etcdWriter({ etcd: storeWith({ afterCommit: () => { throw lost; } }), ownership: store, metrics, logger: silentLogger() });
+    const result = await writer.write({ ...EMPTY, extra: [{ key, modRevision: rev }] });
+    assert.deepEqual(result, { put: 0, delete: 1, skipped: 0, skippedKeys: [] });
+    assert.deepEqual(await counted(metrics), { applied: 1, fixed: 1, conflicts: 0 });
+    assert.equal(await redis.hget(hash, key), null);
+    assert.equal((await etcd.get(key).exec()).kvs.length, 0);
   });
 });
