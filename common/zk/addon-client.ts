@@ -129,6 +129,7 @@ export async function connectZk(opts: ZkConnectOptions): Promise<ZkConnection> {
   // a get or child read of an absent node neither; an exists read always does.
   const watches = new WatchRegistry();
   for (const event of ['created', 'deleted', 'changed', 'child'] as const) zk.on(event, (_handle, path) => watches.fire(event, path));
+  zk.on('close', () => watches.clear()); // expired or closed: zk2etcd_watches drops to 0 until a new session loads
   return {
     get armedWatches() {
       return watches.armed;

@@ -41,6 +41,11 @@ export class WatchRegistry {
     for (const cb of due) cb();
   }
 
+  /** The session ended: the server dropped its watches, and none of these callbacks will fire. */
+  clear(): void {
+    for (const map of Object.values(this.byKind)) map.clear();
+  }
+
   /** Watches the server holds for these callbacks: data and exists watches share its table (one per path), child watches another. */
   get armed(): number {
     let shared = this.byKind.data.size;

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { silentLogger } from '../../common/logger.js';
+import { connectZk } from '../../common/zk/addon-client.js';
 import { dubboTree } from '../helpers/dubbo.js';
 import { assertMirrored, cleanupRoot, freshName, servers, testEtcd, testRedis, testZk, zkDump } from '../helpers/services.js';
 import type { TestZk } from '../helpers/services.js';
@@ -47,6 +49,20 @@ describe('zk2etcd_watches on the addon path', () => {
   after(async () => {
     await watcher?.stop();
     await cleanupRoot({ zk, etcd, redis, root, instance: name });
+  });
+
+  test('the addon session counts the watches its reads armed, and none once it is closed', async () => {
+    const conn = await connectZk({ servers: [servers.zk], sessionTimeoutMs: 10_000, auth: null, logger: silentLogger() });
+    try {
+      await conn.getW(root, () => undefined);
+      await conn.childrenW(root, () => undefined);
+      await conn.existsW(root, () => undefined); // the data table holds one watch per path
+      await conn.getW(`${root}/absent`, () => undefined); // none set on an absent node
+      assert.equal(conn.armedWatches, 2);
+    } finally {
+      conn.close();
+    }
+    assert.equal(conn.armedWatches, 0);
   });
 
   test('after a load and bursts of creates, sets and deletes racing the re-reads: two per node, the data watches confirmed by ZooKeeper', async () => {

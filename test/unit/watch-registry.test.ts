@@ -51,6 +51,17 @@ describe('WatchRegistry', () => {
     assert.deepEqual(seen, [1, 2, 3]);
   });
 
+  test('clear (the session ended): nothing armed, and a later event fires nothing', () => {
+    const reg = new WatchRegistry();
+    let n = 0;
+    reg.arm('data', '/a', () => n++);
+    reg.arm('child', '/a', () => n++);
+    reg.clear();
+    assert.equal(reg.armed, 0);
+    reg.fire('deleted', '/a');
+    assert.equal(n, 0);
+  });
+
   describe('armed: the watches the server holds (data and exists share a table, one per path; child watches another)', () => {
     const cases: { name: string; arm: [WatchKind, string][]; fire?: [WatchEvent, string]; expected: number }[] = [
       { name: 'nothing armed', arm: [], expected: 0 },
