@@ -1,7 +1,11 @@
 /** Aggregation (median of repeated runs) and the markdown report of the benchmark. */
 import type { CliRun, Measured, ServerCpu } from './measure.js';
 
-export const TARGETS = { copySeconds: 15, diffSeconds: 12, peakRssMb: 400 };
+/** Absolute targets, by size: issue #2's at 70k, issue #6's memory target at 1M. Other sizes have none. */
+export const TARGETS: Readonly<Record<string, { readonly issue: number; readonly copySeconds?: number; readonly diffSeconds?: number; readonly peakRssMb: number }>> = {
+  '70k': { issue: 2, copySeconds: 15, diffSeconds: 12, peakRssMb: 400 },
+  '1m': { issue: 6, peakRssMb: 1536 },
+};
 export const GO_REFERENCE_70K = { copySeconds: 374, diffSeconds: 22 };
 
 /** A CLI run as stored in the results: the report's key lists are replaced by their lengths. */
@@ -66,7 +70,8 @@ export interface Summary {
   /** Per round, the floor under copy's and diff's wall time on the machine's cores (`cpuFloor`), and the ratio target. */
   floors: { cores: number; copy: number[]; diff: number[]; target: number[] } | null;
   peakRssMb: number | null;
-  targets: Record<'copy' | 'diff' | 'peakRss', { value: number; target: number; pass: boolean } | null>;
+  /** The size's absolute targets (`TARGETS`); null for a size without them, or a target not measured. */
+  targets: { issue: number; copy: Target | null; diff: Target | null; peakRss: Target | null } | null;
   goReference70k: typeof GO_REFERENCE_70K;
 }
 
@@ -120,14 +125,17 @@ function floorsPerRound(walk: Step | undefined, puts: Step | undefined, copy: St
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] as number;
 
 /** `cores`: the machine's CPUs, for the floors (0 leaves them out). */
-export function summarize(steps: readonly Step[], cores = 0): Summary {
+type Target = { value: number; target: number; pass: boolean };
+
+export function summarize(steps: readonly Step[], cores = 0, size = ''): Summary {
   const find = (k: StepKey): Step | undefined => steps.find((s) => s.key === k);
   const [walk, puts, copy, diff, walkAddon] = [find('walk'), find('puts'), find('copy'), find('diff'), find('walkAddon')];
   const base = walk && puts ? Math.max(walk.wallSeconds, puts.wallSeconds) : null;
   const cliRss = steps.filter((s) => s.key === 'copy' || s.key === 'diff' || s.key === 'reconcile' || s.key === 'fix').map((s) => s.maxRssMb ?? NaN);
   const peakRss = cliRss.length > 0 ? Math.max(...cliRss) : null;
-  const target = (value: number | undefined, t: number): { value: number; target: number; pass: boolean } | null =>
-    value === undefined || value === null || Number.isNaN(value) ? null : { value, target: t, pass: value < t };
+  const target = (value: number | undefined, t: number | undefined): Target | null =>
+    value === undefined || value === null || Number.isNaN(value) || t === undefined ? null : { value, target: t, pass: value < t };
+  const t = TARGETS[size];
   return {
     maxBaselineSeconds: base,
     copyOverMaxBaseline: base && copy ? copy.wallSeconds / base : null,
@@ -136,11 +144,14 @@ export function summarize(steps: readonly Step[], cores = 0): Summary {
     perRound: { copyOverMaxBaseline: perRound(walk, puts, copy), diffOverMaxBaseline: perRound(walk, puts, diff) },
     floors: cores > 0 ? floorsPerRound(walk, puts, copy, diff, cores) : null,
     peakRssMb: peakRss,
-    targets: {
-      copy: target(copy?.wallSeconds, TARGETS.copySeconds),
-      diff: target(diff?.wallSeconds, TARGETS.diffSeconds),
-      peakRss: target(peakRss ?? undefined, TARGETS.peakRssMb),
-    },
+    targets: t
+      ? {
+          issue: t.issue,
+          copy: target(copy?.wallSeconds, t.copySeconds),
+          diff: target(diff?.wallSeconds, t.diffSeconds),
+          peakRss: target(peakRss ?? undefined, t.peakRssMb),
+        }
+      : null,
     goReference70k: GO_REFERENCE_70K,
   };
 }
@@ -156,6 +167,16 @@ export interface ReportContext {
 /** "floor 1.40 vs target 1.30 s / ..." for each round. */
 function roundPairs(floors: readonly number[], targets: readonly number[]): string {
   return floors.map((f, i) => `${fmt(f)} vs ${fmt(targets[i])} s${f > (targets[i] ?? Infinity) ? ' (floor above target)' : ''}`).join(' / ');
+}
+
+/** "issue #2's targets at this size: copy < 15 s: PASS (3.20); ..." (only the targets the size has). */
+function targetsLine(t: NonNullable<Summary['targets']>, mark: (x: Target | null, digits?: number) => string): string {
+  const parts = [
+    t.copy && `copy < ${t.copy.target} s: ${mark(t.copy)}`,
+    t.diff && `in-sync diff < ${t.diff.target} s: ${mark(t.diff)}`,
+    t.peakRss && `peak RSS < ${t.peakRss.target} MB: ${mark(t.peakRss, 0)}`,
+  ].filter((p): p is string => Boolean(p));
+  return `- issue #${t.issue}'s targets at this size: ${parts.length > 0 ? parts.join('; ') : 'not measured'}`;
 }
 
 export function markdown(steps: readonly Step[], s: Summary, ctx: ReportContext): string {
@@ -179,7 +200,7 @@ export function markdown(steps: readonly Step[], s: Summary, ctx: ReportContext)
       ? []
       : [`- CPU floor on ${s.floors.cores} cores (walk baseline's client + ZooKeeper CPU, etcd's for the writes or the diff's reads, Redis's in the step; no start-up, no other client work), against ${RATIO_TARGET} x the slower baseline, per round: copy ${roundPairs(s.floors.copy, s.floors.target)}; diff ${roundPairs(s.floors.diff, s.floors.target)}`]),
     ...(s.walkSpeedupOverAddon === null ? [] : [`- walk: protocol client (multiRead) ${fmt(s.walkSpeedupOverAddon)}x faster than the addon client (issue #7 target: at least 4x)`]),
-    `- targets: copy < ${TARGETS.copySeconds} s: ${mark(s.targets.copy)}; in-sync diff < ${TARGETS.diffSeconds} s: ${mark(s.targets.diff)}; peak RSS < ${TARGETS.peakRssMb} MB: ${mark(s.targets.peakRss, 0)}`,
+    ...(s.targets === null ? [] : [targetsLine(s.targets, mark)]),
     `- reference, Go zk2etcd 1.3 at 70k on this machine class: copy ${GO_REFERENCE_70K.copySeconds} s, in-sync diff ${GO_REFERENCE_70K.diffSeconds} s`,
   ];
   lines.push(...(ctx.extraLines ?? []));

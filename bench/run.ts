@@ -236,7 +236,7 @@ const steps: Step[] = (Object.keys(NAMES) as StepKey[]).flatMap((k) => {
   const list = samples.get(k);
   return list ? [combine(k, NAMES[k], list)] : [];
 });
-const summary = summarize(steps, os.cpus().length);
+const summary = summarize(steps, os.cpus().length, values.size);
 const machine = machineInfo();
 const title = `zk2etcd benchmark, size ${values.size}: ${total} znodes (${shape.interfaces} interfaces x ${shape.providers} providers + ${shape.consumers} consumers), leaf names ${leafNames.min}-${leafNames.max} B; ${String(machine.cpuModel)} x${String(machine.cpuCount)}, ${String(machine.totalMemoryGiB)} GiB, Node ${process.version}; zk2etcd ${code.commit}${code.modified.length > 0 ? ` + ${code.modified.length} uncommitted files (listed in the JSON)` : ''}`;
 const loadAfter = os.loadavg();

@@ -115,3 +115,30 @@ describe('bench summary: the CPU floor', () => {
     assert.ok(!markdown(steps, s, { title: 't', nodes: 10, runs: 1, failure: null }).includes('CPU floor'));
   });
 });
+
+describe('bench summary: the absolute targets of the size', () => {
+  /** copy 3.2 s, diff 1.6 s, the CLI's peak RSS 431 MB. */
+  const steps = (): Step[] => [
+    step('walk', [1]),
+    step('puts', [1]),
+    combine('copy', 'copy', [{ ...sample(3.2), maxRssMb: 300 }]),
+    combine('diff', 'diff', [{ ...sample(1.6), maxRssMb: 431 }]),
+  ];
+  const cases: { size: string; line: RegExp | null }[] = [
+    { size: '70k', line: /^- issue #2's targets at this size: copy < 15 s: PASS \(3\.20\); in-sync diff < 12 s: PASS \(1\.60\); peak RSS < 400 MB: FAIL \(431\)$/m },
+    { size: '1m', line: /^- issue #6's targets at this size: peak RSS < 1536 MB: PASS \(431\)$/m },
+    { size: '300k', line: null },
+    { size: '10k', line: null },
+  ];
+  for (const c of cases) {
+    test(`${c.size}: ${c.line ? 'its targets only' : 'none printed'}`, () => {
+      const s = summarize(steps(), 2, c.size);
+      const text = markdown(steps(), s, { title: 't', nodes: 10, runs: 1, failure: null });
+      if (c.line) assert.match(text, c.line);
+      else {
+        assert.equal(s.targets, null);
+        assert.doesNotMatch(text, /targets at this size/);
+      }
+    });
+  }
+});
