@@ -64,6 +64,27 @@ async function fast(extra: Partial<FastZkOptions> = {}): Promise<FastZkConnectio
   return conn;
 }
 
+/** `conn` as a batch reader that counts its batches and those refused for their size (ZkReplyTooLargeError). */
+function countingRefusals(conn: FastZkConnection): { reader: ZkBatchReader; batches: number; refused: number } {
+  const counts = { batches: 0, refused: 0 };
+  const reader: ZkBatchReader = {
+    batchReads: true,
+    maxBatchReplyBytes: conn.maxBatchReplyBytes,
+    get: (path) => conn.get(path),
+    children: (path) => conn.children(path),
+    readMany: async (ops) => {
+      counts.batches++;
+      try {
+        return await conn.readMany(ops);
+      } catch (err) {
+        if (err instanceof ZkReplyTooLargeError) counts.refused++;
+        throw err;
+      }
+    },
+  };
+  return Object.assign(counts, { reader });
+}
+
 /** Resolves to what a promise settled with, so a test can assert "an error, never a value". */
 async function settle<T>(p: Promise<T>): Promise<{ value: T } | { error: unknown }> {
   try {
@@ -521,28 +542,12 @@ describe('ZooKeeper fast path (protocol client) against the real server', () => 
 
     test('batches are sized by the reply sizes on the wire: lists of CJK names (3 bytes a character) are not sent as oversized batches again and again', async () => {
       const tight = await fast({ maxBatchReplyBytes: 96 * KB });
-      let refused = 0;
-      let batches = 0;
-      const counting: ZkBatchReader = {
-        batchReads: true,
-        maxBatchReplyBytes: tight.maxBatchReplyBytes,
-        get: (path) => tight.get(path),
-        children: (path) => tight.children(path),
-        readMany: async (ops) => {
-          batches++;
-          try {
-            return await tight.readMany(ops);
-          } catch (err) {
-            if (err instanceof ZkReplyTooLargeError) refused++;
-            throw err;
-          }
-        },
-      };
+      const counting = countingRefusals(tight);
       try {
-        assertSameTree(subtree(expected, cjk), await walk(counting, [cjk]), 'walk of the CJK names');
+        assertSameTree(subtree(expected, cjk), await walk(counting.reader, [cjk]), 'walk of the CJK names');
         // A list is ~24 KB, a third of that counted in characters: sized by characters, three or four lists
         // go in a batch meant to stay under half the limit, and such batches are refused throughout the walk.
-        assert.ok(refused <= 2, `${refused} of ${batches} batches refused for their size`);
+        assert.ok(counting.refused <= 2, `${counting.refused} of ${counting.batches} batches refused for their size`);
       } finally {
         tight.close();
       }
@@ -550,28 +555,12 @@ describe('ZooKeeper fast path (protocol client) against the real server', () => 
 
     test('siblings of very different sizes: a refusal is not undone by the small replies, the refused reads are not refused again and again', async () => {
       const tight = await fast({ maxBatchReplyBytes: 64 * KB });
-      let refused = 0;
-      let batches = 0;
-      const counting: ZkBatchReader = {
-        batchReads: true,
-        maxBatchReplyBytes: tight.maxBatchReplyBytes,
-        get: (path) => tight.get(path),
-        children: (path) => tight.children(path),
-        readMany: async (ops) => {
-          batches++;
-          try {
-            return await tight.readMany(ops);
-          } catch (err) {
-            if (err instanceof ZkReplyTooLargeError) refused++;
-            throw err;
-          }
-        },
-      };
+      const counting = countingRefusals(tight);
       try {
-        assertSameTree(subtree(expected, mixed), await walk(counting, [mixed]), 'walk of the mixed siblings');
+        assertSameTree(subtree(expected, mixed), await walk(counting.reader, [mixed]), 'walk of the mixed siblings');
         // 3 here, in the first batches at this depth. Learning from each result (8520d5a), the estimate fell
         // back after every refusal and the same reads went out in full batches again: 21-30 refused.
-        assert.ok(refused <= 6, `${refused} of ${batches} batches refused for their size`);
+        assert.ok(counting.refused <= 6, `${counting.refused} of ${counting.batches} batches refused for their size`);
       } finally {
         tight.close();
       }
