@@ -14,7 +14,7 @@ import { etcdRangesFor, keyMapper, syncedKeyFilter } from './paths.js';
 import { checkDeletionGuard, deletionLimit, guardedDeletes } from './plan/guard.js';
 import type { DeleteAction, Plan, UnsettledRecord } from './plan/plan.js';
 import { differenceCount, planSorted } from './plan/plan.js';
-import { mergeSides } from './plan/merge-sides.js';
+import { byKey, mergeSides } from './plan/merge-sides.js';
 import { mergePlans } from './plan/merge.js';
 import { SummaryCollector, type PlanSummary } from './plan/summary.js';
 import { confirmPlan } from './confirm.js';
@@ -263,7 +263,7 @@ async function reconcilePass(opts: ReconcileOptions, clients: ReconcileClients, 
     if (!refusedByGuard) {
       // Chunk by chunk, so the watcher's events get the write lock between them.
       await forEachPool(heldPuts, CHUNKS_IN_FLIGHT, (p) => write(p));
-      deletes.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      deletes.sort(byKey);
       await write({ missing: [], changed: [], extra: deletes, foreign: [], conflict: [], inSync: 0, staleRecords, unsettled });
     }
   }

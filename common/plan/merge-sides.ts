@@ -14,7 +14,8 @@ export interface DesiredEntry extends Keyed {
   readonly value: Buffer;
 }
 
-const byKey = (a: Keyed, b: Keyed): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+/** JavaScript's order of two entries' keys (see above), for sorts. */
+export const byKey = (a: Keyed, b: Keyed): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 
 /** The list itself when its keys are strictly increasing; otherwise a sorted copy, a repeated key kept once (its last entry, as a map would). */
 export function inKeyOrder<T extends Keyed>(list: readonly T[]): readonly T[] {

@@ -1,7 +1,7 @@
 import type { EtcdEntry, Expect } from '../etcd/store.js';
 import type { OwnershipRecord } from '../ownership/store.js';
 import { isPendingValue, provesOwnership } from '../ownership/store.js';
-import { mergeSides, type DesiredEntry, type Keyed } from './merge-sides.js';
+import { byKey, mergeSides, type DesiredEntry, type Keyed } from './merge-sides.js';
 
 export interface PutAction {
   readonly key: string;
@@ -118,7 +118,6 @@ function classifier(ownership: ReadonlyMap<string, OwnershipRecord>) {
   };
 
   const finish = (staleRecords: Map<string, string>, unsettled: UnsettledRecord[]): Plan => {
-    const byKey = (a: { key: string }, b: { key: string }) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
     missing.sort(byKey);
     changed.sort(byKey);
     extra.sort(byKey);
