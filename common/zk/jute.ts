@@ -69,6 +69,14 @@ export class JuteWriter {
   }
 }
 
+// One scratch buffer for `pathsUnder`, which is synchronous: a buffer per child list came from Node's
+// 8 KB pool, and a walk reads thousands of lists (a new pool every few lists, and work for the GC).
+let scratchBuf = Buffer.allocUnsafe(4096);
+function pathScratch(bytes: number): Buffer {
+  if (scratchBuf.length < bytes) scratchBuf = Buffer.allocUnsafe(Math.max(bytes, scratchBuf.length * 2));
+  return scratchBuf;
+}
+
 /** Thrown when a reply is shorter than its layout: the stream is out of step and must be dropped. */
 export class JuteDecodeError extends Error {}
 
@@ -151,18 +159,19 @@ export class JuteReader {
     const n = this.int();
     const out: string[] = [];
     if (n <= 0) return out;
-    const prefix = Buffer.from(parent === '/' ? '/' : `${parent}/`);
-    let scratch = Buffer.allocUnsafe(prefix.length + 1024);
-    prefix.copy(scratch);
+    const prefix = parent === '/' ? '/' : `${parent}/`;
+    const prefixBytes = Buffer.byteLength(prefix);
+    let scratch = pathScratch(prefixBytes + 1024);
+    scratch.write(prefix, 0, 'utf8');
     for (let i = 0; i < n; i++) {
       const len = Math.max(0, this.int()); // a null name reads as '' (as `string()` does)
       this.need(len);
-      if (prefix.length + len > scratch.length) {
-        scratch = Buffer.allocUnsafe(prefix.length + len);
-        prefix.copy(scratch);
+      if (prefixBytes + len > scratch.length) {
+        scratch = pathScratch(prefixBytes + len);
+        scratch.write(prefix, 0, 'utf8');
       }
-      this.buf.copy(scratch, prefix.length, this.pos, this.pos + len);
-      out.push(scratch.toString('utf8', 0, prefix.length + len));
+      this.buf.copy(scratch, prefixBytes, this.pos, this.pos + len);
+      out.push(scratch.toString('utf8', 0, prefixBytes + len));
       this.pos += len;
     }
     return out;
