@@ -13,7 +13,7 @@ COPY bin ./bin
 COPY common ./common
 COPY functions ./functions
 COPY watcher ./watcher
-COPY scripts/build-info.mjs scripts/bundle.mjs ./scripts/
+COPY scripts/build-info.mjs scripts/bundle.mjs scripts/code-cache.mjs ./scripts/
 # No .git in the build context: `zk2etcd version` takes the commit from GIT_COMMIT.
 ARG GIT_COMMIT=unknown
 RUN npm run build \

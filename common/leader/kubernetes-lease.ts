@@ -1,16 +1,18 @@
 import { readFile } from 'node:fs/promises';
-import {
-  CoordinationV1Api,
+import { createRequire } from 'node:module';
+import type {
+  CoordinationV1ApiCreateNamespacedLeaseRequest,
+  CoordinationV1ApiReadNamespacedLeaseRequest,
+  CoordinationV1ApiReplaceNamespacedLeaseRequest,
   KubeConfig,
-  type CoordinationV1ApiCreateNamespacedLeaseRequest,
-  type CoordinationV1ApiReadNamespacedLeaseRequest,
-  type CoordinationV1ApiReplaceNamespacedLeaseRequest,
-  type V1Lease,
+  V1Lease,
 } from '@kubernetes/client-node';
 import { AbortedError, ConfigError, LeadershipLostError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { decide, leaseSpec, recordFromLease, releaseRecord, sameRecord, type LeaseRecord } from './lease-record.js';
 import type { LeaderLock } from './lock.js';
+
+const requireLazily = createRequire(import.meta.url);
 
 /** The CoordinationV1Api calls the lock uses (client-node 2.0.1 object-parameter style). */
 export interface LeaseApi {
@@ -19,14 +21,19 @@ export interface LeaseApi {
   replaceNamespacedLease(param: CoordinationV1ApiReplaceNamespacedLeaseRequest): Promise<V1Lease>;
 }
 
-/** The real API: KUBECONFIG, ~/.kube/config, or the pod's service account (loadFromDefault's order). */
+/**
+ * The real API: KUBECONFIG, ~/.kube/config, or the pod's service account (loadFromDefault's order). The
+ * package (ES modules only) is loaded here, with require(): the shipped CLI is a CommonJS bundle run from
+ * V8's code cache (`bin/load-bundle.ts`), where import() has no loader to call.
+ */
 export function leaseApiFromKubeConfig(kubeConfig?: KubeConfig): LeaseApi {
+  const k8s = requireLazily('@kubernetes/client-node') as typeof import('@kubernetes/client-node');
   let kc = kubeConfig;
   if (kc === undefined) {
-    kc = new KubeConfig();
+    kc = new k8s.KubeConfig();
     kc.loadFromDefault();
   }
-  return kc.makeApiClient(CoordinationV1Api);
+  return kc.makeApiClient(k8s.CoordinationV1Api);
 }
 
 export const POD_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';

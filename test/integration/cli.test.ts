@@ -8,10 +8,10 @@ const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta
 
 /** The binary's own commands (SPEC §8): version, help, usage errors. */
 describe('zk2etcd CLI basics', () => {
-  test('version: the version, commit, build date and Node version', async () => {
+  test('version: the version, commit, build date, Node version and the code cache (used, as built)', async () => {
     const r = await runCli(['version']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, new RegExp(`^zk2etcd ${pkg.version.replace(/\./g, '\\.')} \\(commit [0-9a-f]{7,40}(-dirty)?, built \\d{4}-\\d\\d-\\d\\dT[^,]+, node ${process.version}\\)\\n$`));
+    assert.match(r.stdout, new RegExp(`^zk2etcd ${pkg.version.replace(/\./g, '\\.')} \\(commit [0-9a-f]{7,40}(-dirty)?, built \\d{4}-\\d\\d-\\d\\dT[^,]+, node ${process.version}, code cache used\\)\\n$`));
   });
 
   test('a reader that closed the pipe (| head -c 100): no crash, the run keeps its exit code', async () => {

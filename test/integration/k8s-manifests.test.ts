@@ -340,6 +340,23 @@ describe('Dockerfile (checked statically: no Docker engine on these machines)', 
     }
   });
 
+  test('the build stage copies every script the build runs (package.json\'s build, and the scripts it starts)', () => {
+    const copied = new Set((stages[0]?.lines ?? []).filter((l) => /^COPY\s/.test(l) && !/--from=/.test(l)).flatMap((l) => l.split(/\s+/).slice(1, -1)));
+    const scriptsIn = (text: string) => [...text.matchAll(/scripts\/[\w-]+\.mjs/g)].map((m) => m[0]);
+    const build = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.build ?? '';
+    const seen = new Set<string>();
+    const pending = scriptsIn(build);
+    assert.ok(pending.length > 0, build);
+    while (pending.length > 0) {
+      const script = pending.pop() as string;
+      if (seen.has(script)) continue;
+      seen.add(script);
+      assert.ok(copied.has(script), `the build runs ${script}: the build stage must COPY it`);
+      pending.push(...scriptsIn(readFileSync(join(ROOT, script), 'utf8')));
+    }
+    assert.ok(seen.has('scripts/code-cache.mjs'), [...seen].join(', '));
+  });
+
   test('every file the build stage copies from the context is let in by .dockerignore', () => {
     const allowed = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l.startsWith('!')).map((l) => l.slice(1));
     const admitted = (src: string) => allowed.some((a) => a === src || (a.endsWith('/') && (src === a.slice(0, -1) || src.startsWith(a))));
