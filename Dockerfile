@@ -4,7 +4,9 @@
 # which compiles during `npm ci` from the ZooKeeper C client bundled in the npm package (no download).
 
 FROM node:20-bookworm AS build
-WORKDIR /src
+# The runtime's directory too: the build's code cache for the CLI bundle holds only at the path it was
+# made at (bin/load-bundle.ts).
+WORKDIR /app
 # Dependencies first: this layer is reused until package.json or package-lock.json change.
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -28,9 +30,9 @@ LABEL org.opencontainers.image.title="zk2etcd" \
 ENV NODE_ENV=production
 WORKDIR /app
 # Owned by root and read-only for the process: it runs with a read-only root filesystem.
-COPY --from=build /src/package.json ./package.json
-COPY --from=build /src/node_modules ./node_modules
-COPY --from=build /src/dist ./dist
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
 # A numeric uid:gid (no passwd entry needed) so Kubernetes can verify runAsNonRoot.
 USER 10001:10001
 EXPOSE 8080

@@ -9,10 +9,12 @@ import vm from 'node:vm';
  * CronJob's run then skips compiling the bundle and most of its modules' set-up code (~0.06 s of its
  * start-up). Node 20 can cache code only for scripts compiled through `vm`, not for ES modules.
  *
- * The cache file holds the SHA-1 of the bundle it was made from, then V8's data. V8 itself checks only
- * the source's length (and its own version and flags), so an edited bundle of the same length would run
- * stale code: the hash is checked first. A cache that does not match is ignored and the bundle compiled
- * as usual: `used`, `none` (no file), `stale` (another bundle) or `rejected` (by V8: another Node).
+ * The cache file holds the SHA-1 of the bundle it was made from and of its path, then V8's data. V8 itself
+ * checks only the source's length (and its own version and flags), so an edited bundle of the same length
+ * would run stale code; and code from a cache names the path it was compiled at in stack traces, so a
+ * moved bundle would name its old place: the hash is checked first. A cache that does not match is
+ * ignored and the bundle compiled as usual: `used`, `none` (no file), `stale` (another bundle, or moved)
+ * or `rejected` (by V8: another Node).
  * With --enable-source-maps (stack traces in TypeScript) the bundle is required as usual, `off`: Node 20
  * maps only modules its loaders loaded.
  */
@@ -29,9 +31,11 @@ const HASH_BYTES = 20;
 
 export const cacheFileOf = (bundle: string): string => `${bundle}.cache`;
 
-/** The cache file's bytes for `source`, as written by the build. */
-export function cacheFileBytes(source: Buffer, data: Buffer): Buffer {
-  return Buffer.concat([hash('sha1', source, 'buffer'), data]);
+const stamp = (source: Buffer, file: string): Buffer => hash('sha1', Buffer.concat([Buffer.from(`${file}\0`), source]), 'buffer');
+
+/** The cache file's bytes for the bundle `source` at the absolute path `file`, as written by the build. */
+export function cacheFileBytes(source: Buffer, file: string, data: Buffer): Buffer {
+  return Buffer.concat([stamp(source, file), data]);
 }
 
 function cachedDataFor(source: Buffer, file: string): { data?: Buffer; state: CodeCacheState } {
@@ -41,7 +45,7 @@ function cachedDataFor(source: Buffer, file: string): { data?: Buffer; state: Co
   } catch {
     return { state: 'none' };
   }
-  if (bytes.length <= HASH_BYTES || !bytes.subarray(0, HASH_BYTES).equals(hash('sha1', source, 'buffer'))) return { state: 'stale' };
+  if (bytes.length <= HASH_BYTES || !bytes.subarray(0, HASH_BYTES).equals(stamp(source, file))) return { state: 'stale' };
   return { data: bytes.subarray(HASH_BYTES), state: 'used' };
 }
 

@@ -9,4 +9,4 @@ const file = resolve(process.argv[2]);
 const bundle = loadBundle(file, { useCache: false });
 if (!bundle.script) throw new Error('no code cache can be made with --enable-source-maps (NODE_OPTIONS): build without it');
 await bundle.exports.preloadOneShot();
-writeFileSync(cacheFileOf(file), cacheFileBytes(readFileSync(file), bundle.script.createCachedData()));
+writeFileSync(cacheFileOf(file), cacheFileBytes(readFileSync(file), file, bundle.script.createCachedData()));

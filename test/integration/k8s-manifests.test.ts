@@ -312,8 +312,12 @@ describe('Dockerfile (checked statically: no Docker engine on these machines)', 
     for (const step of ['npm ci', 'npm run build', 'npm prune --omit=dev']) assert.ok(buildRuns.includes(step), step);
     assert.match(run.from, /^FROM node:20-bookworm-slim$/i);
     for (const what of ['package.json', 'node_modules', 'dist']) {
-      assert.ok(run.lines.some((l) => new RegExp(`^COPY --from=build /src/${what} `).test(l)), `runtime copies ${what}`);
+      assert.ok(run.lines.some((l) => new RegExp(`^COPY --from=build /app/${what} `).test(l)), `runtime copies ${what}`);
     }
+    // The code cache the build writes for the CLI bundle holds only at the path it was made at.
+    const workdir = (stage: (typeof stages)[0]) => stage.lines.filter((l) => l.startsWith('WORKDIR')).at(-1);
+    assert.equal(workdir(build), 'WORKDIR /app');
+    assert.equal(workdir(run), 'WORKDIR /app');
     assert.equal(run.lines.filter((l) => l.startsWith('ENTRYPOINT')).at(-1), 'ENTRYPOINT ["node", "/app/dist/cli/zk2etcd.js"]');
   });
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { cacheFileBytes, cacheFileOf, loadBundle, type CodeCacheState } from '../../bin/load-bundle.js';
@@ -39,7 +39,7 @@ function inChild(file: string, mode: 'write' | 'load', flags: readonly string[] 
     const file = ${JSON.stringify(file)};
     if (${JSON.stringify(mode)} === 'write') {
       const b = loadBundle(file, { useCache: false });
-      writeFileSync(cacheFileOf(file), cacheFileBytes(readFileSync(file), b.script.createCachedData()));
+      writeFileSync(cacheFileOf(file), cacheFileBytes(readFileSync(file), file, b.script.createCachedData()));
     } else {
       const b = loadBundle(file);
       console.log(JSON.stringify({ cache: b.cache, answer: b.exports.answer, file: b.exports.file, sep: b.exports.sep() }));
@@ -48,17 +48,30 @@ function inChild(file: string, mode: 'write' | 'load', flags: readonly string[] 
   return mode === 'write' ? ({} as never) : (JSON.parse(out) as ReturnType<typeof inChild>);
 }
 
-const cases: { name: string; change: (file: string) => void; flags?: string[]; want: CodeCacheState }[] = [
+/** Each case changes the built bundle or its cache; a case that moves them returns the new path. */
+const cases: { name: string; change: (file: string) => string | void; flags?: string[]; want: CodeCacheState }[] = [
   { name: 'as built', change: () => {}, want: 'used' },
   // Stack traces through the source map: Node 20 maps only what its own loaders loaded.
   { name: 'with --enable-source-maps', change: () => {}, flags: ['--enable-source-maps'], want: 'off' },
   { name: 'no cache file', change: (file) => rmSync(cacheFileOf(file)), want: 'none' },
   // Same length, other code: V8 alone would accept the cache (it checks the length) and run stale code.
   { name: 'a bundle edited to the same length', change: (file) => writeFileSync(file, SOURCE.replace('n * 7', 'n * 8')), want: 'stale' },
+  {
+    // Code from a cache names the path it was compiled at in stack traces: a moved bundle compiles anew.
+    name: 'bundle and cache moved together to another directory',
+    change: (file) => {
+      const moved = join(dirname(file), 'moved', 'bundle.cjs');
+      mkdirSync(dirname(moved));
+      renameSync(file, moved);
+      renameSync(cacheFileOf(file), cacheFileOf(moved));
+      return moved;
+    },
+    want: 'stale',
+  },
   { name: 'a cache file shorter than its hash', change: (file) => writeFileSync(cacheFileOf(file), Buffer.alloc(8)), want: 'stale' },
   {
     name: 'data V8 does not accept (another Node, or damaged)',
-    change: (file) => writeFileSync(cacheFileOf(file), cacheFileBytes(readFileSync(file), Buffer.from('not a code cache at all'))),
+    change: (file) => writeFileSync(cacheFileOf(file), cacheFileBytes(readFileSync(file), file, Buffer.from('not a code cache at all'))),
     want: 'rejected',
   },
 ];
@@ -68,8 +81,7 @@ describe('loadBundle: runs the CLI bundle from its code cache only when the cach
     test(c.name, (t) => {
       const dir = workDir();
       t.after(() => rmSync(dir, { recursive: true, force: true }));
-      const file = built(dir);
-      c.change(file);
+      const file = c.change(built(dir)) ?? join(dir, 'bundle.cjs');
       const run = inChild(file, 'load', c.flags);
       assert.equal(run.cache, c.want);
       // Whatever the cache, the bundle runs: its own code (the edited one, when edited), with its path.
