@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import vm from 'node:vm';
@@ -50,7 +50,8 @@ function cachedDataFor(source: Buffer, file: string): { data?: Buffer; state: Co
 }
 
 /** Compiles and runs the bundle at `file` as a CommonJS module; `useCache: false` ignores the cache file. */
-export function loadBundle<T>(file: string, opts: { readonly useCache?: boolean } = {}): LoadedBundle<T> {
+export function loadBundle<T>(bundle: string, opts: { readonly useCache?: boolean } = {}): LoadedBundle<T> {
+  const file = realpathSync(bundle); // one path for the build and every run, however the bundle is reached
   if (process.sourceMapsEnabled) return { exports: createRequire(file)(file) as T, cache: 'off' };
   const source = readFileSync(file);
   const { data, state } = opts.useCache === false ? { state: 'none' as const } : cachedDataFor(source, file);

@@ -44,7 +44,7 @@ function etcdProtoAsJson() {
 const etcdProtoPrebuilt = {
   name: 'etcd3-proto-prebuilt',
   setup(b) {
-    b.onLoad({ filter: /etcd3[\/]lib[\/]connection-pool\.js$/ }, async (args) => {
+    b.onLoad({ filter: /etcd3[\\/]lib[\\/]connection-pool\.js$/ }, async (args) => {
       const src = await readFile(args.path, 'utf8');
       const from = '(0, proto_loader_1.loadSync)(`${__dirname}/../proto/rpc.proto`, {';
       if (!src.includes(from)) throw new Error(`${args.path} no longer has ${from}: update scripts/bundle.mjs`);
@@ -65,7 +65,9 @@ const cli = await build({
   plugins: [etcdProtoPrebuilt],
   // Our modules find files and packages from import.meta.url: in CommonJS, from the bundle's own path.
   define: { 'import.meta.url': '__zk2etcdModuleUrl' },
-  banner: { js: "var __zk2etcdModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  // "use strict" first: esbuild's own comes after the banner, where it would not count, and our modules
+  // (and the bundled ES module packages) ran strict as ES modules.
+  banner: { js: `"use strict";\nvar __zk2etcdModuleUrl = require('node:url').pathToFileURL(__filename).href;` },
   legalComments: 'none',
   // Stack traces map back to the TypeScript with NODE_OPTIONS=--enable-source-maps (off by default: it slows start-up).
   sourcemap: 'linked',

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { CLI_BIN, runCli } from '../helpers/services.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -12,6 +13,19 @@ describe('zk2etcd CLI basics', () => {
     const r = await runCli(['version']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^zk2etcd ${pkg.version.replace(/\./g, '\\.')} \\(commit [0-9a-f]{7,40}(-dirty)?, built \\d{4}-\\d\\d-\\d\\dT[^,]+, node ${process.version}, code cache used\\)\\n$`));
+  });
+
+  test('the bundle runs strict, as its ES modules did (esbuild puts its own "use strict" after our banner)', () => {
+    const bundle = CLI_BIN.replace(/\.js$/, '.cjs');
+    assert.ok(readFileSync(bundle, 'utf8').startsWith('"use strict";\n'), 'the bundle begins with "use strict"');
+    // A strict function has no own `caller` or `arguments`: runCli, loaded as the launcher loads it.
+    const loader = fileURLToPath(new URL('../../bin/load-bundle.js', import.meta.url));
+    const probe = `const { loadBundle } = await import(${JSON.stringify(loader)});
+      const f = loadBundle(${JSON.stringify(bundle)}).exports.runCli;
+      console.log(JSON.stringify([typeof f, Object.hasOwn(f, 'caller'), Object.hasOwn(f, 'arguments')]));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), ['function', false, false]);
   });
 
   test('a reader that closed the pipe (| head -c 100): no crash, the run keeps its exit code', async () => {
