@@ -5,7 +5,7 @@
 // code cache, which `scripts/code-cache.mjs` writes next to it (see bin/load-bundle.ts): Node 20 caches
 // compiled code only for scripts, not for ES modules. Modules load when first used (each command's own).
 // Left out, loaded from node_modules as usual: the native ZooKeeper addon and the Kubernetes client
-// (watcher only, ES modules, loaded by import()). etcd3 is bundled with gRPC and protobufjs (~25 ms less
+// (watcher only, ES modules, loaded with require(): see bin/load-bundle.ts). etcd3 is bundled with gRPC and protobufjs (~25 ms less
 // start-up), with its .proto files parsed at build time (see `etcdProtoPrebuilt`).
 // pino is bundled too (~10 ms): we log through a file descriptor, never through its worker transports,
 // the one part that would look for files next to its code.
@@ -92,5 +92,6 @@ await build({
   logLevel: 'warning',
 });
 chmodSync(`${OUT}/zk2etcd.js`, 0o755);
-// A process of its own: the cache must be made with Node's default flags, as the CLI runs.
-execFileSync(process.execPath, ['scripts/code-cache.mjs', `${OUT}/zk2etcd.cjs`], { stdio: 'inherit' });
+// A process of its own, without NODE_OPTIONS: V8 accepts a cache only under the flags it was made with,
+// and the CLI runs with Node's defaults.
+execFileSync(process.execPath, ['scripts/code-cache.mjs', `${OUT}/zk2etcd.cjs`], { stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: '' } });
