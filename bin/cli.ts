@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { ExitCode } from '../common/errors.js';
 import type { OneShotCommand } from '../functions/run.js';
-import { flagHelp, usage } from './help.js';
+import { COMMANDS, flagHelp, usage } from './help.js';
 
 function version(codeCache: string | undefined): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -19,17 +19,24 @@ function version(codeCache: string | undefined): string {
   return `zk2etcd ${pkg.version} (commit ${build.commit}, built ${build.date}, node ${process.version}${cache})`;
 }
 
-async function main(codeCache: string | undefined): Promise<number> {
-  const [command, ...rest] = process.argv.slice(2);
+async function main(codeCache: string | undefined, args = process.argv.slice(2)): Promise<number> {
+  const [command, ...rest] = args;
   if (command === undefined) {
     process.stderr.write(`${usage()}\n`);
     return ExitCode.usage;
   }
   if (command === '-h' || command === '--help' || command === 'help') {
+    const [topic] = rest;
+    // `help fix` is `fix --help`.
+    if (topic !== undefined && COMMANDS.some(([name]) => name === topic)) return main(codeCache, [topic, '--help']);
     process.stdout.write(`${usage()}\n`);
     return ExitCode.ok;
   }
   if (command === 'version' || command === '--version') {
+    if (rest.length === 1 && (rest[0] === '--help' || rest[0] === '-h')) {
+      process.stdout.write('Usage: zk2etcd version\n\nPrints the version, commit, build date, Node version and the state of the code cache.\n');
+      return ExitCode.ok;
+    }
     if (rest.length > 0) {
       process.stderr.write(`zk2etcd version: takes no arguments (got "${rest[0]}")\n`);
       return ExitCode.usage;

@@ -13,7 +13,11 @@ export abstract class Zk2EtcdError extends Error {
 export class ConfigError extends Zk2EtcdError {
   readonly retryable = false;
   readonly errorClass = 'config';
-  constructor(readonly problems: readonly string[]) {
+  /** `output`: the report format asked for, when that setting itself was valid (a JSON reader gets a document). */
+  constructor(
+    readonly problems: readonly string[],
+    readonly output?: 'text' | 'json',
+  ) {
     super(problems.join('\n'));
   }
 }

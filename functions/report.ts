@@ -1,6 +1,6 @@
 import type { ReconcileResult } from '../common/reconcile.js';
 import { KEY_LIST_CAP, summaryDifferences } from '../common/plan/summary.js';
-import { DeletionGuardError, errorClassOf, ExitCode, isRetryable } from '../common/errors.js';
+import { ConfigError, DeletionGuardError, errorClassOf, ExitCode, isRetryable } from '../common/errors.js';
 
 export { KEY_LIST_CAP };
 
@@ -65,12 +65,14 @@ export function buildReport(result: ReconcileResult, dryRun: boolean): Report {
   return truncated ? { ...report, truncated: true } : report;
 }
 
-/** The `--output json` document of a run that failed (exit 1) or that the deletion guard refused (exit 4). */
+/** The `--output json` document of a run that failed (exit 1), was given bad settings (exit 2) or that the deletion guard refused (exit 4). */
 export interface ErrorReport {
   readonly error: {
     readonly class: string;
     readonly message: string;
     readonly retryable: boolean;
+    /** Bad settings (exit 2): one line per problem. */
+    readonly problems?: readonly string[];
     /** The deletion guard's numbers (exit 4). */
     readonly guard?: GuardNumbers;
   };
@@ -78,6 +80,7 @@ export interface ErrorReport {
 
 export function errorReport(err: unknown): ErrorReport {
   const base = { class: errorClassOf(err), message: err instanceof Error ? err.message : String(err), retryable: isRetryable(err) };
+  if (err instanceof ConfigError) return { error: { ...base, problems: err.problems } };
   if (!(err instanceof DeletionGuardError)) return { error: base };
   return { error: { ...base, guard: guardNumbers(err) } };
 }

@@ -25,6 +25,8 @@ export async function runOneShot(command: OneShotCommand, argv: readonly string[
   } catch (err) {
     if (err instanceof ConfigError) {
       for (const p of err.problems) process.stderr.write(`zk2etcd ${command}: ${p}\n`);
+      // A script reading --output json gets a document on every exit, a usage error included.
+      if (err.output === 'json') process.stdout.write(`${JSON.stringify(errorReport(err))}\n`);
       return ExitCode.usage;
     }
     throw err;

@@ -10,6 +10,7 @@ import { LOG_LEVELS_HELP, parseLogLevel } from './log-level.js';
 import { FLAGS, FLAG_BY_NAME, envName } from './flags.js';
 import * as s from './schema.js';
 import { pickSource, readSecret, secretOrigin } from './sources.js';
+import { tlsFileProblems } from './tls-files.js';
 import type { Raw } from './sources.js';
 import type { Command, Config, LeaderElect, TlsFiles } from './types.js';
 
@@ -25,10 +26,11 @@ export interface LoadInput {
 }
 
 const shape = {
-  'zookeeper-servers': s.hostPortList('ZooKeeper servers, host:port'),
+  'zookeeper-servers': s.hostPortList('ZooKeeper servers, host[:port]', 2181),
   'zookeeper-prefix': s.zkPathList(false, true),
   'zookeeper-exclude-prefix': s.zkPathList(true),
-  'zookeeper-session-timeout': s.duration(600_000),
+  // At least 1s: the watcher gives leadership up after twice this without ZooKeeper (servers grant 4s-40s by default).
+  'zookeeper-session-timeout': s.duration(600_000, 1000),
   'etcd-servers': s.etcdEndpoints,
   'etcd-prefix': z.string(),
   'redis-server': s.redisServer,
@@ -92,7 +94,9 @@ export function loadConfig(input: LoadInput): Config {
   const values: Record<string, string | undefined> = {};
   for (const f of FLAGS) {
     if (f.secret || f.notInFile) continue;
-    values[f.name] = raw.get(f.name)?.value ?? f.default;
+    const given = raw.get(f.name)?.value;
+    // An empty value of a setting without a default is "unset" (ZK2ETCD_PUSHGATEWAY_URL= in a manifest).
+    values[f.name] = given === '' && f.default === undefined ? undefined : (given ?? f.default);
   }
   // Required: an empty value makes the field schema report "is required".
   for (const name of ['zookeeper-servers', 'etcd-servers', 'redis-server']) values[name] ??= '';
@@ -104,21 +108,24 @@ export function loadConfig(input: LoadInput): Config {
     if (result.success) (parsed as Record<string, unknown>)[name] = result.data;
     else {
       const given = raw.get(name);
-      const origin = given ? ` (got "${maskCredentials(given.value)}" from ${given.label})` : '';
-      for (const issue of result.error.issues) problems.push(`--${name}: ${maskCredentials(issue.message)}${origin}`);
+      const origin = given ? ` (got "${maskCredentials(name, given.value)}" from ${given.label})` : '';
+      for (const issue of result.error.issues) problems.push(`--${name}: ${maskCredentials('', issue.message)}${origin}`);
     }
   }
   const v = parsed;
 
   const fullSync = v['fullsync-interval'];
   if (fullSync?.kind === 'cron' && !validCron(fullSync.expression)) {
-    problems.push(`--fullsync-interval: "${fullSync.expression}" is not a valid cron expression`);
+    problems.push(`--fullsync-interval: "${fullSync.expression}" is not a valid cron expression; must be ${s.FULL_SYNC_ACCEPTS}${originNote(raw, 'fullsync-interval')}`);
   }
   const prefixes = v['zookeeper-prefix'] ?? [];
   const excludesFrom = raw.get('zookeeper-exclude-prefix');
   for (const ex of v['zookeeper-exclude-prefix'] ?? []) {
     for (const p of prefixes) {
-      if (covers(ex, p)) problems.push(`--zookeeper-exclude-prefix: ${ex} excludes the whole prefix ${p}`);
+      if (covers(ex, p)) {
+        const why = excludesFrom ? originNote(raw, 'zookeeper-exclude-prefix') : ` (the default; --zookeeper-exclude-prefix= excludes nothing)`;
+        problems.push(`--zookeeper-exclude-prefix: ${ex} excludes the whole prefix ${p}${why}`);
+      }
     }
     // Typed on the command line, an exclude under no prefix is a typo (or 1.x's raw-string habit).
     // From the environment or a file it is accepted: shards share one ConfigMap and its exclude list.
@@ -127,17 +134,27 @@ export function loadConfig(input: LoadInput): Config {
     }
   }
   if (v['etcd-prefix']?.includes('\0')) problems.push('--etcd-prefix: must not contain NUL');
-  if (Boolean(v['etcd-cert']) !== Boolean(v['etcd-key'])) problems.push('--etcd-cert and --etcd-key: set both or neither');
+  if (Boolean(v['etcd-cert']) !== Boolean(v['etcd-key'])) {
+    const set = v['etcd-cert'] ? 'etcd-cert' : 'etcd-key';
+    problems.push(`--etcd-cert and --etcd-key: set both or neither (only --${set} is set${sourceLabel(raw, set) ? `, from ${sourceLabel(raw, set)}` : ''})`);
+  }
   if (Boolean(v['etcd-username']) !== Boolean(secrets.get('etcd-password'))) {
-    problems.push('--etcd-username and --etcd-password(-file): set both or neither');
+    const set = v['etcd-username']
+      ? `--etcd-username is set${sourceLabel(raw, 'etcd-username') ? `, from ${sourceLabel(raw, 'etcd-username')}` : ''}`
+      : `the password is set, from ${secretOrigin(raw.get('etcd-password'), raw.get('etcd-password-file'))}`;
+    problems.push(`--etcd-username and --etcd-password(-file): set both or neither (only ${set})`);
   }
   const zkAuth = secrets.get('zookeeper-auth') ?? null;
   if (zkAuth !== null && !/^[^:]+:.+$/.test(zkAuth)) {
     problems.push(`--zookeeper-auth: must be user:password (from ${secretOrigin(raw.get('zookeeper-auth'), raw.get('zookeeper-auth-file'))})`);
   }
-  const tls = readTls(v, readFile, problems);
+  const tls = readTls(raw, v, readFile, problems);
   problems.push(...commandFlagProblems(input.command, argv.values.keys(), { value: v['dry-run'], from: raw.get('dry-run') }));
-  if (problems.length > 0) throw new ConfigError(problems);
+  // 1.x's --fix chose between diff and fix; the fix and reconcile commands always fix.
+  if (v.fix === false && raw.has('fix') && (input.command === 'fix' || input.command === 'reconcile')) {
+    problems.push(`--fix: false contradicts the ${input.command} command, which always fixes; use diff to only compare${originNote(raw, 'fix')}`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems, v.output);
   return deepFreeze(buildConfig(input, parsed as Parsed, secrets, tls, zkAuth));
 }
 
@@ -193,8 +210,23 @@ function buildConfig(input: LoadInput, v: Parsed, secrets: Map<string, string>, 
   return config;
 }
 
-/** Echoed values never show credentials embedded in a URL. */
-function maskCredentials(value: string): string {
+/** Where a value came from, for messages that do not echo it: `ZK2ETCD_…` or a config file key; null for a flag or a default. */
+function sourceLabel(raw: ReadonlyMap<string, Raw>, name: string): string | null {
+  const given = raw.get(name);
+  return given && given.source !== 'flag' ? given.label : null;
+}
+
+const originNote = (raw: ReadonlyMap<string, Raw>, name: string): string => {
+  const label = sourceLabel(raw, name);
+  return label ? ` (from ${label})` : '';
+};
+
+/** The settings that name servers: an `@` there marks credentials, whatever their form. */
+const SERVER_FLAGS = new Set(['zookeeper-servers', 'etcd-servers', 'redis-server', 'pushgateway-url']);
+
+/** Echoed values never show credentials: in a server setting see maskServer, elsewhere a URL's user info. */
+function maskCredentials(name: string, value: string): string {
+  if (SERVER_FLAGS.has(name)) return s.maskServer(value);
   return value.replace(/(\/\/)[^/@\s]*@/g, '$1***@');
 }
 
@@ -210,23 +242,25 @@ function readSecrets(raw: Map<string, Raw>, readFile: (p: string) => Buffer, pro
 }
 
 function readTls(
+  raw: ReadonlyMap<string, Raw>,
   v: { 'etcd-cacert'?: string | undefined; 'etcd-cert'?: string | undefined; 'etcd-key'?: string | undefined },
   readFile: (p: string) => Buffer,
   problems: string[],
 ): TlsFiles | null {
-  const read = (flag: string, path: string | undefined): Buffer | null => {
+  const read = (flag: 'etcd-cacert' | 'etcd-cert' | 'etcd-key'): { path: string; bytes: Buffer } | null => {
+    const path = v[flag];
     if (!path) return null;
     try {
-      return readFile(path);
+      return { path, bytes: readFile(path) };
     } catch (err) {
-      problems.push(`--${flag}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      problems.push(`--${flag}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})${originNote(raw, flag)}`);
       return null;
     }
   };
-  const ca = read('etcd-cacert', v['etcd-cacert']);
-  const cert = read('etcd-cert', v['etcd-cert']);
-  const key = read('etcd-key', v['etcd-key']);
-  return ca || cert || key ? { ca, cert, key } : null;
+  const files = { ca: read('etcd-cacert'), cert: read('etcd-cert'), key: read('etcd-key') };
+  problems.push(...tlsFileProblems(files, (flag) => originNote(raw, flag)));
+  const { ca, cert, key } = files;
+  return ca || cert || key ? { ca: ca?.bytes ?? null, cert: cert?.bytes ?? null, key: key?.bytes ?? null } : null;
 }
 
 function deepFreeze<T>(o: T): T {

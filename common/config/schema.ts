@@ -9,18 +9,26 @@ const fail = (ctx: Ctx, message: string) => {
   return z.NEVER;
 };
 
+/**
+ * A server setting as it may be echoed: everything before its last `@` (after any scheme) is credentials,
+ * whatever their form (`u:pw@host`, `redis://u:p w@host`, a password holding `@` or `/`).
+ */
+export const maskServer = (value: string): string => value.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^]*@/i, (_, scheme: string | undefined) => `${scheme ?? ''}***@`);
+
 export const list = (raw: string): string[] => raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
 
-export const hostPortList = (what: string) =>
+/** host:port items; a bare host name or IPv4 address gets `defaultPort` (ZooKeeper's 2181, as zk2etcd 1.x's client did). */
+export const hostPortList = (what: string, defaultPort: number) =>
   z.string().transform((raw, ctx) => {
     const items = list(raw);
     if (items.length === 0) return fail(ctx, `is required: a comma-separated list of ${what}`);
-    for (const item of items) {
+    return items.map((given) => {
+      const item = /^[A-Za-z0-9_.-]+$/.test(given) ? `${given}:${defaultPort}` : given;
       const port = /^[A-Za-z0-9_.\-\[\]:]+:(\d{1,5})$/.exec(item)?.[1];
-      if (port === undefined) return fail(ctx, `"${item}" is not host:port`);
-      if (Number(port) < 1 || Number(port) > 65535) return fail(ctx, `"${item}": the port must be 1-65535`);
-    }
-    return items;
+      if (port === undefined) return fail(ctx, `"${maskServer(given)}" is not host:port`);
+      if (Number(port) < 1 || Number(port) > 65535) return fail(ctx, `"${maskServer(given)}": the port must be 1-65535`);
+      return item;
+    });
   });
 
 export const etcdEndpoints = z.string().transform((raw, ctx) => {
@@ -32,11 +40,11 @@ export const etcdEndpoints = z.string().transform((raw, ctx) => {
     try {
       parsed = new URL(url);
     } catch {
-      return fail(ctx, `"${item}" is not a URL or host:port`);
+      return fail(ctx, `"${maskServer(item)}" is not a URL or host:port`);
     }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return fail(ctx, `"${item}" must use http:// or https://`);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return fail(ctx, `"${maskServer(item)}" must use http:// or https://`);
     if (parsed.username || parsed.password) return fail(ctx, 'must not carry credentials: use --etcd-username and --etcd-password-file');
-    if (!parsed.port) return fail(ctx, `"${item}" needs a port`);
+    if (!parsed.port) return fail(ctx, `"${maskServer(item)}" needs a port`);
     return `${parsed.protocol}//${parsed.host}`;
   });
 });
@@ -77,10 +85,11 @@ export const bool = z.string().transform((raw, ctx) => {
   return fail(ctx, 'must be true or false');
 });
 
-export const duration = (maxMs: number) =>
+export const duration = (maxMs: number, minMs = 0) =>
   z.string().transform((raw, ctx) => {
     const ms = parseDuration(raw);
-    if (ms === null || ms > maxMs) return fail(ctx, `must be a duration such as 500ms, 30s, 5m or 1h (at most ${maxMs / 1000}s)`);
+    const range = minMs > 0 ? `from ${minMs / 1000}s to ${maxMs / 1000}s` : `at most ${maxMs / 1000}s`;
+    if (ms === null || ms > maxMs || ms < minMs) return fail(ctx, `must be a duration such as 500ms, 30s, 5m or 1h (${range})`);
     return ms;
   });
 
@@ -116,17 +125,17 @@ export const httpUrl = z.string().transform((raw, ctx) => {
 export const redisServer = z.string().transform((raw, ctx) => {
   const t = raw.trim();
   if (t === '') return fail(ctx, 'is required: host:port or redis://host:port[/db]');
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(t) && !/^rediss?:\/\//.test(t)) return fail(ctx, `"${t}" must use redis:// or rediss:// (or be host:port)`);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(t) && !/^rediss?:\/\//.test(t)) return fail(ctx, `"${maskServer(t)}" must use redis:// or rediss:// (or be host:port)`);
   const url = /^rediss?:\/\//.test(t) ? t : `redis://${t}`;
   try {
     const u = new URL(url);
-    if (!u.port && !/^rediss?:\/\/[^/]+$/.test(url)) return fail(ctx, `"${t}" needs a port`);
-    if (!u.hostname) return fail(ctx, `"${t}" needs a host`);
-    if (u.pathname && u.pathname !== '/' && !/^\/\d{1,2}$/.test(u.pathname)) return fail(ctx, `"${t}": the path must be a DB number`);
+    if (!u.port && !/^rediss?:\/\/[^/]+$/.test(url)) return fail(ctx, `"${maskServer(t)}" needs a port`);
+    if (!u.hostname) return fail(ctx, `"${maskServer(t)}" needs a host`);
+    if (u.pathname && u.pathname !== '/' && !/^\/\d{1,2}$/.test(u.pathname)) return fail(ctx, `"${maskServer(t)}": the path must be a DB number`);
     if (u.username || u.password) return fail(ctx, 'must not carry credentials: use --redis-username and --redis-password-file');
     return url;
   } catch {
-    return fail(ctx, `"${t}" is not host:port or a redis:// URL`);
+    return fail(ctx, `"${maskServer(t)}" is not host:port or a redis:// URL`);
   }
 });
 
@@ -142,6 +151,8 @@ export const instanceName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 
 /** Longest --fullsync-interval duration (setInterval holds at most ~24.8 days); a cron expression schedules rarer runs. */
 const MAX_FULL_SYNC_MS = 24 * 3600_000;
 
+export const FULL_SYNC_ACCEPTS = 'a duration such as 5m, a cron expression such as "*/5 * * * *" or @daily, or 0 to disable';
+
 export const fullSync = z.string().transform((raw, ctx) => {
   const t = raw.trim();
   if (t === '0' || t === 'off') return { kind: 'off' as const };
@@ -152,6 +163,6 @@ export const fullSync = z.string().transform((raw, ctx) => {
     if (ms > MAX_FULL_SYNC_MS) return fail(ctx, 'must be at most 24h as a duration; a cron expression such as "0 3 * * 0" schedules rarer runs');
     return { kind: 'interval' as const, ms };
   }
-  if (t.split(/\s+/).length >= 5) return { kind: 'cron' as const, expression: t };
-  return fail(ctx, 'must be a duration such as 5m, a cron expression such as "*/5 * * * *", or 0 to disable');
+  if (t.split(/\s+/).length >= 5 || t.startsWith('@')) return { kind: 'cron' as const, expression: t };
+  return fail(ctx, `must be ${FULL_SYNC_ACCEPTS}`);
 });

@@ -68,7 +68,7 @@ export function readSecret(
   try {
     value = readFile(file.value).toString('utf8').replace(/\r?\n$/, '');
   } catch (err) {
-    problems.push(`--${name}-file: cannot read ${file.value} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    problems.push(`--${name}-file: cannot read ${file.value} (${(err as NodeJS.ErrnoException).code ?? 'error'})${file.source === 'flag' ? '' : ` (from ${file.label})`}`);
     return undefined;
   }
   if (value.trim() !== '') return value;

@@ -84,6 +84,31 @@ describe('watcher HTTP endpoints', () => {
     assert.match(usage.stderr, /^zk2etcd log: --level: must be one of debug, info, warn, error .*\(got "loud"\)/);
   });
 
+  test("zk2etcd log reads the watcher's config file: its token and its --http-addr (a wildcard host is this machine)", async () => {
+    const port = new URL(watcher.url).port;
+    const dir = mkdtempSync(join(tmpdir(), 'zk2etcd-logcfg-'));
+    const config = join(dir, 'watcher.yaml');
+    writeFileSync(config, `admin-token-file: ${tokenFile}\nhttp-addr: ":${port}"\n`);
+    const byFlag = await runCli(['log', '--level=warn', `--config=${config}`]);
+    assert.equal(byFlag.code, 0, byFlag.stderr);
+    assert.match(byFlag.stdout, /log level set to warn/);
+    const byEnv = await runCli(['log', '--level=info'], { ZK2ETCD_CONFIG: config });
+    assert.equal(byEnv.code, 0, byEnv.stderr);
+    assert.match(byEnv.stdout, /log level set to info/);
+    // The environment's --http-addr, as the watcher's own pod has it.
+    const byHttpAddr = await runCli(['log', '--level=info'], { ZK2ETCD_HTTP_ADDR: `127.0.0.1:${port}`, ZK2ETCD_ADMIN_TOKEN_FILE: tokenFile });
+    assert.equal(byHttpAddr.code, 0, byHttpAddr.stderr);
+  });
+
+  test('zk2etcd log: an address with credentials or another scheme is a usage error, credentials not echoed', async () => {
+    const creds = await runCli(['log', '--level=info', '--addr=http://admin:Pa55word@127.0.0.1:8080']);
+    assert.equal(creds.code, 2);
+    assert.equal(creds.stderr, 'zk2etcd log: --addr: must not carry credentials: use --admin-token-file (got "http://***@127.0.0.1:8080")\n');
+    const ftp = await runCli(['log', '--level=info', '--addr=ftp://127.0.0.1:8080']);
+    assert.equal(ftp.code, 2);
+    assert.match(ftp.stderr, /^zk2etcd log: --addr: must be the watcher's http\(s\) URL such as http:\/\/127.0.0.1:8080 \(got "ftp:\/\/127.0.0.1:8080"\)\n$/);
+  });
+
   test('zk2etcd log: --help; an error answer names the HTTP status; an unreachable watcher names the reason', async () => {
     const help = await runCli(['log', '--help']);
     assert.equal(help.code, 0, help.stderr);

@@ -9,8 +9,14 @@ import { FLAG_BY_NAME } from '../../common/config/flags.js';
 import { loadConfig } from '../../common/config/load.js';
 import type { Command, Config } from '../../common/config/types.js';
 import { ConfigError } from '../../common/errors.js';
+import { generatePki } from '../helpers/tls.js';
 
 /** One loader for flags, environment and config file (SPEC §7). */
+
+// Real PEM files (openssl, once per file): the loader checks that the TLS files hold what their flags say.
+const pki = generatePki('config-test');
+after(() => pki.cleanup());
+const PEM = { ca: pki.read(pki.caCert), cert: pki.read(pki.clientCert), key: pki.read(pki.clientKey), otherKey: pki.read(pki.serverKey) };
 
 const REQUIRED = ['--zookeeper-servers=zk1:2181,zk2:2181', '--etcd-servers=http://etcd:2379', '--redis-server=redis:6379'];
 const SECRET = 'S3cr3t-Hunter2!';
@@ -286,10 +292,43 @@ describe('loadConfig: values', () => {
     { value: '1h', expected: { kind: 'interval', ms: 3_600_000 } },
     { value: '24h', expected: { kind: 'interval', ms: 86_400_000 } },
     { value: '*/5 * * * *', expected: { kind: 'cron', expression: '*/5 * * * *' } },
+    { value: '@daily', expected: { kind: 'cron', expression: '@daily' } },
   ];
   for (const c of fullSyncs) {
     test(`--fullsync-interval=${c.value}`, () => assert.deepEqual(load({ argv: [`--fullsync-interval=${c.value}`] }).fullSync, c.expected));
   }
+
+  test("a ZooKeeper server without a port gets 2181, as in zk2etcd 1.x's client", () => {
+    const config = load({ bare: true, argv: ['--zookeeper-servers=zk-0.zk.svc,10.0.0.2,zk-2:2182', '--etcd-servers=etcd:2379', '--redis-server=redis:6379'] });
+    assert.deepEqual(config.zookeeper.servers, ['zk-0.zk.svc:2181', '10.0.0.2:2181', 'zk-2:2182']);
+  });
+
+  test('an empty value of a setting without a default is unset (ZK2ETCD_PUSHGATEWAY_URL= in a manifest)', () => {
+    const env = { ZK2ETCD_PUSHGATEWAY_URL: '', ZK2ETCD_ETCD_USERNAME: '', ZK2ETCD_ETCD_CACERT: '' };
+    const config = load({ env });
+    assert.deepEqual([config.pushgatewayUrl, config.etcd.username, config.etcd.tls], [null, null, null]);
+    const watcher = load({ command: 'sync', env: { ZK2ETCD_LEADER_ELECT: '', ZK2ETCD_LEASE_NAMESPACE: '' } });
+    assert.deepEqual([watcher.leaderElect, watcher.leaseNamespace], ['none', null]);
+  });
+
+  test('--fix=true on diff fixes; --fix=false is what diff does anyway', () => {
+    assert.deepEqual([load({ argv: ['--fix'] }).fix, load({ argv: ['--fix=false'] }).fix, load({ command: 'fix' }).fix], [true, false, true]);
+  });
+
+  test('a usage error remembers --output json, when that setting was valid, for the JSON document', () => {
+    const err = (a: LoadArgs): ConfigError => {
+      try {
+        load(a);
+      } catch (e) {
+        if (e instanceof ConfigError) return e;
+      }
+      throw new Error('expected a ConfigError');
+    };
+    assert.equal(err({ argv: ['--output=json', '--concurrent=0'] }).output, 'json');
+    assert.equal(err({ env: { ZK2ETCD_OUTPUT: 'json' }, argv: ['--concurrent=0'] }).output, 'json');
+    assert.equal(err({ argv: ['--concurrent=0'] }).output, 'text');
+    assert.equal(err({ argv: ['--output=xml'] }).output, undefined);
+  });
 
   test('unicode and URL-encoded prefixes are accepted as given', () => {
     const config = load({ argv: ['--zookeeper-prefix=/注册中心,/dubbo/a%2Fb', '--zookeeper-exclude-prefix='] });
@@ -363,12 +402,9 @@ describe('loadConfig: secrets', () => {
   test('etcd TLS files are read', () => {
     const config = load({
       argv: ['--etcd-cacert=/tls/ca.pem', '--etcd-cert=/tls/cert.pem', '--etcd-key=/tls/key.pem'],
-      files: { '/tls/ca.pem': 'CA', '/tls/cert.pem': 'CERT', '/tls/key.pem': 'KEY' },
+      files: { '/tls/ca.pem': PEM.ca, '/tls/cert.pem': PEM.cert, '/tls/key.pem': PEM.key },
     });
-    assert.deepEqual(
-      [config.etcd.tls?.ca?.toString(), config.etcd.tls?.cert?.toString(), config.etcd.tls?.key?.toString()],
-      ['CA', 'CERT', 'KEY'],
-    );
+    assert.deepEqual([config.etcd.tls?.ca, config.etcd.tls?.cert, config.etcd.tls?.key], [PEM.ca, PEM.cert, PEM.key]);
   });
 });
 
@@ -493,7 +529,7 @@ describe('loadConfig: a secret given as value and as -file: precedence flag > en
 describe('loadConfig: the result is deeply frozen', () => {
   const config = load({
     argv: ['--etcd-cacert=/ca.pem', '--etcd-cert=/cert.pem', '--etcd-key=/key.pem'],
-    files: { '/ca.pem': 'CA', '/cert.pem': 'CERT', '/key.pem': 'KEY' },
+    files: { '/ca.pem': PEM.ca, '/cert.pem': PEM.cert, '/key.pem': PEM.key },
   });
   const parts: { name: string; value: unknown }[] = [
     { name: 'config', value: config },
@@ -570,8 +606,52 @@ describe('loadConfig: bad input gives one problem line naming the flag', () => {
       startsWith: '--redis-password',
       mentions: '--redis-password-file',
     },
-    { name: '--etcd-cert without --etcd-key', args: { argv: ['--etcd-cert=/cert.pem'], files: { '/cert.pem': 'CERT' } }, startsWith: '--etcd-cert', mentions: '--etcd-key' },
-    { name: '--etcd-key without --etcd-cert', args: { argv: ['--etcd-key=/key.pem'], files: { '/key.pem': 'KEY' } }, startsWith: '--etcd-cert', mentions: '--etcd-key' },
+    { name: '--etcd-cert without --etcd-key', args: { argv: ['--etcd-cert=/cert.pem'], files: { '/cert.pem': PEM.cert } }, startsWith: '--etcd-cert and --etcd-key: set both or neither (only --etcd-cert is set)' },
+    { name: '--etcd-key without --etcd-cert', args: { argv: ['--etcd-key=/key.pem'], files: { '/key.pem': PEM.key } }, startsWith: '--etcd-cert and --etcd-key: set both or neither (only --etcd-key is set)' },
+    {
+      name: '--etcd-cert alone, from the environment',
+      args: { env: { ZK2ETCD_ETCD_CERT: '/cert.pem' }, files: { '/cert.pem': PEM.cert } },
+      startsWith: '--etcd-cert and --etcd-key: set both or neither (only --etcd-cert is set, from ZK2ETCD_ETCD_CERT)',
+    },
+    // A Secret mounted under swapped keys, a wrong file: usage errors naming the flag, not OpenSSL's at the first connection.
+    {
+      name: 'a CA file holding no certificate',
+      args: { argv: ['--etcd-cacert=/ca.pem'], files: { '/ca.pem': PEM.key } },
+      startsWith: '--etcd-cacert: /ca.pem holds no PEM certificate',
+    },
+    {
+      name: 'client certificate and key swapped',
+      args: { argv: ['--etcd-cert=/key.pem', '--etcd-key=/cert.pem'], files: { '/key.pem': PEM.key, '/cert.pem': PEM.cert } },
+      startsWith: '--etcd-cert: /key.pem holds no PEM certificate; it must be the client certificate',
+    },
+    {
+      name: 'a client certificate with the wrong key',
+      args: { argv: ['--etcd-cert=/cert.pem', '--etcd-key=/other.pem'], files: { '/cert.pem': PEM.cert, '/other.pem': PEM.otherKey } },
+      startsWith: '--etcd-cert and --etcd-key: /cert.pem and /other.pem are not a certificate and its private key (',
+    },
+    {
+      name: 'a client key holding no key, from a config file',
+      args: { argv: ['--config=/c.yaml'], files: { '/c.yaml': 'etcd-cert: /cert.pem\netcd-key: /ca.pem\n', '/cert.pem': PEM.cert, '/ca.pem': PEM.ca } },
+      startsWith: '--etcd-cert and --etcd-key: /cert.pem and /ca.pem are not a certificate and its private key (',
+      mentions: '(from config file key etcd-cert) (from config file key etcd-key)',
+    },
+    { name: 'an unreadable TLS file named in the environment', args: { env: { ZK2ETCD_ETCD_CACERT: '/missing.pem' } }, startsWith: '--etcd-cacert: cannot read /missing.pem (ENOENT) (from ZK2ETCD_ETCD_CACERT)' },
+    { name: 'an unreadable secret file named in the environment', args: { env: { ZK2ETCD_REDIS_PASSWORD_FILE: '/missing' } }, startsWith: '--redis-password-file: cannot read /missing (ENOENT) (from ZK2ETCD_REDIS_PASSWORD_FILE)' },
+    { name: 'a session timeout of 0', args: { argv: ['--zookeeper-session-timeout=0'] }, startsWith: '--zookeeper-session-timeout: must be a duration', mentions: 'from 1s to 600s' },
+    { name: 'a session timeout under 1s', args: { argv: ['--zookeeper-session-timeout=999ms'] }, startsWith: '--zookeeper-session-timeout:', mentions: 'from 1s' },
+    {
+      name: 'invalid cron from the environment names it and what is accepted',
+      args: { command: 'sync', env: { ZK2ETCD_FULLSYNC_INTERVAL: '61 * * * *' } },
+      startsWith: '--fullsync-interval: "61 * * * *" is not a valid cron expression; must be a duration such as 5m',
+      mentions: '(from ZK2ETCD_FULLSYNC_INTERVAL)',
+    },
+    {
+      name: 'the default exclude covering the prefix says it is the default',
+      args: { argv: ['--zookeeper-prefix=/dubbo/config/app'] },
+      startsWith: '--zookeeper-exclude-prefix: /dubbo/config excludes the whole prefix /dubbo/config/app (the default; --zookeeper-exclude-prefix= excludes nothing)',
+    },
+    { name: 'fix --fix=false', args: { command: 'fix', argv: ['--fix=false'] }, startsWith: '--fix: false contradicts the fix command', mentions: 'use diff' },
+    { name: 'reconcile with ZK2ETCD_FIX=false', args: { command: 'reconcile', env: { ZK2ETCD_FIX: 'false' } }, startsWith: '--fix: false contradicts the reconcile command', mentions: '(from ZK2ETCD_FIX)' },
     { name: 'unreadable secret file', args: { argv: ['--redis-password-file=/missing'] }, startsWith: '--redis-password-file:', mentions: '/missing' },
     // An empty token would leave POST /log unprotected without a word: refused, like every empty secret.
     { name: 'an empty secret file', args: { argv: ['--admin-token-file=/t'], files: { '/t': '' } }, startsWith: '--admin-token-file: /t is empty' },
@@ -597,7 +677,7 @@ describe('loadConfig: bad input gives one problem line naming the flag', () => {
     { name: 'bad --leader-elect', args: { argv: ['--leader-elect=zookeeper'] }, startsWith: '--leader-elect:' },
     { name: 'bad --log-level', args: { argv: ['--log-level=verbose'] }, startsWith: '--log-level: must be one of debug, info, warn, error (any case; panic and fatal mean error)' },
     { name: 'missing --redis-server', args: { bare: true, argv: ['--zookeeper-servers=zk:2181', '--etcd-servers=etcd:2379'] }, startsWith: '--redis-server:', mentions: 'required' },
-    { name: 'bad zookeeper server', args: { bare: true, argv: ['--zookeeper-servers=zk', '--etcd-servers=etcd:2379', '--redis-server=redis:6379'] }, startsWith: '--zookeeper-servers:', mentions: 'host:port' },
+    { name: 'bad zookeeper server', args: { bare: true, argv: ['--zookeeper-servers=zk/chroot', '--etcd-servers=etcd:2379', '--redis-server=redis:6379'] }, startsWith: '--zookeeper-servers: "zk/chroot" is not host:port' },
     { name: 'zookeeper port above 65535', args: { bare: true, argv: ['--zookeeper-servers=zk1:2181,zk2:99999', '--etcd-servers=etcd:2379', '--redis-server=redis:6379'] }, startsWith: '--zookeeper-servers:', mentions: '1-65535' },
     { name: 'zookeeper port 0', args: { bare: true, argv: ['--zookeeper-servers=zk1:0', '--etcd-servers=etcd:2379', '--redis-server=redis:6379'] }, startsWith: '--zookeeper-servers:', mentions: '1-65535' },
     { name: 'etcd port above 65535', args: { bare: true, argv: ['--zookeeper-servers=zk:2181', '--etcd-servers=http://etcd:99999', '--redis-server=redis:6379'] }, startsWith: '--etcd-servers:', mentions: 'etcd:99999' },
@@ -641,12 +721,12 @@ describe('loadConfig: several problems at once are all reported', () => {
     },
     {
       name: 'a bad field value together with cross-field problems',
-      args: { argv: ['--concurrent=abc', '--etcd-cert=/cert.pem', '--zookeeper-exclude-prefix=/dubbo'], files: { '/cert.pem': 'CERT' } },
+      args: { argv: ['--concurrent=abc', '--etcd-cert=/cert.pem', '--zookeeper-exclude-prefix=/dubbo'], files: { '/cert.pem': PEM.cert } },
       expected: ['--concurrent:', '--etcd-cert and --etcd-key:', '--zookeeper-exclude-prefix:'],
     },
     {
       name: 'cross-field problems together',
-      args: { argv: ['--fullsync-interval=99 * * * *', '--etcd-key=/key.pem', '--etcd-cacert=/missing.pem'], files: { '/key.pem': 'KEY' } },
+      args: { argv: ['--fullsync-interval=99 * * * *', '--etcd-key=/key.pem', '--etcd-cacert=/missing.pem'], files: { '/key.pem': PEM.key } },
       expected: ['--etcd-cacert:', '--etcd-cert and --etcd-key:', '--fullsync-interval:'],
     },
   ];
@@ -714,6 +794,9 @@ describe('loadConfig: a secret value never appears in a problem', () => {
       name: 'a password embedded in the --redis-server URL (rejected, and must not be echoed back)',
       args: { bare: true, argv: ['--zookeeper-servers=zk:2181', '--etcd-servers=etcd:2379', `--redis-server=redis://app:${SECRET}@redis:6379`] },
     },
+    { name: 'credentials without a scheme in --etcd-servers', args: { bare: true, argv: ['--zookeeper-servers=zk:2181', `--etcd-servers=app:${SECRET}@etcd:2379`, '--redis-server=redis:6379'] } },
+    { name: 'credentials in --zookeeper-servers', args: { bare: true, argv: [`--zookeeper-servers=zk:2181,app:${SECRET}@zk2:2181`, '--etcd-servers=etcd:2379', '--redis-server=redis:6379'] } },
+    { name: 'a password with a space and an @ in the --redis-server URL', args: { bare: true, argv: ['--zookeeper-servers=zk:2181', '--etcd-servers=etcd:2379', `--redis-server=redis://app:a b@${SECRET}@redis:6379`] } },
     { name: 'secret and -file both in env', args: { env: { ZK2ETCD_ADMIN_TOKEN: SECRET, ZK2ETCD_ADMIN_TOKEN_FILE: '/t' }, files: { '/t': SECRET } } },
     { name: 'secret and -file both in the config file', args: { argv: ['--config=/c.yaml'], files: { '/c.yaml': `admin-token: ${SECRET}\nadmin-token-file: /t\n`, '/t': SECRET } } },
   ];
