@@ -67,7 +67,13 @@ export async function openClients(config: Config, metrics: Metrics, logger: Logg
     const ownership = ownershipStoreFor(config, redis, metrics);
     const etcdClient = createEtcdClient(config.etcd);
     closers.push(() => etcdClient.close());
-    const zk = await openZkSession(config, metrics, logger);
+    // Said out loud: reads wait for the connection up to the session timeout, which is otherwise a silent pause.
+    const zk = await openZkSession(config, metrics, logger, {
+      onConnection: (up) =>
+        up
+          ? logger.info('ZooKeeper connection back')
+          : logger.warn({ waitSeconds: config.zookeeper.sessionTimeoutMs / 1000 }, 'ZooKeeper connection lost; reconnecting (reads wait up to --zookeeper-session-timeout)'),
+    });
     closers.push(() => zk.close());
     return { zk, etcd: instrumentEtcdStore(etcd3Store(etcdClient, { onReadRetry: etcdReadRetryLogger(logger) }), metrics), ownership, close };
   } catch (err) {

@@ -134,6 +134,11 @@ export function loadConfig(input: LoadInput): Config {
     }
   }
   if (v['etcd-prefix']?.includes('\0')) problems.push('--etcd-prefix: must not contain NUL');
+  // The key is the prefix + the path, which starts with /: "/registry/" would make "/registry//dubbo".
+  if (v['etcd-prefix']?.endsWith('/')) {
+    const prefix = v['etcd-prefix'];
+    problems.push(`--etcd-prefix: must not end with / (the key is the prefix followed by the ZooKeeper path, which starts with /: use "${prefix.replace(/\/+$/, '')}")${originNote(raw, 'etcd-prefix')}`);
+  }
   if (Boolean(v['etcd-cert']) !== Boolean(v['etcd-key'])) {
     const set = v['etcd-cert'] ? 'etcd-cert' : 'etcd-key';
     problems.push(`--etcd-cert and --etcd-key: set both or neither (only --${set} is set${sourceLabel(raw, set) ? `, from ${sourceLabel(raw, set)}` : ''})`);

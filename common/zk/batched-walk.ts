@@ -2,13 +2,13 @@ import { AbortedError, ZkError } from '../errors.js';
 import { isWalked } from '../paths.js';
 import { drain } from '../pool.js';
 import { withRetry } from '../retry.js';
+import { zkReadRetry } from './errors.js';
 import { ZkReplyTooLargeError } from './connection.js';
 import { BatchSizer, type PendingRead } from './batch-sizer.js';
 import type { BatchResults, ZkBatchReader, ZkNode } from './reader.js';
 import type { DesiredEntry } from '../plan/merge-sides.js';
 import { keepNode, type WalkOptions } from './walk.js';
 
-const RETRY = { attempts: 5, baseDelayMs: 200, maxDelayMs: 3000 };
 /** Ops per multiRead; past ~100 the server's gain flattens and replies grow. */
 const MAX_OPS = 100;
 /** Batches in flight at once: enough to keep the server busy while we decode. */
@@ -42,7 +42,7 @@ export async function walkBatched(reader: ZkBatchReader, opts: WalkOptions): Pro
   const roots = new Set(opts.prefixes);
   const todo: PendingRead[] = opts.prefixes.map((path) => ({ kind: 'data', path, depth: depthOf(path), kids: 0 }));
   const inFlightMax = Math.max(1, Math.min(MAX_IN_FLIGHT, Math.ceil(opts.concurrency / 8)));
-  const retry = { ...RETRY, signal: opts.signal };
+  const retry = zkReadRetry(opts.signal);
   const sizer = sizerOf(reader);
 
   const run = async (batch: PendingRead[]): Promise<void> => {

@@ -97,11 +97,16 @@ export class ZkProtocolConnection {
     this.socket?.write(frame);
   }
 
+  private outage(): ZkProtocolError {
+    const s = this.opts.sessionTimeoutMs / 1000;
+    return new ZkProtocolError(Err.connectionLoss, `no connection to ZooKeeper for ${s}s (--zookeeper-session-timeout): check that the servers are up and reachable`, true);
+  }
+
   /** Tries the servers in turn until one grants (or refuses) the session. */
   private async dial(): Promise<void> {
     let round = 0;
     // Requests made while reconnecting wait at most the session timeout.
-    const sweep = setInterval(() => this.requests.expire(Date.now(), () => new ZkProtocolError(Err.connectionLoss, 'not reconnected to ZooKeeper in time')), 250);
+    const sweep = setInterval(() => this.requests.expire(Date.now(), () => this.outage()), 250);
     try {
       while (this.state === 'connecting') {
         const server = this.opts.servers[this.serverIndex % this.opts.servers.length] as string;

@@ -1,4 +1,5 @@
 import { ZkError, zkCodeName } from '../errors.js';
+import type { RetryOptions } from '../retry.js';
 
 export const ZNONODE = -101;
 const RETRYABLE = new Set([-4, -7]); // connection loss, operation timeout: the session survives
@@ -8,6 +9,8 @@ export class ZkProtocolError extends Error {
   constructor(
     readonly code: number,
     message: string,
+    /** A request that waited a whole session timeout for a connection: ZooKeeper is down or unreachable. */
+    readonly outage = false,
   ) {
     super(message);
   }
@@ -30,12 +33,28 @@ export function toZkError(err: unknown, op: string, path: string): ZkError {
       ? ' (not readable with our credentials: set --zookeeper-auth to a user the node ACL allows)'
       : code === -112 || code === -116 || code === -9
         ? ' (the session expired; the run must reconnect)'
-        : code === -4 && !(err instanceof ZkProtocolError)
+        : err instanceof ZkProtocolError && err.outage
+          ? ` (${err.message})`
+          : code === -4 && !(err instanceof ZkProtocolError)
           ? ' (connection lost; if this repeats on one node, its children list may exceed jute.maxbuffer: raise -Djute.maxbuffer on the servers and in ZOOKEEPER_CLIENT_JVMFLAGS)'
           : '';
   return new ZkError(code, path, op, `ZooKeeper ${op} ${path} failed: ${zkCodeName(code)} (${code})${hint}`, RETRYABLE.has(code), {
     cause: err,
   });
+}
+
+/**
+ * True for a read that waited a whole --zookeeper-session-timeout without a connection: retrying it would
+ * wait as long again (a one-shot run stayed silent for four timeouts); the caller's caller decides.
+ */
+export function isZkOutage(err: unknown): boolean {
+  const cause = err instanceof ZkError ? err.cause : err;
+  return cause instanceof ZkProtocolError && cause.outage;
+}
+
+/** Retries of a ZooKeeper read: a few, not past an outage, and abandoned at once when the run stops. */
+export function zkReadRetry(signal: AbortSignal | undefined): RetryOptions {
+  return { attempts: 5, baseDelayMs: 200, maxDelayMs: 3000, signal, giveUp: isZkOutage, abandonOnAbort: true };
 }
 
 /** Runs a read; "no node" becomes `absent`, any other failure a ZkError (never absence). */

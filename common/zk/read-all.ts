@@ -1,10 +1,10 @@
 import { ZkError } from '../errors.js';
 import { forEachPool } from '../pool.js';
-import { withRetry } from '../retry.js';
+import { withRetry, type RetryOptions } from '../retry.js';
+import { zkReadRetry } from './errors.js';
 import { ZkReplyTooLargeError } from './connection.js';
 import { isBatchReader, type BatchRead, type BatchResult, type ZkBatchReader, type ZkNode, type ZkReader } from './reader.js';
 
-const RETRY = { attempts: 5, baseDelayMs: 200, maxDelayMs: 3000 };
 const OPS_PER_BATCH = 100;
 
 /**
@@ -13,7 +13,7 @@ const OPS_PER_BATCH = 100;
  */
 export async function readAll(reader: ZkReader, ops: readonly BatchRead[], concurrency: number, signal?: AbortSignal): Promise<Exclude<BatchResult, ZkError>[]> {
   const out: Exclude<BatchResult, ZkError>[] = new Array(ops.length);
-  const retry = { ...RETRY, signal };
+  const retry = zkReadRetry(signal);
   if (!isBatchReader(reader)) {
     await forEachPool(ops, concurrency, async (op, i) => {
       out[i] = await withRetry<ZkNode | string[] | null>(() => (op.kind === 'data' ? reader.get(op.path) : reader.children(op.path)), retry);
@@ -26,7 +26,7 @@ export async function readAll(reader: ZkReader, ops: readonly BatchRead[], concu
   return out;
 }
 
-async function readBatch(reader: ZkBatchReader, ops: readonly BatchRead[], from: number, to: number, out: Exclude<BatchResult, ZkError>[], retry: typeof RETRY & { signal?: AbortSignal | undefined }): Promise<void> {
+async function readBatch(reader: ZkBatchReader, ops: readonly BatchRead[], from: number, to: number, out: Exclude<BatchResult, ZkError>[], retry: RetryOptions): Promise<void> {
   let results: BatchResult[];
   try {
     results = await withRetry(() => reader.readMany(ops.slice(from, to)), retry);

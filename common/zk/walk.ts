@@ -2,6 +2,7 @@ import { AbortedError, SourceMissingError } from '../errors.js';
 import { childPath, isWalked } from '../paths.js';
 import { drain } from '../pool.js';
 import { withRetry } from '../retry.js';
+import { zkReadRetry } from './errors.js';
 import { walkBatched } from './batched-walk.js';
 import type { DesiredEntry } from '../plan/merge-sides.js';
 import { isBatchReader, type ChildListStamps, type ZkNode, type ZkReader } from './reader.js';
@@ -24,7 +25,6 @@ export interface WalkOptions {
 /** The mirrored subtrees: etcd key -> znode data. */
 export type ZkTree = Map<string, Buffer>;
 
-const RETRY = { attempts: 5, baseDelayMs: 200, maxDelayMs: 3000 };
 
 /**
  * Adds a node the walk read to the tree (unless skipped as ephemeral); true when its children must be
@@ -59,7 +59,7 @@ export async function walkNodes(reader: ZkReader, opts: WalkOptions): Promise<De
   const nodes: DesiredEntry[] = [];
   const roots = new Set(opts.prefixes);
   const queue: string[] = [...opts.prefixes];
-  const retry = { ...RETRY, signal: opts.signal };
+  const retry = zkReadRetry(opts.signal);
 
   const visit = async (path: string): Promise<void> => {
     const node = await withRetry(() => reader.get(path), retry);

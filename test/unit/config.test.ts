@@ -650,6 +650,8 @@ describe('loadConfig: bad input gives one problem line naming the flag', () => {
       args: { argv: ['--zookeeper-prefix=/dubbo/config/app'] },
       startsWith: '--zookeeper-exclude-prefix: /dubbo/config excludes the whole prefix /dubbo/config/app (the default; --zookeeper-exclude-prefix= excludes nothing)',
     },
+    { name: '--etcd-prefix ending in /', args: { argv: ['--etcd-prefix=/registry/'] }, startsWith: '--etcd-prefix: must not end with /', mentions: 'use "/registry"' },
+    { name: '--etcd-prefix of / alone', args: { env: { ZK2ETCD_ETCD_PREFIX: '/' } }, startsWith: '--etcd-prefix: must not end with /', mentions: '(from ZK2ETCD_ETCD_PREFIX)' },
     { name: 'fix --fix=false', args: { command: 'fix', argv: ['--fix=false'] }, startsWith: '--fix: false contradicts the fix command', mentions: 'use diff' },
     { name: 'reconcile with ZK2ETCD_FIX=false', args: { command: 'reconcile', env: { ZK2ETCD_FIX: 'false' } }, startsWith: '--fix: false contradicts the reconcile command', mentions: '(from ZK2ETCD_FIX)' },
     { name: 'unreadable secret file', args: { argv: ['--redis-password-file=/missing'] }, startsWith: '--redis-password-file:', mentions: '/missing' },

@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { dubboTree } from '../helpers/dubbo.js';
+import { cleanupRoot, freshName, runCli, testEtcd, testRedis, testZk } from '../helpers/services.js';
+import type { CliResult, TestZk } from '../helpers/services.js';
+import { zkProxy } from '../helpers/zk-proxy.js';
+import type { ZkProxy } from '../helpers/zk-proxy.js';
+
+/**
+ * ZooKeeper becomes unreachable in the middle of a one-shot walk (every connection cut, new ones held:
+ * a partition). A read then waits for a connection up to --zookeeper-session-timeout; the run must say
+ * so, give up after that one wait (it used to retry four more such waits, silently), and stop at once on
+ * SIGTERM instead of waiting for a read that cannot come back.
+ */
+describe('ZooKeeper unreachable in the middle of a one-shot run', () => {
+  const name = freshName('zkout');
+  const root = `/${name}`;
+  const etcd = testEtcd();
+  const redis = testRedis();
+  let zk: TestZk;
+  let proxy: ZkProxy;
+
+  const args = (timeout: string) => ['diff', `--zookeeper-prefix=${root}`, '--zookeeper-exclude-prefix=', `--instance=${name}`, '--output=json', `--zookeeper-session-timeout=${timeout}`];
+
+  /** Runs a diff through the proxy and partitions ZooKeeper once part of the walk has arrived. */
+  const partitionedRun = (timeout: string, onPartition?: (child: ChildProcess) => void): Promise<CliResult> => {
+    let child: ChildProcess | undefined;
+    let cut = false;
+    const start = proxy.downstreamBytes;
+    proxy.onDownstream((total) => {
+      if (cut || total - start < 50_000) return;
+      cut = true;
+      proxy.hold(true);
+      proxy.cutAll();
+      if (child) onPartition?.(child);
+    });
+    return runCli(args(timeout), { ZK2ETCD_ZOOKEEPER_SERVERS: proxy.address, ZK2ETCD_LOG_LEVEL: 'info' }, (c) => (child = c)).finally(() => {
+      proxy.onDownstream(null);
+      proxy.hold(false);
+      assert.ok(cut, 'the partition began during the run');
+    });
+  };
+
+  before(async () => {
+    zk = await testZk();
+    await zk.createAll(dubboTree(root, 40, 30, 20), 300); // ~2,200 nodes of ~1 KB names: a walk of ~2 MB
+    proxy = await zkProxy();
+  });
+
+  after(async () => {
+    await proxy?.close();
+    await cleanupRoot({ zk, etcd, redis, root, instance: name });
+  });
+
+  test('the run logs the lost connection and fails after one session timeout, naming it', { timeout: 90_000 }, async () => {
+    const started = Date.now();
+    const r = await partitionedRun('10s');
+    // One wait of 10 s. Not a speed check: retrying the read waited four more (50 s in all), so a bound of
+    // three waits tells the two apart on any machine.
+    assert.ok(Date.now() - started < 30_000, `the run gave up after one wait, not after retries (${Date.now() - started} ms)`);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /"msg":"ZooKeeper connection lost; reconnecting \(reads wait up to --zookeeper-session-timeout\)"/);
+    assert.match(r.stderr, /zk2etcd diff: ZooKeeper \S+ \S+ failed: connection_loss \(-4\) \(no connection to ZooKeeper for 10s \(--zookeeper-session-timeout\): check that the servers are up and reachable\)\n/);
+    const report = JSON.parse(r.stdout) as { error: { class: string; retryable: boolean } };
+    assert.equal(report.error.class, 'zk_connection_loss');
+  });
+
+  // Waiting out the 120 s session timeout would overrun the test's own 60 s limit.
+  test('SIGTERM during the wait ends the run at once, not after the session timeout', { timeout: 60_000 }, async () => {
+    const r = await partitionedRun('120s', (child) => setTimeout(() => child.kill('SIGTERM'), 500));
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /"msg":"stopping: in-flight batches finish, nothing new starts; send again to exit at once"/);
+    assert.doesNotMatch(r.stderr, /no connection to ZooKeeper for/);
+    assert.equal(JSON.parse(r.stdout).error.class, 'aborted');
+  });
+});
