@@ -22,6 +22,11 @@ export interface ConfirmDeps {
    * `childLists`); without one a parent's list is re-read.
    */
   readonly childLists?: ReadonlyMap<string, ChildListStamp> | undefined;
+  /**
+   * Read the data of every key present now, missing ones included (rounds 2..N): after a pause the walk's
+   * data may be stale, and a data-only change moves no child-list stamp.
+   */
+  readonly freshData?: boolean;
 }
 
 /** Planned keys per snapshot key above which one paged range read beats point reads (~10x cheaper per key). */
@@ -38,7 +43,7 @@ const REREAD_RANGE_RATIO = 0.1;
 export async function confirmPlan(previous: Plan, deps: ConfirmDeps): Promise<Plan> {
   const keys = plannedKeys(previous);
   const desired = new Map<string, Buffer>();
-  const walkData = new Map(previous.missing.map((a) => [a.key, a.value]));
+  const walkData = new Map(deps.freshData ? [] : previous.missing.map((a) => [a.key, a.value]));
   const changed = new Set(previous.changed.map((a) => a.key));
   const readWithGet: string[] = [...changed];
   const byParent = new Map<string, string[]>();

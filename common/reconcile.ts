@@ -206,7 +206,7 @@ async function reconcilePass(opts: ReconcileOptions, clients: ReconcileClients, 
     const ranges = prefixes.map((p) => etcdRangesFor(opts.etcd.prefix, p));
     for (let round = 2; round <= opts.maxRound && differenceCount(current) + current.conflict.length > 0; round++) {
       await pause(opts.roundIntervalMs, ctx.signal);
-      current = await confirmPlan(current, confirmDeps(ranges, etcdKeys, heldLists));
+      current = await confirmPlan(current, { ...confirmDeps(ranges, etcdKeys, heldLists), freshData: true });
       for (const k of current.foreign) foreign.add(k);
       inSync += current.inSync;
       logger.debug({ round, differences: differenceCount(current) }, 'confirmation round');

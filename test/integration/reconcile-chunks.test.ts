@@ -173,4 +173,21 @@ describe('chunked reconcile: confirmation rounds 2..N run once over every chunk'
     assert.deepEqual(jsonReport(fix).applied, { put: 2, delete: 2, skipped: 0 });
     await assertMirrored(etcd, root);
   });
+
+  test("a missing node's data changed during the pause: the later round writes the new data, not the walk's", async () => {
+    await f.zk.createAll([[`${root}/s9/late`, Buffer.from('v1')]]);
+    let changed: Promise<void> | null = null;
+    const fix = await runCli(['fix', ...flags, '--max-round=2', '--round-interval=2s'], {}, (child) => {
+      child.stderr?.on('data', (d: Buffer) => {
+        // Round 1 read v1 (a data-only change moves no child-list stamp); round 2 follows the pause.
+        if (changed === null && d.toString().includes('chunks reconciled')) changed = f.zk.set(`${root}/s9/late`, Buffer.from('v2'));
+      });
+    });
+    assert.ok(changed, 'the run logged the end of the chunks');
+    await changed;
+    assert.equal(fix.code, 0, fix.stderr);
+    assert.deepEqual(jsonReport(fix).missing, [`${root}/s9/late`]);
+    assert.equal(await etcd.get(`${root}/s9/late`).string(), 'v2');
+    await assertMirrored(etcd, root);
+  });
 });
