@@ -288,7 +288,13 @@ async function reconcilePass(opts: ReconcileOptions, clients: ReconcileClients, 
 }
 
 function addApplied(a: ApplyResult, b: ApplyResult): ApplyResult {
-  return { put: a.put + b.put, delete: a.delete + b.delete, skipped: a.skipped + b.skipped, skippedKeys: [...a.skippedKeys, ...b.skippedKeys] };
+  return {
+    put: a.put + b.put,
+    delete: a.delete + b.delete,
+    skipped: a.skipped + b.skipped,
+    skippedKeys: [...a.skippedKeys, ...b.skippedKeys],
+    refusedKeys: [...a.refusedKeys, ...b.refusedKeys],
+  };
 }
 
 async function pause(ms: number, signal?: AbortSignal): Promise<void> {

@@ -195,7 +195,7 @@ export class ChangeQueue {
     // Counted once the flush succeeded (a retried flush plans its keys again).
     const conflicts = planned.conflict.filter((key) => !batch.get(key)?.conflictCounted);
     if (conflicts.length > 0) this.deps.onConflicts?.(conflicts);
-    const skipped = new Set(result.skippedKeys);
+    const skipped = new Set([...result.skippedKeys, ...result.refusedKeys]);
     const written = new Set([...planned.missing, ...planned.changed, ...planned.extra].map((a) => a.key).filter((k) => !skipped.has(k)));
     return { result, written };
   }

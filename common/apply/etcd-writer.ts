@@ -7,6 +7,7 @@ import type { Metrics } from '../metrics.js';
 import type { OwnershipStore, PendingMarks } from '../ownership/store.js';
 import type { Plan, UnsettledRecord } from '../plan/plan.js';
 import { forEachPool } from '../pool.js';
+import { requestTooLarge } from '../etcd/errors.js';
 import { withRetry } from '../retry.js';
 import { batchOps } from './batches.js';
 import type { ApplyResult, ChangeOrigin, OriginOf, PlanWriter } from './writer.js';
@@ -79,6 +80,7 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
       let put = 0;
       let del = 0;
       const skippedKeys: string[] = [];
+      const refusedKeys: string[] = [];
 
       await forEachPool(batches, deps.inFlight ?? 8, async (batch) => {
         // Abandon batches not yet started (started ones finish), and fail the run rather than report a partial fix.
@@ -88,6 +90,14 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
         const puts = batch.filter((op) => op.type === 'put').map((op) => op.key);
         const marks: PendingMarks = puts.length > 0 ? await ownership.markPending(puts) : NO_MARKS;
         if (puts.length > 0) deps.failpoint?.('after-pending');
+        await commitBatch(batch, marks, trace);
+      });
+      await pruneStaleRecords(plan.staleRecords);
+      await settleUnsettled(plan.unsettled);
+      return { put, delete: del, skipped: skippedKeys.length + refusedKeys.length, skippedKeys, refusedKeys };
+
+      /** Commits one marked batch until each op is applied or skipped (its condition failed, or etcd refused it as too large). */
+      async function commitBatch(batch: readonly TxnOp[], marks: PendingMarks, trace: string): Promise<void> {
         let pending = batch;
         while (pending.length > 0) {
           const fence = deps.fence?.();
@@ -103,7 +113,14 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
                 logger.warn({ err: String(err), trace }, 'etcd transaction failed; retrying');
               },
             },
-          );
+          ).catch((err: unknown) => {
+            if (!requestTooLarge(err)) throw err;
+            return null; // refused before it could apply anything
+          });
+          if (outcome === null) {
+            await refused(pending, marks, trace);
+            return;
+          }
           if (outcome.succeeded) {
             await settle(pending, outcome.revision, trace, marks);
             break;
@@ -136,10 +153,27 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
           }
           pending = retry;
         }
-      });
-      await pruneStaleRecords(plan.staleRecords);
-      await settleUnsettled(plan.unsettled);
-      return { put, delete: del, skipped: skippedKeys.length, skippedKeys };
+      }
+
+      /**
+       * A transaction etcd refused as too large: one op per transaction, so that only the oversized value
+       * (a znode over etcd's --max-request-bytes, with ZooKeeper's jute.maxbuffer raised) is left out.
+       * Failing the run or the watcher on it, or retrying it forever, would stop every other key's sync.
+       */
+      async function refused(ops: readonly TxnOp[], marks: PendingMarks, trace: string): Promise<void> {
+        if (ops.length > 1) {
+          for (const op of ops) await commitBatch([op], marks, trace);
+          return;
+        }
+        const op = ops[0] as TxnOp;
+        refusedKeys.push(op.key);
+        const bytes = op.type === 'put' ? op.value.length : 0;
+        logger.error(
+          { key: op.key, bytes, trace },
+          "etcd refused this value as too large for a request: not written (raise etcd's --max-request-bytes, 1.5 MiB by default, or make the znode smaller); the other keys are synced",
+        );
+        if (op.type === 'put') await ownership.restore(marks, [op.key]);
+      }
 
       /** Records of keys absent from etcd now too: removed unless a writer re-recorded them meanwhile. */
       async function pruneStaleRecords(stale: ReadonlyMap<string, string>): Promise<void> {

@@ -3,9 +3,12 @@ import type { Plan } from '../plan/plan.js';
 export interface ApplyResult {
   readonly put: number;
   readonly delete: number;
-  /** Ops not applied because another writer moved first (their condition failed). */
+  /** Ops not applied: `skippedKeys` and `refusedKeys` together. */
   readonly skipped: number;
+  /** Another writer moved first (their condition failed): worth planning again from the latest state. */
   readonly skippedKeys: readonly string[];
+  /** Puts etcd refused as too large for a request (a znode over its --max-request-bytes): they fail the same way until that changes. */
+  readonly refusedKeys: readonly string[];
 }
 
 /** Where in ZooKeeper a change came from, for the event log (SPEC §8). The watcher knows it; a full reconcile does not. */
@@ -27,4 +30,4 @@ export interface PlanWriter {
   write(plan: Plan, signal?: AbortSignal, origin?: OriginOf): Promise<ApplyResult>;
 }
 
-export const NOTHING_APPLIED: ApplyResult = Object.freeze({ put: 0, delete: 0, skipped: 0, skippedKeys: [] });
+export const NOTHING_APPLIED: ApplyResult = Object.freeze({ put: 0, delete: 0, skipped: 0, skippedKeys: [], refusedKeys: [] });

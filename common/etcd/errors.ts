@@ -8,6 +8,20 @@ function isReplyOverLimit(className: string, message: string): boolean {
   return /ResourceExhausted/.test(className) && /Received message larger than max/.test(message);
 }
 
+/**
+ * etcd refused a request as too large: over its --max-request-bytes (1.5 MiB by default: INVALID_ARGUMENT
+ * "etcdserver: request is too large") or over its gRPC receive limit (RESOURCE_EXHAUSTED "grpc: received
+ * message larger than max", from the server; our own client's limit on replies reads "Received").
+ */
+function isRequestOverLimit(message: string): boolean {
+  return /etcdserver: request is too large|grpc: received message larger than max/.test(message);
+}
+
+/** True for an EtcdError of a request etcd refused as too large: it fails the same way every time, and nothing was applied. */
+export function requestTooLarge(err: unknown): boolean {
+  return err instanceof EtcdError && err.errorClass === 'etcd_request_too_large';
+}
+
 /** True for an EtcdError from a reply over gRPC's receive limit: read less per request. */
 export function replyOverLimit(err: unknown): boolean {
   return err instanceof EtcdError && err.errorClass === 'etcd_resourceexhausted' && !err.retryable;
@@ -22,9 +36,10 @@ export function toEtcdError(err: unknown, op: string): EtcdError {
   const short = name.replace(/^(GRPC|Etcd)/, '').replace(/Error$/, '') || 'unknown';
   // A reply over gRPC's receive limit fails the same way every time: its caller reads smaller pieces.
   const overLimit = isReplyOverLimit(name, e.message);
+  const tooLarge = isRequestOverLimit(e.message);
   const retryable = (() => {
     try {
-      return !overLimit && (isRecoverableError(e) || RETRYABLE_NAMES.test(name));
+      return !overLimit && !tooLarge && (isRecoverableError(e) || RETRYABLE_NAMES.test(name));
     } catch {
       return false;
     }
@@ -36,7 +51,8 @@ export function toEtcdError(err: unknown, op: string): EtcdError {
       : '';
   // grpc-js ends some messages with an empty "Resolution note:"; it says nothing.
   const message = e.message.replace(/\.?\s*Resolution note:\s*$/, '');
-  return new EtcdError(op, `etcd ${op} failed: ${message}${hint}`, retryable, short.replace(/[^A-Za-z0-9]/g, '').toLowerCase() || 'unknown', {
+  const errorClass = tooLarge ? 'request_too_large' : short.replace(/[^A-Za-z0-9]/g, '').toLowerCase() || 'unknown';
+  return new EtcdError(op, `etcd ${op} failed: ${message}${hint}`, retryable, errorClass, {
     cause: err,
   });
 }

@@ -55,7 +55,7 @@ export class World {
             if (v === null) this.etcd.delete(k);
             else this.etcd.set(k, { value: Buffer.from(v), modRevision: String(++this.revision) });
           }
-          resolve({ put: puts.length, delete: plan.extra.length, skipped: skippedKeys.length, skippedKeys });
+          resolve({ put: puts.length, delete: plan.extra.length, skipped: skippedKeys.length, skippedKeys, refusedKeys: [] });
         },
         fail: (err) => {
           this.active.delete(flight);

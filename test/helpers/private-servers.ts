@@ -68,7 +68,7 @@ export async function privateRedis(): Promise<PrivateServer> {
 }
 
 /** A single-member etcd with its own data dir and ports. */
-export async function privateEtcd(): Promise<PrivateServer> {
+export async function privateEtcd(extraArgs: readonly string[] = []): Promise<PrivateServer> {
   const port = await freePort();
   const peer = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'zk2etcd-etcd-'));
@@ -76,7 +76,7 @@ export async function privateEtcd(): Promise<PrivateServer> {
   const args = [
     '--name', 'private', '--data-dir', join(dir, 'data'), '--listen-client-urls', url, '--advertise-client-urls', url,
     '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
-    '--initial-cluster', `private=http://127.0.0.1:${peer}`, '--unsafe-no-fsync',
+    '--initial-cluster', `private=http://127.0.0.1:${peer}`, '--unsafe-no-fsync', ...extraArgs,
   ];
   const healthy = async () => (await (await fetch(`${url}/health`)).text()).includes('"health":"true"');
   return managed('etcd', args, healthy, url, dir);

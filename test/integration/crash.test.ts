@@ -125,7 +125,7 @@ describe('crash safety of the ownership order', () => {
     const unsettled = keys.map((key) => ({ key, modRevision: seen.get(key) as string }));
     const empty: Plan = { missing: [], changed: [], extra: [], foreign: [], conflict: [], inSync: keys.length, staleRecords: new Map(), unsettled };
     const result = await writer.write(empty);
-    assert.deepEqual(result, { put: 0, delete: 0, skipped: 0, skippedKeys: [] });
+    assert.deepEqual(result, { put: 0, delete: 0, skipped: 0, skippedKeys: [], refusedKeys: [] });
     const after = await records();
     assert.equal(after[`${root}/u-settles`], seen.get(`${root}/u-settles`));
     assert.equal(after[`${root}/u-recorded-meanwhile`], 'another revision', 'a record no longer pending is left alone');

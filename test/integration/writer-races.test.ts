@@ -78,7 +78,7 @@ describe('etcd writer: a failed condition and who wrote the bytes found', () => 
       const writer = writerOver(storeWith({ before: async () => void (theirs = await theirPut(key)) }));
       const action = { key, value: Buffer.from('zk bytes'), expect };
       const result = await writer.write({ ...EMPTY, [c.kind]: [action] });
-      assert.deepEqual(result, { put: 0, delete: 0, skipped: 1, skippedKeys: [key] });
+      assert.deepEqual(result, { put: 0, delete: 0, skipped: 1, skippedKeys: [key], refusedKeys: [] });
       const kv = (await etcd.get(key).exec()).kvs[0];
       assert.equal(kv?.mod_revision, theirs, 'the other writer\'s put is what etcd holds');
       assert.equal(await redis.hget(hash, key), before, 'the record is what it was before: never the other writer\'s revision');
@@ -90,7 +90,7 @@ describe('etcd writer: a failed condition and who wrote the bytes found', () => 
     const lost = new EtcdError('txn', 'deadline exceeded (test: committed, reply lost)', true, 'deadline_exceeded');
     const writer = writerOver(storeWith({ afterCommit: () => { throw lost; } }));
     const result = await writer.write({ ...EMPTY, missing: [{ key, value: Buffer.from('zk bytes'), expect: { absent: true } }] });
-    assert.deepEqual(result, { put: 1, delete: 0, skipped: 0, skippedKeys: [] });
+    assert.deepEqual(result, { put: 1, delete: 0, skipped: 0, skippedKeys: [], refusedKeys: [] });
     const kv = (await etcd.get(key).exec()).kvs[0];
     assert.equal(kv?.value.toString(), 'zk bytes');
     assert.equal(await redis.hget(hash, key), kv?.mod_revision, 'recorded at the revision our lost attempt committed');
@@ -105,7 +105,7 @@ describe('etcd writer: a failed condition and who wrote the bytes found', () => 
     const writer = etcdWriter({ etcd: real, ownership: store, metrics, logger: silentLogger() });
     const result = await writer.write({ ...EMPTY, missing: [{ key, value: Buffer.from('zk bytes'), expect: { absent: true } }] });
     // The other write committed and counted the put: not counted again here, nor skipped.
-    assert.deepEqual(result, { put: 0, delete: 0, skipped: 0, skippedKeys: [] });
+    assert.deepEqual(result, { put: 0, delete: 0, skipped: 0, skippedKeys: [], refusedKeys: [] });
     assert.deepEqual(await counted(metrics), { applied: 0, fixed: 0, conflicts: 0 });
     assert.equal(await redis.hget(hash, key), rev);
   });
@@ -151,7 +151,7 @@ describe('etcd writer: a failed condition and who wrote the bytes found', () => 
     const metrics = createMetrics();
     const writer = etcdWriter({ etcd: storeWith({ before: async () => void (await etcd.delete().key(key)) }), ownership: store, metrics, logger: silentLogger() });
     const result = await writer.write({ ...EMPTY, extra: [{ key, modRevision: rev }] });
-    assert.deepEqual(result, { put: 0, delete: 0, skipped: 0, skippedKeys: [] });
+    assert.deepEqual(result, { put: 0, delete: 0, skipped: 0, skippedKeys: [], refusedKeys: [] });
     assert.deepEqual(await counted(metrics), { applied: 0, fixed: 0, conflicts: 0 });
     assert.equal(await redis.hget(hash, key), null);
   });
@@ -164,7 +164,7 @@ describe('etcd writer: a failed condition and who wrote the bytes found', () => 
     const metrics = createMetrics();
     const writer = etcdWriter({ etcd: storeWith({ afterCommit: () => { throw lost; } }), ownership: store, metrics, logger: silentLogger() });
     const result = await writer.write({ ...EMPTY, extra: [{ key, modRevision: rev }] });
-    assert.deepEqual(result, { put: 0, delete: 1, skipped: 0, skippedKeys: [] });
+    assert.deepEqual(result, { put: 0, delete: 1, skipped: 0, skippedKeys: [], refusedKeys: [] });
     assert.deepEqual(await counted(metrics), { applied: 1, fixed: 1, conflicts: 0 });
     assert.equal(await redis.hget(hash, key), null);
     assert.equal((await etcd.get(key).exec()).kvs.length, 0);

@@ -4,12 +4,13 @@ import {
   castGrpcError,
   EtcdPermissionDeniedError,
   GRPCDeadlineExceededError,
+  GRPCInvalidArgumentError,
   GRPCResourceExhastedError,
   GRPCUnavailableError,
   isRecoverableError,
 } from 'etcd3';
 import { EtcdError } from '../../common/errors.js';
-import { replyOverLimit, toEtcdError } from '../../common/etcd/errors.js';
+import { replyOverLimit, requestTooLarge, toEtcdError } from '../../common/etcd/errors.js';
 
 /** toEtcdError over the classes etcd3 (1.1.2) throws: a bounded errorClass and whether to try again. */
 describe('toEtcdError', () => {
@@ -20,6 +21,15 @@ describe('toEtcdError', () => {
     // (too many requests, space quota) is retried with backoff; the client's receive limit is not.
     { name: 'GRPCResourceExhastedError from the server', err: new GRPCResourceExhastedError('etcdserver: too many requests'), errorClass: 'etcd_resourceexhausted', retryable: true },
     { name: 'gRPC status 8 for a reply over the receive limit, as etcd3\'s pool casts it', err: castGrpcError(overLimit), errorClass: 'etcd_resourceexhausted', retryable: false },
+    // A request over etcd's --max-request-bytes, or over the server's gRPC receive limit (its message
+    // says "received"; our client's limit on replies says "Received"): refused the same way every time.
+    { name: 'a request over --max-request-bytes (too large)', err: new GRPCInvalidArgumentError('etcdserver: request is too large'), errorClass: 'etcd_request_too_large', retryable: false },
+    {
+      name: "a request over the server's gRPC receive limit (too large)",
+      err: castGrpcError(Object.assign(new Error('8 RESOURCE_EXHAUSTED: grpc: received message larger than max (2097221 vs. 2097152)'), { code: 8 })),
+      errorClass: 'etcd_request_too_large',
+      retryable: false,
+    },
     { name: 'GRPCUnavailableError', err: new GRPCUnavailableError('14 UNAVAILABLE: No connection established'), errorClass: 'etcd_unavailable', retryable: true },
     { name: 'GRPCDeadlineExceededError', err: new GRPCDeadlineExceededError('4 DEADLINE_EXCEEDED: Deadline exceeded'), errorClass: 'etcd_deadlineexceeded', retryable: true },
     { name: 'EtcdPermissionDeniedError', err: new EtcdPermissionDeniedError('etcdserver: permission denied'), errorClass: 'etcd_permissiondenied', retryable: false },
@@ -31,7 +41,8 @@ describe('toEtcdError', () => {
       assert.equal(e.errorClass, c.errorClass);
       assert.equal(e.retryable, c.retryable);
       assert.equal(e.cause, c.err);
-      assert.equal(replyOverLimit(e), c.name.includes('receive limit'));
+      assert.equal(replyOverLimit(e), c.name.includes('receive limit') && !c.name.includes('too large'));
+      assert.equal(requestTooLarge(e), c.name.includes('too large'));
     });
   }
 

@@ -30,7 +30,7 @@ function planOf(sizes: PlanSizes): Plan {
     unsettled: [],
   };
 }
-const applied = (put: number, del: number, skipped: number): ApplyResult => ({ put, delete: del, skipped, skippedKeys: keys('skipped', skipped) });
+const applied = (put: number, del: number, skipped: number): ApplyResult => ({ put, delete: del, skipped, skippedKeys: keys('skipped', skipped), refusedKeys: [] });
 function result(sizes: PlanSizes, apply: ApplyResult | null, extra: Partial<ReconcileResult> = {}): ReconcileResult {
   const collector = new SummaryCollector();
   collector.add(planOf(sizes));
