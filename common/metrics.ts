@@ -45,6 +45,8 @@ export function createWatcherMetrics(registry: Registry) {
     mirroredNodes: new Gauge({ name: 'zk2etcd_mirrored_nodes', help: 'watcher: znodes followed: the last full walk\'s count on the fast path, the mirror\'s size on the addon path', registers: r }),
     pendingChanges: new Gauge({ name: 'zk2etcd_pending_changes', help: 'watcher: changes waiting to be applied', registers: r }),
     sessions: new Counter({ name: 'zk2etcd_zk_session_rebuilds_total', help: 'watcher: ZooKeeper sessions rebuilt after expiry or loss', registers: r }),
+    lastSuccess: new Gauge({ name: 'zk2etcd_last_success_timestamp_seconds', help: 'watcher: unix time of the last successful full reconcile', registers: r }),
+    reconcileFailures: new Counter({ name: 'zk2etcd_reconcile_failures_total', help: 'watcher: full reconciles that failed (a deletion guard refusal included)', registers: r }),
   };
 }
 

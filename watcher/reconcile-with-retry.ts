@@ -5,9 +5,9 @@ import type { Logger } from '../common/logger.js';
 /**
  * A full reconcile that must happen (after becoming leader, a rebuild or a reconnect: on the fast path it
  * is the only source of the changes made meanwhile): retried with capped backoff while it fails retryably
- * (etcd or Redis down), until it succeeds or `until` aborts. Other failures are logged; the schedule retries.
+ * (etcd or Redis down), until it succeeds or `until` aborts. Other failures are logged; the schedule, if any, retries.
  */
-export async function reconcileWithRetry(run: (reason: string) => Promise<void>, reason: string, until: AbortSignal, logger: Logger): Promise<void> {
+export async function reconcileWithRetry(run: (reason: string) => Promise<void>, reason: string, until: AbortSignal, logger: Logger, scheduled: boolean): Promise<void> {
   for (let attempt = 0; !until.aborted; attempt++) {
     try {
       await run(reason);
@@ -15,7 +15,10 @@ export async function reconcileWithRetry(run: (reason: string) => Promise<void>,
     } catch (err) {
       if (until.aborted) return;
       if (!isRetryable(err)) {
-        logger.error({ err: (err as Error).message, reason }, 'full reconcile failed; events are still applied, the schedule retries it');
+        const next = scheduled
+          ? 'the schedule retries it'
+          : 'with --fullsync-interval=0 only a new session or leader retries it: run zk2etcd fix, or restart the watcher, once the cause is fixed';
+        logger.error({ err: (err as Error).message, reason }, `full reconcile failed; events are still applied, ${next}`);
         return;
       }
       const delay = Math.min(30_000, 1000 * 2 ** Math.min(attempt, 5));

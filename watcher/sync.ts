@@ -20,6 +20,7 @@ import { SingleRun } from './single-run.js';
 import { TreeFollower } from './tree-follower.js';
 import { TreeWatcher } from './tree-watcher.js';
 import { reconcileWithRetry } from './reconcile-with-retry.js';
+import { trackedReconcile } from './tracked-reconcile.js';
 import { withoutKeys } from './without-keys.js';
 import { ZkOutageLimit } from './zk-outage-limit.js';
 
@@ -118,14 +119,15 @@ export async function runSync(deps: SyncDeps): Promise<void> {
         signal: AbortSignal.any([stop, fail.signal]), // a fatal write error ends the run too
         writer: { write: (p, s) => writeLock.exclusive(() => reconcileWriter.write(p, s)) },
       });
-      live.followed = result.zkNodes;
       logger.info({ reason, applied: result.applied, conflict: result.summary.counts.conflict, seconds: result.durationSeconds }, 'full reconcile done');
     } finally {
       touched = null;
     }
   };
   // One reconcile at a time; a request while one runs queues one more run (the latest reason wins).
-  const reconciles = new SingleRun(fullReconcile);
+  const reconciles = new SingleRun(
+    trackedReconcile(fullReconcile, { metrics, watcherMetrics: wm, stopping: () => stop.aborted || fail.signal.aborted, walked: (n) => (live.followed = n) }),
+  );
   const requestReconcile = (reason: string): Promise<void> => reconciles.request(reason);
 
   // Replaced on every session rebuild; read by the gauges and the reconcile.
@@ -136,7 +138,9 @@ export async function runSync(deps: SyncDeps): Promise<void> {
     followed: 0,
   };
   let rebuilds = 0;
-  const schedule = scheduleReconcile(config.fullSync, () => requestReconcile('scheduled'), logger);
+  // A scheduled run the shutdown ends (its session closed under it) did not fail.
+  const scheduled = (): Promise<void> => requestReconcile('scheduled').catch((err: unknown) => (stop.aborted || fail.signal.aborted ? undefined : Promise.reject(err)));
+  const schedule = scheduleReconcile(config.fullSync, scheduled, logger);
   const gauges = setInterval(() => {
     wm.watches.set(live.watcher?.watchCount ?? live.treeWatches);
     wm.mirroredNodes.set(live.watcher?.size ?? live.followed);
@@ -202,7 +206,7 @@ export async function runSync(deps: SyncDeps): Promise<void> {
     hooks.onTreeEvent = (path) => follower.event(path);
     hooks.onReconnect = () => {
       logger.warn('reconnected to ZooKeeper: reconciling, since watch events are not delivered while disconnected');
-      void discardStale().then(() => reconcileWithRetry(requestReconcile, 'reconnected', until, logger));
+      void discardStale().then(() => reconcileWithRetry(requestReconcile, 'reconnected', until, logger, config.fullSync.kind !== 'off'));
     };
     live.watcher = null;
     live.treeWatches = 0;
@@ -240,7 +244,7 @@ export async function runSync(deps: SyncDeps): Promise<void> {
       } catch (err) {
         if (lost.signal.aborted || stop.aborted) throw err;
         logger.error({ err: (err as Error).message }, 'full reconcile failed; events are still applied, retrying it');
-        void reconcileWithRetry(requestReconcile, reason, ended, logger);
+        void reconcileWithRetry(requestReconcile, reason, ended, logger, config.fullSync.kind !== 'off');
       }
       if (!ended.aborted) schedule.start();
       await once(ended);

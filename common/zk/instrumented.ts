@@ -1,4 +1,4 @@
-import { errorClassOf } from '../errors.js';
+import { errorClassOf, ZkError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { observe } from '../metrics.js';
 import { ZkReplyTooLargeError } from './connection.js';
@@ -26,7 +26,7 @@ export function instrumentZkSession<T extends ZkWatchReader & { close(): void }>
   };
 }
 
-/** The same metrics for a protocol-client session; a multiRead counts as one `multi_read` op. */
+/** The same metrics for a protocol-client session; a multiRead counts as one `multi_read` op, and each read failing inside it as its own. */
 export function instrumentFastSession(session: FastZkConnection, metrics: Metrics): FastZkConnection {
   const o = observer(metrics);
   return {
@@ -34,7 +34,15 @@ export function instrumentFastSession(session: FastZkConnection, metrics: Metric
     maxBatchReplyBytes: session.maxBatchReplyBytes,
     get: (path) => o('get', () => session.get(path)),
     children: (path) => o('children', () => session.children(path)),
-    readMany: (ops) => o('multi_read', () => session.readMany(ops)),
+    readMany: async (ops) => {
+      const results = await o('multi_read', () => session.readMany(ops));
+      // A read inside the batch fails on its own (no_auth on one node) while the request succeeds: each
+      // such failure counts as its op, so 1.x's status!="success" panels see it as they did per request.
+      results.forEach((res, i) => {
+        if (res instanceof ZkError) metrics.zkOps.inc({ op: ops[i]?.kind === 'children' ? 'children' : 'get', status: errorClassOf(res) });
+      });
+      return results;
+    },
     watchTree: (path) => o('add_watch', () => session.watchTree(path)),
     close: () => session.close(),
   };

@@ -4,11 +4,12 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../common/config/load.js';
 import { FLAGS } from '../../common/config/flags.js';
 import type { Command, Config } from '../../common/config/types.js';
+import { generatePki } from '../helpers/tls.js';
 
 /**
  * Issue #5: every kustomization under k8s/ renders with `kubectl kustomize`, and the rendered objects
@@ -53,6 +54,10 @@ function podLabels(o: Obj): Obj {
 const selects = (selector: Obj, labels: Obj) => Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 const containersOf = (spec: Obj): Obj[] => [...(spec.initContainers ?? []), ...spec.containers];
 
+const pki = generatePki('k8s-manifests');
+after(() => pki.cleanup());
+const PEM: Record<string, Buffer> = { 'ca.crt': pki.read(pki.caCert), 'tls.crt': pki.read(pki.clientCert), 'tls.key': pki.read(pki.clientKey) };
+
 /** Runs the real config loader on a container's args and env, as the image's entry point would. */
 function containerConfig(c: Obj, spec: Obj, configMaps: Map<string, Obj>): Config {
   const env: Record<string, string> = {};
@@ -70,7 +75,8 @@ function containerConfig(c: Obj, spec: Obj, configMaps: Map<string, Obj>): Confi
     return items ? items.map((i) => `${m.mountPath}/${i.path}`) : [`${m.mountPath}/`];
   });
   const readFile = (path: string): Buffer => {
-    if (secretFiles.some((f: string) => (f.endsWith('/') ? path.startsWith(f) : path === f))) return Buffer.from('from-a-mounted-secret');
+    // A kubernetes.io/tls Secret's keys hold PEM files, which the loader checks.
+    if (secretFiles.some((f: string) => (f.endsWith('/') ? path.startsWith(f) : path === f))) return PEM[path.slice(path.lastIndexOf('/') + 1)] ?? Buffer.from('from-a-mounted-secret');
     throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
   };
   const [command, ...argv] = c.args as string[];

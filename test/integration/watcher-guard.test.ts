@@ -44,6 +44,10 @@ describe('the watcher\'s deletion guard', () => {
     const first = await start();
     await waitForLog(first, 'full reconcile done');
     await assertMirrored(etcd, root);
+    const metrics = await (await fetch(`${first.url}/metrics`)).text();
+    const lastSuccess = Number(/^zk2etcd_last_success_timestamp_seconds (\S+)$/m.exec(metrics)?.[1]);
+    assert.ok(Math.abs(lastSuccess - Date.now() / 1000) < 600, `the last success is this reconcile's (${lastSuccess})`);
+    assert.match(metrics, /^zk2etcd_reconcile_failures_total 0$/m);
     assert.deepEqual(await first.stop(), { code: 0, signal: null });
 
     for (const [path] of providers(root, 'a')) await zk.remove(path);
@@ -64,6 +68,14 @@ describe('the watcher\'s deletion guard', () => {
     await waitForLog(watcher, 'full reconcile failed; events are still applied, retrying it');
     assert.match(watcher.output(), /"err":"refusing to delete 150 of our 203 keys while creating 1: 149 fewer \(limit 101, --max-delete\)/);
     assert.deepEqual(await etcdDump(etcd, root), before);
+    // The refusal shows on /metrics: counted as a failed reconcile, no success time; the walk's node count
+    // is still the fast path's mirrored nodes (it walked the whole tree).
+    await eventually(async () => {
+      const metrics = await (await fetch(`${watcher.url}/metrics`)).text();
+      assert.match(metrics, /^zk2etcd_reconcile_failures_total [1-9]/m);
+      assert.match(metrics, /^zk2etcd_last_success_timestamp_seconds 0$/m);
+      assert.match(metrics, /^zk2etcd_mirrored_nodes 54$/m, 'the root, svc, providers, 50 providers left and the new node');
+    }, 10_000);
     assert.deepEqual(await watcher.stop(), { code: 0, signal: null });
   });
 });
