@@ -13,7 +13,7 @@ export function createMetrics(registry: Registry = new Registry()) {
     zkOpSeconds: new Histogram({ name: 'zk2etcd_zk_op_duration_seconds', help: 'ZooKeeper operation latency in seconds', labelNames: ['op'], buckets: OP_BUCKETS, registers: r }),
     fixed: new Counter({ name: 'zk2etcd_fixed_total', help: 'keys a full reconcile wrote (put) or deleted in etcd: what the incremental sync had missed, as in zk2etcd 1.x', labelNames: ['type'], registers: r }),
     applied: new Counter({ name: 'zk2etcd_applied_total', help: "keys written (put) or deleted in etcd, by the watcher's events and by full reconciles", labelNames: ['type'], registers: r }),
-    zkConn: new Counter({ name: 'zk2etcd_zk_conn_total', help: 'ZooKeeper sessions opened', registers: r }),
+    zkConn: new Counter({ name: 'zk2etcd_zk_conn_total', help: 'ZooKeeper sessions set out to open (every try, failed ones included)', registers: r }),
     zkConnect: new Counter({ name: 'zk2etcd_zk_connect_total', help: 'ZooKeeper connect events, reconnects included', registers: r }),
     differences: new Gauge({ name: 'zk2etcd_differences', help: 'differences found by the last diff, by kind', labelNames: ['kind'], registers: r }),
     reconcileSeconds: new Gauge({ name: 'zk2etcd_reconcile_duration_seconds', help: 'duration of the last full reconcile in seconds', registers: r }),
