@@ -7,8 +7,9 @@ export interface ParsedArgv {
   problems: string[];
 }
 
-const TRUE = new Set(['true', '1', 'yes', 'on']);
-const FALSE = new Set(['false', '0', 'no', 'off']);
+// Go's strconv.ParseBool spellings (zk2etcd 1.x's flags: t, T, TRUE, ...) and the usual yes/on, any case.
+const TRUE = new Set(['true', '1', 't', 'yes', 'on']);
+const FALSE = new Set(['false', '0', 'f', 'no', 'off']);
 
 export function normalizeBoolean(raw: string): string | null {
   const v = raw.trim().toLowerCase();

@@ -80,8 +80,8 @@ export const int = (min: number, max: number) =>
 
 export const bool = z.string().transform((raw, ctx) => {
   const v = raw.trim().toLowerCase();
-  if (['true', '1', 'yes', 'on'].includes(v)) return true;
-  if (['false', '0', 'no', 'off', ''].includes(v)) return false;
+  if (['true', '1', 't', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'f', 'no', 'off', ''].includes(v)) return false;
   return fail(ctx, 'must be true or false');
 });
 

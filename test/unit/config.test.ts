@@ -258,6 +258,8 @@ describe('loadConfig: values', () => {
     { name: '--force=false', argv: ['--force=false'], expected: false },
     { name: '--force=false beats ZK2ETCD_FORCE=true', argv: ['--force=false'], env: { ZK2ETCD_FORCE: 'true' }, expected: false },
     { name: 'ZK2ETCD_FORCE=true', argv: [], env: { ZK2ETCD_FORCE: 'true' }, expected: true },
+    { name: "Go's --force=T", argv: ['--force=T'], expected: true },
+    { name: "Go's ZK2ETCD_FORCE=F", argv: [], env: { ZK2ETCD_FORCE: 'F' }, expected: false },
   ];
   for (const c of booleans) {
     test(c.name, () => assert.equal(load({ argv: c.argv, env: c.env ?? {} }).force, c.expected));
