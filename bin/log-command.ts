@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgv } from '../common/config/argv.js';
 import { readConfigFile } from '../common/config/config-file.js';
 import { envName } from '../common/config/flags.js';
+import { maskServer } from '../common/config/mask.js';
 import { LOG_LEVELS_HELP, parseLogLevel } from '../common/config/log-level.js';
 import { pickSource, resolveSecret } from '../common/config/sources.js';
 import { ExitCode } from '../common/errors.js';
@@ -60,12 +61,12 @@ export async function runLogCommand(argv: readonly string[], env: NodeJS.Process
   const watcher = { flags: new Map<string, string>(), env, file };
   const addr =
     args.values.get('addr') ?? args.values.get('zk2etcd-addr') ?? env.ZK2ETCD_LOG_ADDR ?? urlOfHttpAddr(pickSource('http-addr', watcher)?.value) ?? 'http://127.0.0.1:8080';
-  const shown = addr.replace(/\/\/[^/]*@/, '//***@');
+  const shown = maskServer(addr);
   let url: URL | null = null;
   try {
     url = new URL('/log', addr);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
-    if (url.username || url.password) {
+    if (url.username || url.password || addr.includes('@')) {
       problems.push(`--addr: must not carry credentials: use --admin-token-file (got "${shown}")`);
       url = null;
     }

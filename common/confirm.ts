@@ -27,6 +27,8 @@ export interface ConfirmDeps {
    * data may be stale, and a data-only change moves no child-list stamp.
    */
   readonly freshData?: boolean;
+  /** The run's stop: a read waiting for ZooKeeper is abandoned at once (see zkReadRetry). */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** Planned keys per snapshot key above which one paged range read beats point reads (~10x cheaper per key). */
@@ -65,7 +67,7 @@ export async function confirmPlan(previous: Plan, deps: ConfirmDeps): Promise<Pl
   // with a get of the parent, a few hundred bytes, where its list is ~1 KB per child (Dubbo URLs).
   const parents = [...byParent];
   const stamped = (path: string) => deps.childLists?.get(path);
-  const first = await readAll(deps.zk, parents.map(([path]) => ({ kind: stamped(path) ? 'data' : 'children', path })), deps.concurrency);
+  const first = await readAll(deps.zk, parents.map(([path]) => ({ kind: stamped(path) ? 'data' : 'children', path })), deps.concurrency, deps.signal);
   const fromList = (group: readonly string[], names: readonly string[] | null): void => {
     const set = new Set(names ?? []);
     for (const key of group) if (set.has(splitPath(deps.toPath(key)).name)) present(key);
@@ -84,9 +86,9 @@ export async function confirmPlan(previous: Plan, deps: ConfirmDeps): Promise<Pl
     // Unchanged: what the walk read is there; anything else the walk did not keep is read on its own.
     else for (const key of group) present(key);
   });
-  const lists = await readAll(deps.zk, relist.map(([path]) => ({ kind: 'children', path })), deps.concurrency);
+  const lists = await readAll(deps.zk, relist.map(([path]) => ({ kind: 'children', path })), deps.concurrency, deps.signal);
   relist.forEach(([, group], i) => fromList(group, lists[i] as string[] | null));
-  const nodes = await readAll(deps.zk, readWithGet.map((key) => ({ kind: 'data', path: deps.toPath(key) })), deps.concurrency);
+  const nodes = await readAll(deps.zk, readWithGet.map((key) => ({ kind: 'data', path: deps.toPath(key) })), deps.concurrency, deps.signal);
   readWithGet.forEach((key, i) => {
     const node = nodes[i] as ZkNode | null;
     if (node && !(deps.skipEphemeral && node.ephemeral)) desired.set(key, node.data);

@@ -12,11 +12,11 @@ import type { ZkReader } from './zk/reader.js';
 export async function pendingInSync(
   keys: readonly string[],
   clients: { readonly zk: ZkReader; readonly etcd: EtcdStore },
-  opts: { readonly toPath: (key: string) => string; readonly skipEphemeral: boolean; readonly concurrency: number },
+  opts: { readonly toPath: (key: string) => string; readonly skipEphemeral: boolean; readonly concurrency: number; readonly signal?: AbortSignal | undefined },
 ): Promise<UnsettledRecord[]> {
   if (keys.length === 0) return [];
   const current = await clients.etcd.getMany(keys);
-  const nodes = await readAll(clients.zk, keys.map((key) => ({ kind: 'data', path: opts.toPath(key) })), opts.concurrency);
+  const nodes = await readAll(clients.zk, keys.map((key) => ({ kind: 'data', path: opts.toPath(key) })), opts.concurrency, opts.signal);
   const desired = new Map<string, Buffer>();
   keys.forEach((key, i) => {
     const node = nodes[i];

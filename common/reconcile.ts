@@ -143,6 +143,7 @@ async function reconcilePass(opts: ReconcileOptions, clients: ReconcileClients, 
     etcdRanges: ranges,
     etcdKeys: keys,
     childLists,
+    signal: ctx.signal,
   });
   const write = async (p: Plan): Promise<void> => {
     if (!ctx.writer || differenceCount(p) + p.staleRecords.size + p.unsettled.length === 0) return;
@@ -246,7 +247,7 @@ async function reconcilePass(opts: ReconcileOptions, clients: ReconcileClients, 
     unsettled = await pendingInSync(
       [...pendingInBoth],
       clients,
-      { toPath: (key) => mapper.toPath(key) as string, skipEphemeral: opts.zookeeper.skipEphemeral, concurrency: opts.concurrent },
+      { toPath: (key) => mapper.toPath(key) as string, skipEphemeral: opts.zookeeper.skipEphemeral, concurrency: opts.concurrent, signal: ctx.signal },
     );
   }
   if (ctx.writer) {

@@ -7,9 +7,18 @@ import type { Logger } from '../common/logger.js';
  * is the only source of the changes made meanwhile): retried with capped backoff while it fails retryably
  * (etcd or Redis down), until it succeeds or `until` aborts. Other failures are logged; the schedule, if any, retries.
  */
-export async function reconcileWithRetry(run: (reason: string) => Promise<void>, reason: string, until: AbortSignal, logger: Logger, scheduled: boolean): Promise<void> {
+export async function reconcileWithRetry(
+  run: (reason: string) => Promise<void>,
+  reason: string,
+  until: AbortSignal,
+  logger: Logger,
+  scheduled: boolean,
+  /** The failure of an attempt already made: handled first, without running it again at once. */
+  failed?: { readonly err: unknown },
+): Promise<void> {
   for (let attempt = 0; !until.aborted; attempt++) {
     try {
+      if (attempt === 0 && failed) throw failed.err;
       await run(reason);
       return;
     } catch (err) {

@@ -243,8 +243,8 @@ export async function runSync(deps: SyncDeps): Promise<void> {
         await settledOrAborted(requestReconcile(reason), ended);
       } catch (err) {
         if (lost.signal.aborted || stop.aborted) throw err;
-        logger.error({ err: (err as Error).message }, 'full reconcile failed; events are still applied, retrying it');
-        void reconcileWithRetry(requestReconcile, reason, ended, logger, config.fullSync.kind !== 'off');
+        // Retried with backoff if it may pass next time (etcd or Redis down); a deletion guard's refusal is not rerun at once.
+        void reconcileWithRetry(requestReconcile, reason, ended, logger, config.fullSync.kind !== 'off', { err });
       }
       if (!ended.aborted) schedule.start();
       await once(ended);

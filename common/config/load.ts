@@ -10,6 +10,7 @@ import { LOG_LEVELS_HELP, parseLogLevel } from './log-level.js';
 import { FLAGS, FLAG_BY_NAME, envName } from './flags.js';
 import * as s from './schema.js';
 import { pickSource, readSecret, secretOrigin } from './sources.js';
+import { maskServer } from './mask.js';
 import { tlsFileProblems } from './tls-files.js';
 import type { Raw } from './sources.js';
 import type { Command, Config, LeaderElect, TlsFiles } from './types.js';
@@ -155,9 +156,10 @@ export function loadConfig(input: LoadInput): Config {
   }
   const tls = readTls(raw, v, readFile, problems);
   problems.push(...commandFlagProblems(input.command, argv.values.keys(), { value: v['dry-run'], from: raw.get('dry-run') }));
-  // 1.x's --fix chose between diff and fix; the fix and reconcile commands always fix.
-  if (v.fix === false && raw.has('fix') && (input.command === 'fix' || input.command === 'reconcile')) {
-    problems.push(`--fix: false contradicts the ${input.command} command, which always fixes; use diff to only compare${originNote(raw, 'fix')}`);
+  // 1.x's --fix chose between diff and fix; the fix and reconcile commands always fix. From the environment
+  // or a file it is a setting for diff (a ConfigMap the reconcile CronJob shares), not a contradiction.
+  if (v.fix === false && raw.get('fix')?.source === 'flag' && (input.command === 'fix' || input.command === 'reconcile')) {
+    problems.push(`--fix: false contradicts the ${input.command} command, which always fixes; use diff to only compare`);
   }
   if (problems.length > 0) throw new ConfigError(problems, v.output);
   return deepFreeze(buildConfig(input, parsed as Parsed, secrets, tls, zkAuth));
@@ -231,7 +233,7 @@ const SERVER_FLAGS = new Set(['zookeeper-servers', 'etcd-servers', 'redis-server
 
 /** Echoed values never show credentials: in a server setting see maskServer, elsewhere a URL's user info. */
 function maskCredentials(name: string, value: string): string {
-  if (SERVER_FLAGS.has(name)) return s.maskServer(value);
+  if (SERVER_FLAGS.has(name)) return maskServer(value);
   return value.replace(/(\/\/)[^/@\s]*@/g, '$1***@');
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { pathProblem, covers, ZK_SYSTEM_PREFIX } from '../paths.js';
+import { maskServer, shownItem } from './mask.js';
 
 /** Field schemas over raw strings; each issue message says what is accepted. */
 type Ctx = z.core.$RefinementCtx<string>;
@@ -8,12 +9,6 @@ const fail = (ctx: Ctx, message: string) => {
   ctx.addIssue({ code: 'custom', message });
   return z.NEVER;
 };
-
-/**
- * A server setting as it may be echoed: everything before its last `@` (after any scheme) is credentials,
- * whatever their form (`u:pw@host`, `redis://u:p w@host`, a password holding `@` or `/`).
- */
-export const maskServer = (value: string): string => value.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^]*@/i, (_, scheme: string | undefined) => `${scheme ?? ''}***@`);
 
 export const list = (raw: string): string[] => raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
 
@@ -25,8 +20,8 @@ export const hostPortList = (what: string, defaultPort: number) =>
     return items.map((given) => {
       const item = /^[A-Za-z0-9_.-]+$/.test(given) ? `${given}:${defaultPort}` : given;
       const port = /^[A-Za-z0-9_.\-\[\]:]+:(\d{1,5})$/.exec(item)?.[1];
-      if (port === undefined) return fail(ctx, `"${maskServer(given)}" is not host:port`);
-      if (Number(port) < 1 || Number(port) > 65535) return fail(ctx, `"${maskServer(given)}": the port must be 1-65535`);
+      if (port === undefined) return fail(ctx, `"${shownItem(raw, given)}" is not host:port`);
+      if (Number(port) < 1 || Number(port) > 65535) return fail(ctx, `"${shownItem(raw, given)}": the port must be 1-65535`);
       return item;
     });
   });
@@ -40,11 +35,11 @@ export const etcdEndpoints = z.string().transform((raw, ctx) => {
     try {
       parsed = new URL(url);
     } catch {
-      return fail(ctx, `"${maskServer(item)}" is not a URL or host:port`);
+      return fail(ctx, `"${shownItem(raw, item)}" is not a URL or host:port`);
     }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return fail(ctx, `"${maskServer(item)}" must use http:// or https://`);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return fail(ctx, `"${shownItem(raw, item)}" must use http:// or https://`);
     if (parsed.username || parsed.password) return fail(ctx, 'must not carry credentials: use --etcd-username and --etcd-password-file');
-    if (!parsed.port) return fail(ctx, `"${maskServer(item)}" needs a port`);
+    if (!parsed.port) return fail(ctx, `"${shownItem(raw, item)}" needs a port`);
     return `${parsed.protocol}//${parsed.host}`;
   });
 });

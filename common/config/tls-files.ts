@@ -1,5 +1,4 @@
-import { X509Certificate } from 'node:crypto';
-import { createSecureContext } from 'node:tls';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 
 export interface TlsFileSet {
   readonly ca: { readonly path: string; readonly bytes: Buffer } | null;
@@ -30,12 +29,16 @@ export function tlsFileProblems(files: TlsFileSet, origin: (flag: string) => str
   if (files.cert && !holdsCertificate(files.cert.bytes)) {
     problems.push(`--etcd-cert: ${files.cert.path} holds no PEM certificate; it must be the client certificate, and --etcd-key its private key${origin('etcd-cert')}`);
   } else if (files.cert && files.key) {
+    // checkPrivateKey compares the key with the certificate's; TLS itself would take an RSA certificate
+    // and an EC key as two halves of different pairs, and then send no client certificate at all.
+    let why: string | null;
     try {
-      createSecureContext({ cert: files.cert.bytes, key: files.key.bytes });
+      why = new X509Certificate(files.cert.bytes).checkPrivateKey(createPrivateKey(files.key.bytes)) ? null : "the key is not the certificate's";
     } catch (err) {
-      problems.push(
-        `--etcd-cert and --etcd-key: ${files.cert.path} and ${files.key.path} are not a certificate and its private key (${(err as Error).message})${origin('etcd-cert')}${origin('etcd-key')}`,
-      );
+      why = (err as Error).message;
+    }
+    if (why !== null) {
+      problems.push(`--etcd-cert and --etcd-key: ${files.cert.path} and ${files.key.path} are not a certificate and its private key (${why})${origin('etcd-cert')}${origin('etcd-key')}`);
     }
   }
   return problems;

@@ -74,4 +74,33 @@ describe('ZooKeeper unreachable in the middle of a one-shot run', () => {
     assert.doesNotMatch(r.stderr, /no connection to ZooKeeper for/);
     assert.equal(JSON.parse(r.stdout).error.class, 'aborted');
   });
+
+  // The confirmation rounds read ZooKeeper too: partitioned during round 1's pause, stopped in round 2.
+  test('SIGTERM while a confirmation round waits for ZooKeeper ends the run at once', { timeout: 60_000 }, async () => {
+    await zk.create(`${root}/not-in-etcd`, Buffer.from('x')); // a difference, so that there is a round 2
+    let child: ChildProcess | undefined;
+    let partitioned = false;
+    const run = runCli(
+      [...args('120s'), '--max-round=2', '--round-interval=2s', '--log-level=debug'],
+      { ZK2ETCD_ZOOKEEPER_SERVERS: proxy.address },
+      (c) => {
+        child = c;
+        c.stderr?.on('data', (d: Buffer) => {
+          if (partitioned || !d.toString().includes('chunks reconciled')) return;
+          partitioned = true;
+          proxy.hold(true);
+          proxy.cutAll();
+          setTimeout(() => c.kill('SIGTERM'), 3000); // round 2 has begun its reads
+        });
+      },
+    );
+    try {
+      const r = await run;
+      assert.ok(partitioned && child, 'partitioned after round 1');
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(JSON.parse(r.stdout).error.class, 'aborted');
+    } finally {
+      proxy.hold(false);
+    }
+  });
 });

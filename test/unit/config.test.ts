@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +17,14 @@ import { generatePki } from '../helpers/tls.js';
 // Real PEM files (openssl, once per file): the loader checks that the TLS files hold what their flags say.
 const pki = generatePki('config-test');
 after(() => pki.cleanup());
-const PEM = { ca: pki.read(pki.caCert), cert: pki.read(pki.clientCert), key: pki.read(pki.clientKey), otherKey: pki.read(pki.serverKey) };
+const PEM = {
+  ca: pki.read(pki.caCert),
+  cert: pki.read(pki.clientCert),
+  key: pki.read(pki.clientKey),
+  otherKey: pki.read(pki.serverKey),
+  // The test PKI's keys are EC: an RSA key is a key of another type.
+  rsaKey: Buffer.from(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' })),
+};
 
 const REQUIRED = ['--zookeeper-servers=zk1:2181,zk2:2181', '--etcd-servers=http://etcd:2379', '--redis-server=redis:6379'];
 const SECRET = 'S3cr3t-Hunter2!';
@@ -315,6 +323,11 @@ describe('loadConfig: values', () => {
 
   test('--fix=true on diff fixes; --fix=false is what diff does anyway', () => {
     assert.deepEqual([load({ argv: ['--fix'] }).fix, load({ argv: ['--fix=false'] }).fix, load({ command: 'fix' }).fix], [true, false, true]);
+  });
+
+  test('ZK2ETCD_FIX=false in a ConfigMap the reconcile CronJob shares with a diff: reconcile still fixes', () => {
+    assert.equal(load({ command: 'reconcile', env: { ZK2ETCD_FIX: 'false' } }).fix, true);
+    assert.equal(load({ command: 'fix', files: { '/c.yaml': 'fix: false\n' }, argv: ['--config=/c.yaml'] }).fix, true);
   });
 
   test('a usage error remembers --output json, when that setting was valid, for the JSON document', () => {
@@ -632,6 +645,11 @@ describe('loadConfig: bad input gives one problem line naming the flag', () => {
       startsWith: '--etcd-cert and --etcd-key: /cert.pem and /other.pem are not a certificate and its private key (',
     },
     {
+      name: 'a client certificate with a key of another type (an RSA key for an EC certificate)',
+      args: { argv: ['--etcd-cert=/cert.pem', '--etcd-key=/rsa.pem'], files: { '/cert.pem': PEM.cert, '/rsa.pem': PEM.rsaKey } },
+      startsWith: "--etcd-cert and --etcd-key: /cert.pem and /rsa.pem are not a certificate and its private key (the key is not the certificate's)",
+    },
+    {
       name: 'a client key holding no key, from a config file',
       args: { argv: ['--config=/c.yaml'], files: { '/c.yaml': 'etcd-cert: /cert.pem\netcd-key: /ca.pem\n', '/cert.pem': PEM.cert, '/ca.pem': PEM.ca } },
       startsWith: '--etcd-cert and --etcd-key: /cert.pem and /ca.pem are not a certificate and its private key (',
@@ -655,7 +673,7 @@ describe('loadConfig: bad input gives one problem line naming the flag', () => {
     { name: '--etcd-prefix ending in /', args: { argv: ['--etcd-prefix=/registry/'] }, startsWith: '--etcd-prefix: must not end with /', mentions: 'use "/registry"' },
     { name: '--etcd-prefix of / alone', args: { env: { ZK2ETCD_ETCD_PREFIX: '/' } }, startsWith: '--etcd-prefix: must not end with /', mentions: '(from ZK2ETCD_ETCD_PREFIX)' },
     { name: 'fix --fix=false', args: { command: 'fix', argv: ['--fix=false'] }, startsWith: '--fix: false contradicts the fix command', mentions: 'use diff' },
-    { name: 'reconcile with ZK2ETCD_FIX=false', args: { command: 'reconcile', env: { ZK2ETCD_FIX: 'false' } }, startsWith: '--fix: false contradicts the reconcile command', mentions: '(from ZK2ETCD_FIX)' },
+    { name: 'reconcile --fix=false', args: { command: 'reconcile', argv: ['--fix=false'] }, startsWith: '--fix: false contradicts the reconcile command' },
     { name: 'unreadable secret file', args: { argv: ['--redis-password-file=/missing'] }, startsWith: '--redis-password-file:', mentions: '/missing' },
     // An empty token would leave POST /log unprotected without a word: refused, like every empty secret.
     { name: 'an empty secret file', args: { argv: ['--admin-token-file=/t'], files: { '/t': '' } }, startsWith: '--admin-token-file: /t is empty' },
@@ -801,6 +819,8 @@ describe('loadConfig: a secret value never appears in a problem', () => {
     { name: 'credentials without a scheme in --etcd-servers', args: { bare: true, argv: ['--zookeeper-servers=zk:2181', `--etcd-servers=app:${SECRET}@etcd:2379`, '--redis-server=redis:6379'] } },
     { name: 'credentials in --zookeeper-servers', args: { bare: true, argv: [`--zookeeper-servers=zk:2181,app:${SECRET}@zk2:2181`, '--etcd-servers=etcd:2379', '--redis-server=redis:6379'] } },
     { name: 'a password with a space and an @ in the --redis-server URL', args: { bare: true, argv: ['--zookeeper-servers=zk:2181', '--etcd-servers=etcd:2379', `--redis-server=redis://app:a b@${SECRET}@redis:6379`] } },
+    { name: 'a password holding a comma in --zookeeper-servers', args: { bare: true, argv: [`--zookeeper-servers=app:${SECRET.slice(0, 4)},${SECRET.slice(4)}@zk:2181`, '--etcd-servers=etcd:2379', '--redis-server=redis:6379'] } },
+    { name: 'a password holding a comma in --etcd-servers', args: { bare: true, argv: ['--zookeeper-servers=zk:2181', `--etcd-servers=http://app:${SECRET.slice(0, 4)},${SECRET.slice(4)}@etcd:2379`, '--redis-server=redis:6379'] } },
     { name: 'secret and -file both in env', args: { env: { ZK2ETCD_ADMIN_TOKEN: SECRET, ZK2ETCD_ADMIN_TOKEN_FILE: '/t' }, files: { '/t': SECRET } } },
     { name: 'secret and -file both in the config file', args: { argv: ['--config=/c.yaml'], files: { '/c.yaml': `admin-token: ${SECRET}\nadmin-token-file: /t\n`, '/t': SECRET } } },
   ];
@@ -808,7 +828,8 @@ describe('loadConfig: a secret value never appears in a problem', () => {
     test(c.name, () => {
       const problems = problemsOf(c.args);
       assert.ok(problems.length > 0);
-      for (const p of problems) assert.ok(!p.includes(SECRET), `secret leaked in: ${p}`);
+      // Nor any part of it (a password split at a comma: 'S3cr' and the rest).
+      for (const p of problems) assert.ok(![SECRET, SECRET.slice(0, 4), SECRET.slice(4)].some((part) => p.includes(part)), `secret leaked in: ${p}`);
     });
   }
 });
