@@ -104,6 +104,10 @@ describe('watcher HTTP endpoints', () => {
     const creds = await runCli(['log', '--level=info', '--addr=http://admin:Pa55word@127.0.0.1:8080']);
     assert.equal(creds.code, 2);
     assert.equal(creds.stderr, 'zk2etcd log: --addr: must not carry credentials: use --admin-token-file (got "http://***@127.0.0.1:8080")\n');
+    const bare = await runCli(['log', '--level=info', '--addr=admin:Pa55word@127.0.0.1:8080']);
+    assert.equal(bare.code, 2);
+    assert.doesNotMatch(bare.stderr, /admin|Pa55word/);
+    assert.match(bare.stderr, /\(got "\*\*\*@127\.0\.0\.1:8080"\)\n$/);
     const ftp = await runCli(['log', '--level=info', '--addr=ftp://127.0.0.1:8080']);
     assert.equal(ftp.code, 2);
     assert.match(ftp.stderr, /^zk2etcd log: --addr: must be the watcher's http\(s\) URL such as http:\/\/127.0.0.1:8080 \(got "ftp:\/\/127.0.0.1:8080"\)\n$/);
