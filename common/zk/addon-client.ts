@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Logger } from '../logger.js';
 import { AbortedError, ZkError } from '../errors.js';
-import { readOrAbsent } from './errors.js';
+import { asOutage, readOrAbsent } from './errors.js';
 import type { ZkNode, ZkWatchReader } from './reader.js';
 import { WatchRegistry, type WatchEvent } from './watch-registry.js';
 
@@ -122,6 +122,22 @@ export async function connectZk(opts: ZkConnectOptions): Promise<ZkConnection> {
   zk.on('connect', () => {
     if (!closedByUs) opts.onConnection?.(true);
   });
+  // Since when reads have failed for want of the server, none answered since. The C client does not always
+  // say it lost the connection (a partition: no 'connecting'), and times each request out again and again.
+  let failingSince: number | null = null;
+  /** A read; failing after a whole session timeout of failures is an outage (see zkReadRetry). */
+  const read = async <T, A>(op: string, path: string, absent: A, fn: () => Promise<T>): Promise<T | A> => {
+    try {
+      const value = await readOrAbsent(op, path, absent, fn);
+      failingSince = null;
+      return value;
+    } catch (err) {
+      if (!(err instanceof ZkError) || !err.retryable) throw err;
+      failingSince ??= Date.now();
+      throw Date.now() - failingSince >= opts.sessionTimeoutMs ? asOutage(err, opts.sessionTimeoutMs) : err;
+    }
+  };
+
   // Watches go to the session's default watcher (`watch: true`), dispatched here by path: the addon
   // never frees a per-call watch function (a leak of one closure per event). A callback is armed right
   // after its read succeeds, as ZooKeeper's client does: the addon delivers the reply before any later
@@ -134,22 +150,22 @@ export async function connectZk(opts: ZkConnectOptions): Promise<ZkConnection> {
     get armedWatches() {
       return watches.armed;
     },
-    get: (path) => readOrAbsent('get', path, null, async () => toNode(...(await zk.get(path, false)))),
-    children: (path) => readOrAbsent('children', path, null, () => zk.get_children(path, false)),
+    get: (path) => read('get', path, null, async () => toNode(...(await zk.get(path, false)))),
+    children: (path) => read('children', path, null, () => zk.get_children(path, false)),
     getW: (path, cb) =>
-      readOrAbsent('get', path, null, async () => {
+      read('get', path, null, async () => {
         const node = toNode(...(await zk.get(path, true)));
         watches.arm('data', path, cb);
         return node;
       }),
     childrenW: (path, cb) =>
-      readOrAbsent('children', path, null, async () => {
+      read('children', path, null, async () => {
         const names = await zk.get_children(path, true);
         watches.arm('child', path, cb);
         return names;
       }),
     existsW: async (path, cb) => {
-      const exists = await readOrAbsent('exists', path, false, async () => (await zk.exists(path, true)) !== null);
+      const exists = await read('exists', path, false, async () => (await zk.exists(path, true)) !== null);
       watches.arm('exists', path, cb); // set on an absent node too: it fires on the node's creation
       return exists;
     },

@@ -1,5 +1,5 @@
 import { connect as tcpConnect, type Socket } from 'node:net';
-import { ZkProtocolError } from './errors.js';
+import { outageMessage, ZkProtocolError } from './errors.js';
 import { FrameReader } from './frame-reader.js';
 import { JuteReader, type JuteWriter } from './jute.js';
 import { RequestTable, type Reply } from './request-table.js';
@@ -98,8 +98,7 @@ export class ZkProtocolConnection {
   }
 
   private outage(): ZkProtocolError {
-    const s = this.opts.sessionTimeoutMs / 1000;
-    return new ZkProtocolError(Err.connectionLoss, `no connection to ZooKeeper for ${s}s (--zookeeper-session-timeout): check that the servers are up and reachable`, true);
+    return new ZkProtocolError(Err.connectionLoss, outageMessage(this.opts.sessionTimeoutMs), true);
   }
 
   /** Tries the servers in turn until one grants (or refuses) the session. */

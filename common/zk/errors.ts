@@ -43,6 +43,19 @@ export function toZkError(err: unknown, op: string, path: string): ZkError {
   });
 }
 
+/** The message of a read that failed after `ms` without a connection (both clients say it the same way). */
+export const outageMessage = (ms: number): string =>
+  `no connection to ZooKeeper for ${ms / 1000}s (--zookeeper-session-timeout): check that the servers are up and reachable`;
+
+/**
+ * The addon client's failure of a read after a whole session timeout in which reads only failed (its C
+ * client answers operation_timeout again and again): an outage, as the protocol client reports it.
+ */
+export function asOutage(err: ZkError, sessionTimeoutMs: number): ZkError {
+  const cause = new ZkProtocolError(err.code, outageMessage(sessionTimeoutMs), true);
+  return new ZkError(err.code, err.path, err.op, `${err.message} (${cause.message})`, err.retryable, { cause });
+}
+
 /**
  * True for a read that waited a whole --zookeeper-session-timeout without a connection: retrying it would
  * wait as long again (a one-shot run stayed silent for four timeouts); the caller's caller decides.
