@@ -61,6 +61,9 @@ function toNode(stat: AddonStat, data: Buffer | string | null): ZkNode {
   };
 }
 
+/** Reads failing for this share of a session timeout are an outage (see `read` in connectZk). */
+const OUTAGE_SLACK = 0.9;
+
 /** Opens a session; resolves once connected (and authenticated), or throws a ZkError naming the servers. */
 export async function connectZk(opts: ZkConnectOptions): Promise<ZkConnection> {
   const ZooKeeper = require('zookeeper') as AddonCtor;
@@ -115,16 +118,18 @@ export async function connectZk(opts: ZkConnectOptions): Promise<ZkConnection> {
   zk.on('close', () => {
     if (!closedByUs) opts.onSessionLost?.();
   });
+  // When a read first failed for want of the server, none having answered since. The C client does not
+  // always say it lost the connection (no 'connecting' when the cut is followed by silence) and times
+  // each request out again and again.
+  let failingSince: number | null = null;
   // The addon reconnects on its own: 'connecting' after a drop, 'connect' again once back in the session.
   zk.on('connecting', () => {
     if (!closedByUs) opts.onConnection?.(false);
   });
   zk.on('connect', () => {
+    failingSince = null; // a finished handshake: the server answers again
     if (!closedByUs) opts.onConnection?.(true);
   });
-  // Since when reads have failed for want of the server, none answered since. The C client does not always
-  // say it lost the connection (a partition: no 'connecting'), and times each request out again and again.
-  let failingSince: number | null = null;
   /** A read; failing after a whole session timeout of failures is an outage (see zkReadRetry). */
   const read = async <T, A>(op: string, path: string, absent: A, fn: () => Promise<T>): Promise<T | A> => {
     try {
@@ -133,8 +138,12 @@ export async function connectZk(opts: ZkConnectOptions): Promise<ZkConnection> {
       return value;
     } catch (err) {
       if (!(err instanceof ZkError) || !err.retryable) throw err;
-      failingSince ??= Date.now();
-      throw Date.now() - failingSince >= opts.sessionTimeoutMs ? asOutage(err, opts.sessionTimeoutMs) : err;
+      // Timed from the first failure, not from when reads were sent: a process frozen past its session (a
+      // long pause) must retry, to learn that the session expired. The C client times a silent request
+      // out a little under a session timeout after the one before, hence the slack.
+      const now = Date.now();
+      failingSince ??= now;
+      throw now - failingSince >= OUTAGE_SLACK * opts.sessionTimeoutMs ? asOutage(err, opts.sessionTimeoutMs) : err;
     }
   };
 

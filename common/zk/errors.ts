@@ -52,8 +52,8 @@ export const outageMessage = (ms: number): string =>
  * client answers operation_timeout again and again): an outage, as the protocol client reports it.
  */
 export function asOutage(err: ZkError, sessionTimeoutMs: number): ZkError {
-  const cause = new ZkProtocolError(err.code, outageMessage(sessionTimeoutMs), true);
-  return new ZkError(err.code, err.path, err.op, `${err.message} (${cause.message})`, err.retryable, { cause });
+  // Said as the protocol client says it: the addon's own hint for a lost connection (jute.maxbuffer) would mislead here.
+  return toZkError(new ZkProtocolError(err.code, outageMessage(sessionTimeoutMs), true), err.op, err.path);
 }
 
 /**
