@@ -36,8 +36,8 @@ export function toZkError(err: unknown, op: string, path: string): ZkError {
         : err instanceof ZkProtocolError && err.outage
           ? ` (${err.message})`
           : code === -4 && !(err instanceof ZkProtocolError)
-          ? ' (connection lost; if this repeats on one node, its children list may exceed jute.maxbuffer: raise -Djute.maxbuffer on the servers and in ZOOKEEPER_CLIENT_JVMFLAGS)'
-          : '';
+            ? ' (connection lost; if this repeats on one node, its children list may exceed jute.maxbuffer: raise -Djute.maxbuffer on the servers and in ZOOKEEPER_CLIENT_JVMFLAGS)'
+            : '';
   return new ZkError(code, path, op, `ZooKeeper ${op} ${path} failed: ${zkCodeName(code)} (${code})${hint}`, RETRYABLE.has(code), {
     cause: err,
   });
