@@ -142,11 +142,11 @@ export function loadConfig(input: LoadInput): Config {
   }
   if (Boolean(v['etcd-cert']) !== Boolean(v['etcd-key'])) {
     const set = v['etcd-cert'] ? 'etcd-cert' : 'etcd-key';
-    problems.push(`--etcd-cert and --etcd-key: set both or neither (only --${set} is set${sourceLabel(raw, set) ? `, from ${sourceLabel(raw, set)}` : ''})`);
+    problems.push(`--etcd-cert and --etcd-key: set both or neither (only --${set} is set${originNote(raw, set, true)})`);
   }
   if (Boolean(v['etcd-username']) !== Boolean(secrets.get('etcd-password'))) {
     const set = v['etcd-username']
-      ? `--etcd-username is set${sourceLabel(raw, 'etcd-username') ? `, from ${sourceLabel(raw, 'etcd-username')}` : ''}`
+      ? `--etcd-username is set${originNote(raw, 'etcd-username', true)}`
       : `the password is set, from ${secretOrigin(raw.get('etcd-password'), raw.get('etcd-password-file'))}`;
     problems.push(`--etcd-username and --etcd-password(-file): set both or neither (only ${set})`);
   }
@@ -217,16 +217,15 @@ function buildConfig(input: LoadInput, v: Parsed, secrets: Map<string, string>, 
   return config;
 }
 
-/** Where a value came from, for messages that do not echo it: `ZK2ETCD_…` or a config file key; null for a flag or a default. */
-function sourceLabel(raw: ReadonlyMap<string, Raw>, name: string): string | null {
+/**
+ * Where a value came from, for messages that do not echo it: ` (from ZK2ETCD_…)` or a config file key, or
+ * in `inline` form `, from …`; nothing for a flag or a default.
+ */
+function originNote(raw: ReadonlyMap<string, Raw>, name: string, inline = false): string {
   const given = raw.get(name);
-  return given && given.source !== 'flag' ? given.label : null;
+  if (!given || given.source === 'flag') return '';
+  return inline ? `, from ${given.label}` : ` (from ${given.label})`;
 }
-
-const originNote = (raw: ReadonlyMap<string, Raw>, name: string): string => {
-  const label = sourceLabel(raw, name);
-  return label ? ` (from ${label})` : '';
-};
 
 /** The settings that name servers: an `@` there marks credentials, whatever their form. */
 const SERVER_FLAGS = new Set(['zookeeper-servers', 'etcd-servers', 'redis-server', 'pushgateway-url']);
