@@ -68,12 +68,14 @@ export async function openClients(config: Config, metrics: Metrics, logger: Logg
     const etcdClient = createEtcdClient(config.etcd);
     closers.push(() => etcdClient.close());
     // Said out loud: reads wait for the connection up to the session timeout, which is otherwise a silent pause.
+    let granted = (): number => config.zookeeper.sessionTimeoutMs; // until the session below is assigned
     const zk = await openZkSession(config, metrics, logger, {
       onConnection: (up) =>
         up
           ? logger.info('ZooKeeper connection back')
-          : logger.warn({ waitSeconds: config.zookeeper.sessionTimeoutMs / 1000 }, 'ZooKeeper connection lost; reconnecting (reads wait up to --zookeeper-session-timeout)'),
+          : logger.warn({ waitSeconds: granted() / 1000 }, 'ZooKeeper connection lost; reconnecting (reads wait up to the session timeout ZooKeeper granted)'),
     });
+    granted = () => zk.grantedTimeoutMs();
     closers.push(() => zk.close());
     return { zk, etcd: instrumentEtcdStore(etcd3Store(etcdClient, { onReadRetry: etcdReadRetryLogger(logger) }), metrics), ownership, close };
   } catch (err) {

@@ -68,10 +68,14 @@ export async function runSync(deps: SyncDeps): Promise<void> {
   const stop = AbortSignal.any([deps.signal, lock.lost]);
   let fatal: unknown = null;
   const fail = new AbortController();
+  // The server clamps the requested session timeout (to 4–40 s by default): its session is gone after
+  // the granted one, so that is what the step-down waits twice of.
+  let sessionTimeoutMs = config.zookeeper.sessionTimeoutMs;
+  let timeoutSource = '--zookeeper-session-timeout'; // until a session is granted one
+  const limitMs = (): number => deps.zkOutageLimitMs ?? 2 * sessionTimeoutMs;
   // With no standby (--leader-elect none) there is no one to hand over to: keep retrying instead.
-  const limitMs = deps.zkOutageLimitMs ?? 2 * config.zookeeper.sessionTimeoutMs;
   const outage = config.leaderElect === 'none' ? null : new ZkOutageLimit(limitMs, (ms) => {
-    fatal = new SteppedDownError(`no ZooKeeper connection for ${Math.round(ms / 1000)} s (limit: twice --zookeeper-session-timeout): giving leadership up so a replica that reaches ZooKeeper can lead`);
+    fatal = new SteppedDownError(`no ZooKeeper connection for ${Math.round(ms / 1000)} s (limit: twice the session timeout, ${sessionTimeoutMs / 1000} s from ${timeoutSource}): giving leadership up so a replica that reaches ZooKeeper can lead`);
     fail.abort();
   });
   const ready = (up: boolean): void => {
@@ -230,6 +234,8 @@ export async function runSync(deps: SyncDeps): Promise<void> {
     // Not ready while ZooKeeper cannot be reached; SIGTERM ends the wait.
     const session = await openZkRetrying(deps.openZk, { onLost: () => lost.abort(), onTreeEvent: (p) => hooks.onTreeEvent(p), onReconnect: () => hooks.onReconnect(), onConnection }, AbortSignal.any([stop, fail.signal]), logger);
     live.session = session;
+    sessionTimeoutMs = session.grantedTimeoutMs();
+    timeoutSource = 'the ZooKeeper server';
     open = true;
     ready(true);
     let stopWatching = (): void => undefined;

@@ -7,7 +7,8 @@ export class ZkOutageLimit {
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly limitMs: number,
+    /** Read at each outage's start: it may change between sessions. */
+    private readonly limitMs: () => number,
     private readonly onExpire: (downForMs: number) => void,
   ) {}
 
@@ -17,7 +18,7 @@ export class ZkOutageLimit {
     this.timer = setTimeout(() => {
       this.timer = null;
       this.onExpire(Date.now() - since);
-    }, this.limitMs);
+    }, this.limitMs());
   }
 
   up(): void {

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type { Logger } from '../logger.js';
 import { AbortedError, ZkError } from '../errors.js';
 import { asOutage, readOrAbsent } from './errors.js';
-import type { ZkNode, ZkWatchReader } from './reader.js';
+import type { ZkNode, ZkSessionControl, ZkWatchReader } from './reader.js';
 import { WatchRegistry, type WatchEvent } from './watch-registry.js';
 
 const require = createRequire(import.meta.url);
@@ -26,6 +26,8 @@ interface AddonZk {
   exists(path: string, watch: boolean): Promise<AddonStat | null>;
   add_auth(scheme: string, auth: string, cb: (rc: number, error: string) => void): void;
   close(): void;
+  /** The C client's zoo_recv_timeout: the granted session timeout once connected; -1 once closed. */
+  readonly timeout: number;
 }
 type AddonCtor = (new (config: Record<string, unknown>) => AddonZk) & { constants: Record<string, number> };
 
@@ -44,9 +46,7 @@ export interface ZkConnectOptions {
   readonly onConnection?: (up: boolean) => void;
 }
 
-export interface ZkConnection extends ZkWatchReader {
-  close(): void;
-}
+export interface ZkConnection extends ZkWatchReader, ZkSessionControl {}
 
 const EMPTY = Buffer.alloc(0);
 
@@ -130,6 +130,8 @@ export async function connectZk(opts: ZkConnectOptions): Promise<ZkConnection> {
     failingSince = null; // a finished handshake: the server answers again
     if (!closedByUs) opts.onConnection?.(true);
   });
+  // Known once connected, which the session is from here on; the requested one after close().
+  const grantedTimeoutMs = (): number => (zk.timeout > 0 ? zk.timeout : opts.sessionTimeoutMs);
   /** A read; failing after a whole session timeout of failures is an outage (see zkReadRetry). */
   const read = async <T, A>(op: string, path: string, absent: A, fn: () => Promise<T>): Promise<T | A> => {
     try {
@@ -143,7 +145,8 @@ export async function connectZk(opts: ZkConnectOptions): Promise<ZkConnection> {
       // out a little under a session timeout after the one before, hence the slack.
       const now = Date.now();
       failingSince ??= now;
-      throw now - failingSince >= OUTAGE_SLACK * opts.sessionTimeoutMs ? asOutage(err, opts.sessionTimeoutMs) : err;
+      const timeouts = { grantedMs: grantedTimeoutMs(), requestedMs: opts.sessionTimeoutMs };
+      throw now - failingSince >= OUTAGE_SLACK * timeouts.grantedMs ? asOutage(err, timeouts) : err;
     }
   };
 
@@ -182,5 +185,6 @@ export async function connectZk(opts: ZkConnectOptions): Promise<ZkConnection> {
       closedByUs = true;
       zk.close();
     },
+    grantedTimeoutMs,
   };
 }

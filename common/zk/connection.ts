@@ -56,6 +56,11 @@ export class ZkProtocolConnection {
     this.serverIndex = Math.floor(Math.random() * opts.servers.length);
   }
 
+  /** The session timeout the server granted (the requested one until the first handshake). */
+  get grantedTimeoutMs(): number {
+    return this.timeoutMs;
+  }
+
   /** Connects (the first time, or after a drop); resolves once a session is established. */
   start(): void {
     void this.dial();
@@ -70,7 +75,7 @@ export class ZkProtocolConnection {
     return new Promise((resolve, reject) => {
       this.requests.add(xid, { resolve, reject, batch: opts.batch ?? false });
       if (this.state === 'connected') this.send(frame);
-      else this.requests.queue(xid, frame, Date.now() + this.opts.sessionTimeoutMs);
+      else this.requests.queue(xid, frame, Date.now() + this.timeoutMs); // past the granted timeout the session is gone
     });
   }
 
@@ -98,7 +103,7 @@ export class ZkProtocolConnection {
   }
 
   private outage(): ZkProtocolError {
-    return new ZkProtocolError(Err.connectionLoss, outageMessage(this.opts.sessionTimeoutMs), true);
+    return new ZkProtocolError(Err.connectionLoss, outageMessage({ grantedMs: this.timeoutMs, requestedMs: this.opts.sessionTimeoutMs }), true);
   }
 
   /** Tries the servers in turn until one grants (or refuses) the session. */

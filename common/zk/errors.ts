@@ -43,17 +43,25 @@ export function toZkError(err: unknown, op: string, path: string): ZkError {
   });
 }
 
-/** The message of a read that failed after `ms` without a connection (both clients say it the same way). */
-export const outageMessage = (ms: number): string =>
-  `no connection to ZooKeeper for ${ms / 1000}s (--zookeeper-session-timeout): check that the servers are up and reachable`;
+/** Session timeouts, as granted by the server and as requested by --zookeeper-session-timeout. */
+export interface SessionTimeouts {
+  readonly grantedMs: number;
+  readonly requestedMs: number;
+}
+
+/** The message of a read that failed after a granted session timeout without a connection (both clients say it the same way). */
+export function outageMessage(t: SessionTimeouts): string {
+  const which = t.grantedMs === t.requestedMs ? '--zookeeper-session-timeout' : `the session timeout ZooKeeper granted for --zookeeper-session-timeout=${t.requestedMs / 1000}s`;
+  return `no connection to ZooKeeper for ${t.grantedMs / 1000}s (${which}): check that the servers are up and reachable`;
+}
 
 /**
  * The addon client's failure of a read after a whole session timeout in which reads only failed (its C
  * client answers operation_timeout again and again): an outage, as the protocol client reports it.
  */
-export function asOutage(err: ZkError, sessionTimeoutMs: number): ZkError {
+export function asOutage(err: ZkError, timeouts: SessionTimeouts): ZkError {
   // Said as the protocol client says it: the addon's own hint for a lost connection (jute.maxbuffer) would mislead here.
-  return toZkError(new ZkProtocolError(err.code, outageMessage(sessionTimeoutMs), true), err.op, err.path);
+  return toZkError(new ZkProtocolError(err.code, outageMessage(timeouts), true), err.op, err.path);
 }
 
 /**

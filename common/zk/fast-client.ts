@@ -4,7 +4,7 @@ import { ZkProtocolConnection } from './connection.js';
 import type { Reply } from './request-table.js';
 import { readOrAbsent, toZkError, ZkProtocolError } from './errors.js';
 import { AddWatchMode, decodeMultiRead, EMPTY, encodeMultiRead, Err, EventType, Op, pathWatch, readStat, type Stat } from './protocol.js';
-import type { BatchRead, BatchResult, BatchResults, ZkNode, ZkTreeWatchReader } from './reader.js';
+import type { BatchRead, BatchResult, BatchResults, ZkNode, ZkSessionControl, ZkTreeWatchReader } from './reader.js';
 
 export interface FastZkOptions {
   readonly servers: readonly string[];
@@ -27,9 +27,7 @@ export interface FastZkOptions {
   readonly onConnection?: (up: boolean) => void;
 }
 
-export interface FastZkConnection extends ZkTreeWatchReader {
-  close(): void;
-}
+export interface FastZkConnection extends ZkTreeWatchReader, ZkSessionControl {}
 
 /** The server answered multiRead with "unimplemented" (before 3.6): use the addon path instead. */
 export class FastPathUnsupportedError extends ZkError {
@@ -161,5 +159,6 @@ export async function connectZkFast(opts: FastZkOptions): Promise<FastZkConnecti
       conn.recursiveWatches.add(path);
     },
     close,
+    grantedTimeoutMs: () => conn.grantedTimeoutMs,
   };
 }

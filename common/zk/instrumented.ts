@@ -3,7 +3,7 @@ import type { Metrics } from '../metrics.js';
 import { observe } from '../metrics.js';
 import { ZkReplyTooLargeError } from './connection.js';
 import type { FastZkConnection } from './fast-client.js';
-import type { ZkWatchReader } from './reader.js';
+import type { ZkSessionControl, ZkWatchReader } from './reader.js';
 
 type Observe = <R>(op: string, fn: () => Promise<R>) => Promise<R>;
 /** A multiRead reply over the packet limit is expected: the caller splits the batch (status `split`, not an error class). */
@@ -11,7 +11,7 @@ const statusOf = (err: unknown): string => (err instanceof ZkReplyTooLargeError 
 const observer = (metrics: Metrics): Observe => (op, fn) => observe(metrics.zkOps, metrics.zkOpSeconds, op, statusOf, fn);
 
 /** Adds zk2etcd_zk_op_* metrics to an addon session (watching reads included). */
-export function instrumentZkSession<T extends ZkWatchReader & { close(): void }>(session: T, metrics: Metrics): ZkWatchReader & { close(): void } {
+export function instrumentZkSession<T extends ZkWatchReader & ZkSessionControl>(session: T, metrics: Metrics): ZkWatchReader & ZkSessionControl {
   const o = observer(metrics);
   return {
     get armedWatches() {
@@ -23,6 +23,7 @@ export function instrumentZkSession<T extends ZkWatchReader & { close(): void }>
     childrenW: (path, cb) => o('children', () => session.childrenW(path, cb)),
     existsW: (path, cb) => o('exists', () => session.existsW(path, cb)),
     close: () => session.close(),
+    grantedTimeoutMs: () => session.grantedTimeoutMs(),
   };
 }
 
@@ -45,5 +46,6 @@ export function instrumentFastSession(session: FastZkConnection, metrics: Metric
     },
     watchTree: (path) => o('add_watch', () => session.watchTree(path)),
     close: () => session.close(),
+    grantedTimeoutMs: () => session.grantedTimeoutMs(),
   };
 }

@@ -86,10 +86,17 @@ export interface ZkTreeWatchReader extends ZkBatchReader {
   watchTree(path: string): Promise<void>;
 }
 
-/** A session of either client: the protocol client (tree watches) or the addon (one-shot watches). */
-export type ZkSession = (ZkTreeWatchReader | ZkWatchReader) & { close(): void };
+/** What a session is beyond its reads. */
+export interface ZkSessionControl {
+  close(): void;
+  /** The session timeout the server granted: it clamps the requested one to 2–20 ticks (4–40 s by default). */
+  grantedTimeoutMs(): number;
+}
 
-export function hasTreeWatches(session: ZkSession): session is ZkTreeWatchReader & { close(): void } {
+/** A session of either client: the protocol client (tree watches) or the addon (one-shot watches). */
+export type ZkSession = (ZkTreeWatchReader | ZkWatchReader) & ZkSessionControl;
+
+export function hasTreeWatches(session: ZkSession): session is ZkTreeWatchReader & ZkSessionControl {
   return isBatchReader(session) && typeof (session as Partial<ZkTreeWatchReader>).watchTree === 'function';
 }
 

@@ -1,7 +1,7 @@
 import type { ZkSession } from '../../common/zk/reader.js';
 
 /** A protocol-client session over an empty ZooKeeper: every node absent, tree watches armed, close a no-op. */
-export function emptyZkSession(): ZkSession {
+export function emptyZkSession(grantedTimeoutMs = 30_000): ZkSession {
   return {
     batchReads: true,
     maxBatchReplyBytes: 1 << 20,
@@ -10,5 +10,6 @@ export function emptyZkSession(): ZkSession {
     readMany: async (ops) => ops.map(() => null),
     watchTree: async () => undefined,
     close: () => undefined,
+    grantedTimeoutMs: () => grantedTimeoutMs,
   };
 }

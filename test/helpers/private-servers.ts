@@ -94,13 +94,13 @@ function ruok(port: number): Promise<boolean> {
 }
 
 /** A standalone ZooKeeper 3.8 with its own data dir and port (a JVM: start it only where needed). */
-export async function privateZk(): Promise<PrivateServer> {
+export async function privateZk(opts: { maxSessionTimeoutMs?: number } = {}): Promise<PrivateServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'zk2etcd-zk-'));
   const cfg = join(dir, 'zoo.cfg');
   writeFileSync(
     cfg,
-    [`tickTime=500`, `minSessionTimeout=1000`, `dataDir=${join(dir, 'data')}`, `clientPort=${port}`, 'clientPortAddress=127.0.0.1', 'admin.enableServer=false', '4lw.commands.whitelist=*', 'forceSync=no'].join('\n'),
+    [`tickTime=500`, `minSessionTimeout=1000`, `dataDir=${join(dir, 'data')}`, `clientPort=${port}`, 'clientPortAddress=127.0.0.1', 'admin.enableServer=false', '4lw.commands.whitelist=*', 'forceSync=no', ...(opts.maxSessionTimeoutMs ? [`maxSessionTimeout=${opts.maxSessionTimeoutMs}`] : [])].join('\n'),
   );
   const args = ['-Xmx256m', '-cp', '/usr/share/java/*:/etc/zookeeper/conf', 'org.apache.zookeeper.server.ZooKeeperServerMain', cfg];
   return managed('java', args, () => ruok(port), `127.0.0.1:${port}`, dir);

@@ -7,6 +7,7 @@ import type { LeaderLock } from '../../common/leader/lock.js';
 import { silentLogger } from '../../common/logger.js';
 import { createMetrics, createWatcherMetrics } from '../../common/metrics.js';
 import type { OwnershipStore } from '../../common/ownership/store.js';
+import type { ZkSessionHooks } from '../../common/zk/reader.js';
 import { runSync } from '../../watcher/sync.js';
 import { emptyZkSession } from '../helpers/empty-zk-session.js';
 
@@ -127,4 +128,27 @@ test('with --leader-elect none (no standby) it keeps retrying past the limit, un
   assert.ok(opens() >= 2, 'still retrying');
   sigterm.abort();
   await run;
+});
+
+test('the step-down limit is twice the session timeout the server granted, not the one requested (a 30 s request granted 0.2 s)', { timeout: 30_000 }, async () => {
+  const metrics = createMetrics();
+  let hooks: ZkSessionHooks = {};
+  const started = Date.now();
+  const run = runSync({
+    config: config('etcd'), // requests the default 30 s: a limit of 60 s
+    metrics,
+    watcherMetrics: createWatcherMetrics(metrics.registry),
+    logger: silentLogger(),
+    lock: takeableLock(),
+    etcd: hanging<EtcdStore>(),
+    ownership: hanging<OwnershipStore>(),
+    openZk: async (h) => {
+      hooks = h;
+      setTimeout(() => hooks.onConnection?.(false), 50); // dropped once open, and never back
+      return emptyZkSession(200);
+    },
+    signal: new AbortController().signal,
+  });
+  await assert.rejects(run, (err: unknown) => err instanceof SteppedDownError && /\(limit: twice the session timeout, 0\.2 s from the ZooKeeper server\)/.test(err.message));
+  assert.ok(Date.now() - started < 20_000, 'stepped down long before twice the requested 30 s');
 });

@@ -14,7 +14,7 @@ describe('ZkOutageLimit (how long a leader may be without ZooKeeper)', () => {
   for (const c of cases) {
     test(c.name, async () => {
       const expired: number[] = [];
-      const limit = new ZkOutageLimit(50, (ms) => expired.push(ms));
+      const limit = new ZkOutageLimit(() => 50, (ms) => expired.push(ms));
       for (const step of c.steps) limit[step]();
       await sleep(200);
       limit.up();
@@ -22,4 +22,17 @@ describe('ZkOutageLimit (how long a leader may be without ZooKeeper)', () => {
       if (c.expires) assert.ok((expired[0] as number) >= 40, `reported ${expired[0]} ms down`);
     });
   }
+
+  test('the limit is read when an outage starts: a session granted a shorter timeout shortens the next one', async () => {
+    let limitMs = 10_000;
+    const expired: number[] = [];
+    const limit = new ZkOutageLimit(() => limitMs, (ms) => expired.push(ms));
+    limit.down();
+    limit.up();
+    limitMs = 50;
+    limit.down();
+    await sleep(200);
+    limit.up();
+    assert.equal(expired.length, 1);
+  });
 });
