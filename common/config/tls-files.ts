@@ -6,8 +6,9 @@ export interface TlsFileSet {
   readonly key: { readonly path: string; readonly bytes: Buffer } | null;
 }
 
+/** OpenSSL's `TRUSTED CERTIFICATE` form (a certificate with trust settings) counts: Node's TLS takes it. */
 const holdsCertificate = (bytes: Buffer): boolean => {
-  if (!bytes.includes('-----BEGIN CERTIFICATE-----')) return false;
+  if (!bytes.includes('-----BEGIN CERTIFICATE-----') && !bytes.includes('-----BEGIN TRUSTED CERTIFICATE-----')) return false;
   try {
     new X509Certificate(bytes);
     return true;

@@ -8,6 +8,9 @@ export interface TestPki {
   readonly dir: string;
   readonly caCert: string;
   readonly caKey: string;
+  /** The CA and the client certificate in OpenSSL's TRUSTED CERTIFICATE form, as `openssl x509 -addtrust` writes them. */
+  readonly caTrustedCert: string;
+  readonly clientTrustedCert: string;
   /** SAN IP:127.0.0.1 and DNS:localhost; serverAuth (and clientAuth, for etcd's own health checks). */
   readonly serverCert: string;
   readonly serverKey: string;
@@ -65,10 +68,14 @@ export function generatePki(label = 'zk2etcd-test', clientName = 'zk2etcd-client
     'basicConstraints = CA:FALSE\nkeyUsage = critical, digitalSignature, keyEncipherment\nextendedKeyUsage = serverAuth, clientAuth\nsubjectAltName = IP:127.0.0.1, DNS:localhost\n',
   );
   issue(dir, 'client', `/CN=${clientName}`, 'basicConstraints = CA:FALSE\nkeyUsage = critical, digitalSignature, keyEncipherment\nextendedKeyUsage = clientAuth\n');
+  openssl(dir, ['x509', '-in', 'ca.crt', '-addtrust', 'serverAuth', '-out', 'ca-trusted.crt']);
+  openssl(dir, ['x509', '-in', 'client.crt', '-addtrust', 'clientAuth', '-out', 'client-trusted.crt']);
   return {
     dir,
     caCert: join(dir, 'ca.crt'),
     caKey: join(dir, 'ca.key'),
+    caTrustedCert: join(dir, 'ca-trusted.crt'),
+    clientTrustedCert: join(dir, 'client-trusted.crt'),
     serverCert: join(dir, 'server.crt'),
     serverKey: join(dir, 'server.key'),
     clientCert: join(dir, 'client.crt'),

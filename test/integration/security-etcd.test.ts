@@ -80,6 +80,12 @@ describe('etcd over TLS with a client certificate', () => {
     assert.equal(jsonReport(d).inSync, true);
   });
 
+  test("the CA and client certificate in OpenSSL's TRUSTED CERTIFICATE form (openssl x509 -addtrust) work as well", { timeout: 60_000 }, async () => {
+    const d = await runCliBounded(['diff', ...flags(), `--etcd-cacert=${pki.caTrustedCert}`, `--etcd-cert=${pki.clientTrustedCert}`, `--etcd-key=${pki.clientKey}`], {}, 30_000);
+    assert.equal(d.code, 0, describeRun(d));
+    assert.equal(jsonReport(d).inSync, true);
+  });
+
   test('without a client certificate the run fails (exit 1, a message), writes nothing and does not hang', { timeout: 60_000 }, async () => {
     await zk.create(`${root}/providers/c`, Buffer.from('new'));
     const before = await etcdDump(client, root);

@@ -19,6 +19,8 @@ const pki = generatePki('config-test');
 after(() => pki.cleanup());
 const PEM = {
   ca: pki.read(pki.caCert),
+  caTrusted: pki.read(pki.caTrustedCert),
+  certTrusted: pki.read(pki.clientTrustedCert),
   cert: pki.read(pki.clientCert),
   key: pki.read(pki.clientKey),
   otherKey: pki.read(pki.serverKey),
@@ -420,6 +422,15 @@ describe('loadConfig: secrets', () => {
       files: { '/tls/ca.pem': PEM.ca, '/tls/cert.pem': PEM.cert, '/tls/key.pem': PEM.key },
     });
     assert.deepEqual([config.etcd.tls?.ca, config.etcd.tls?.cert, config.etcd.tls?.key], [PEM.ca, PEM.cert, PEM.key]);
+  });
+
+  test("etcd TLS files in OpenSSL's TRUSTED CERTIFICATE form (openssl x509 -addtrust) are taken, as Node's TLS takes them", () => {
+    assert.match(PEM.caTrusted.toString(), /^-----BEGIN TRUSTED CERTIFICATE-----/);
+    const config = load({
+      argv: ['--etcd-cacert=/tls/ca.pem', '--etcd-cert=/tls/cert.pem', '--etcd-key=/tls/key.pem'],
+      files: { '/tls/ca.pem': PEM.caTrusted, '/tls/cert.pem': PEM.certTrusted, '/tls/key.pem': PEM.key },
+    });
+    assert.deepEqual([config.etcd.tls?.ca, config.etcd.tls?.cert], [PEM.caTrusted, PEM.certTrusted]);
   });
 });
 
