@@ -47,6 +47,8 @@ export function createWatcherMetrics(registry: Registry) {
     sessions: new Counter({ name: 'zk2etcd_zk_session_rebuilds_total', help: 'watcher: ZooKeeper sessions rebuilt after expiry or loss', registers: r }),
     lastSuccess: new Gauge({ name: 'zk2etcd_last_success_timestamp_seconds', help: 'watcher: unix time of the last successful full reconcile', registers: r }),
     reconcileFailures: new Counter({ name: 'zk2etcd_reconcile_failures_total', help: 'watcher: full reconciles that failed (a deletion guard refusal included)', registers: r }),
+    // A state, not a count: with --fullsync-interval=0 a refused reconcile is not retried, so no count grows.
+    reconcileFailing: new Gauge({ name: 'zk2etcd_reconcile_failing', help: "watcher: 1 while the leader's latest full reconcile failed (until one succeeds)", registers: r }),
   };
 }
 

@@ -295,7 +295,7 @@ export async function runSync(deps: SyncDeps): Promise<void> {
     lock.lost.removeEventListener('abort', notLeader);
     notLeader();
     // A process that stands by after stepping down reports no leader's state.
-    for (const gauge of [wm.watches, wm.mirroredNodes, wm.pendingChanges]) gauge.set(0);
+    for (const gauge of [wm.watches, wm.mirroredNodes, wm.pendingChanges, wm.reconcileFailing]) gauge.set(0);
   }
   if (fatal) throw fatal;
   if (lock.lost.aborted) throw new LeadershipLostError('leadership lost; stopped writing');

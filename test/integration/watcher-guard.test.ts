@@ -48,6 +48,7 @@ describe('the watcher\'s deletion guard', () => {
     const lastSuccess = Number(/^zk2etcd_last_success_timestamp_seconds (\S+)$/m.exec(metrics)?.[1]);
     assert.ok(Math.abs(lastSuccess - Date.now() / 1000) < 600, `the last success is this reconcile's (${lastSuccess})`);
     assert.match(metrics, /^zk2etcd_reconcile_failures_total 0$/m);
+    assert.match(metrics, /^zk2etcd_reconcile_failing 0$/m);
     assert.deepEqual(await first.stop(), { code: 0, signal: null });
 
     for (const [path] of providers(root, 'a')) await zk.remove(path);
@@ -73,6 +74,8 @@ describe('the watcher\'s deletion guard', () => {
     await eventually(async () => {
       const metrics = await (await fetch(`${watcher.url}/metrics`)).text();
       assert.match(metrics, /^zk2etcd_reconcile_failures_total 1$/m, 'one refusal, not rerun at once');
+      // Without a schedule nothing reruns it, so the count stays at 1: the state is what the alert reads.
+      assert.match(metrics, /^zk2etcd_reconcile_failing 1$/m);
       assert.match(metrics, /^zk2etcd_last_success_timestamp_seconds 0$/m);
       assert.match(metrics, /^zk2etcd_mirrored_nodes 54$/m, 'the root, svc, providers, 50 providers left and the new node');
     }, 10_000);

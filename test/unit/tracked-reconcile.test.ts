@@ -8,12 +8,13 @@ import { trackedReconcile } from '../../watcher/tracked-reconcile.js';
 const value = async (metric: { get(): Promise<{ values: { value: number }[] }> }): Promise<number> => (await metric.get()).values[0]?.value ?? Number.NaN;
 
 describe('trackedReconcile: the outcome of the watcher\'s full reconciles in its metrics', () => {
-  const cases: { name: string; failWith: Error | null; stopping: boolean; failures: number; succeeded: boolean }[] = [
-    { name: 'a reconcile that succeeds sets the last success time', failWith: null, stopping: false, failures: 0, succeeded: true },
-    { name: 'a failed reconcile is counted', failWith: new Error('zk_no_auth'), stopping: false, failures: 1, succeeded: false },
-    { name: 'a deletion guard refusal is a failure', failWith: Object.create(DeletionGuardError.prototype) as Error, stopping: false, failures: 1, succeeded: false },
-    { name: 'one the watcher stops is not', failWith: new Error('session closed'), stopping: true, failures: 0, succeeded: false },
-    { name: 'nor one aborted', failWith: new AbortedError(), stopping: false, failures: 0, succeeded: false },
+  // `failing`: zk2etcd_reconcile_failing after the run, which follows an earlier run that failed.
+  const cases: { name: string; failWith: Error | null; stopping: boolean; failures: number; succeeded: boolean; failing: number }[] = [
+    { name: 'a reconcile that succeeds sets the last success time, and ends a failing state', failWith: null, stopping: false, failures: 0, succeeded: true, failing: 0 },
+    { name: 'a failed reconcile is counted, and the state is failing', failWith: new Error('zk_no_auth'), stopping: false, failures: 1, succeeded: false, failing: 1 },
+    { name: 'a deletion guard refusal is a failure', failWith: Object.create(DeletionGuardError.prototype) as Error, stopping: false, failures: 1, succeeded: false, failing: 1 },
+    { name: 'one the watcher stops is not, and leaves the state as it was', failWith: new Error('session closed'), stopping: true, failures: 0, succeeded: false, failing: 1 },
+    { name: 'nor one aborted', failWith: new AbortedError(), stopping: false, failures: 0, succeeded: false, failing: 1 },
   ];
   for (const c of cases) {
     test(c.name, async () => {
@@ -21,6 +22,7 @@ describe('trackedReconcile: the outcome of the watcher\'s full reconciles in its
       const metrics = createMetrics(registry);
       const wm = createWatcherMetrics(registry);
       let walked = -1;
+      wm.reconcileFailing.set(1); // an earlier run failed
       const run = trackedReconcile(
         async () => {
           metrics.zkNodes.set(42); // the walk finished; what follows may still fail
@@ -34,6 +36,7 @@ describe('trackedReconcile: the outcome of the watcher\'s full reconciles in its
       const last = await value(wm.lastSuccess);
       assert.equal(last > 0, c.succeeded, `last success ${last}`);
       assert.equal(walked, 42, "the walk's node count, either way");
+      assert.equal(await value(wm.reconcileFailing), c.failing);
     });
   }
 });
