@@ -7,7 +7,7 @@ import type { Metrics } from '../metrics.js';
 import type { OwnershipStore, PendingMarks } from '../ownership/store.js';
 import type { Plan, UnsettledRecord } from '../plan/plan.js';
 import { forEachPool } from '../pool.js';
-import { requestTooLarge } from '../etcd/errors.js';
+import { requestTooLarge, surelyNotApplied } from '../etcd/errors.js';
 import { withRetry } from '../retry.js';
 import { batchOps } from './batches.js';
 import type { ApplyResult, ChangeOrigin, OriginOf, PlanWriter } from './writer.js';
@@ -101,21 +101,25 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
         let pending = batch;
         while (pending.length > 0) {
           const fence = deps.fence?.();
-          let outcomeUnknown = false; // an attempt failed with an error: it may have committed all the same
-          // Not retried once stopped (SIGTERM): the batch is abandoned, its keys left `pending` (safe: SPEC §3).
+          let outcomeUnknown = false; // an attempt failed with an error that may have committed it all the same
+          // Not retried once stopped (SIGTERM): the batch is abandoned.
           const outcome = await withRetry(
             () => etcd.commit(pending, fence),
             {
               ...TXN_RETRY,
               signal,
               onRetry: (err) => {
-                outcomeUnknown = true;
+                if (!surelyNotApplied(err)) outcomeUnknown = true;
                 logger.warn({ err: String(err), trace }, 'etcd transaction failed; retrying');
               },
             },
-          ).catch((err: unknown) => {
-            if (!requestTooLarge(err)) throw err;
-            return null; // refused before it could apply anything
+          ).catch(async (err: unknown) => {
+            if (requestTooLarge(err)) return null; // refused before it could apply anything
+            // Marks left behind would prove ownership of whatever another writer puts under the key later (and
+            // a watcher retrying through an outage would stack one per attempt): take them back when no attempt
+            // can have committed. Otherwise they stay, the safe side (SPEC §3).
+            if (!outcomeUnknown && (surelyNotApplied(err) || err instanceof AbortedError)) await restoreAfterFailure(pending, marks, trace);
+            throw err;
           });
           if (outcome === null) {
             await refused(pending, marks, trace);
@@ -125,7 +129,10 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
             await settle(pending, outcome.revision, trace, marks);
             break;
           }
-          if (!outcome.fenceHeld) throw new LeadershipLostError('leader key changed: this process is no longer the leader; stopping writes');
+          if (!outcome.fenceHeld) {
+            if (!outcomeUnknown) await restoreAfterFailure(pending, marks, trace); // the new leader's marks are layers of their own
+            throw new LeadershipLostError('leader key changed: this process is no longer the leader; stopping writes');
+          }
           const retry: TxnOp[] = [];
           const skippedHere: TxnOp[] = [];
           const found: { op: TxnOp; revision: string }[] = []; // puts finding their bytes, outcome known
@@ -173,6 +180,17 @@ export function etcdWriter(deps: EtcdWriterDeps): PlanWriter {
           "etcd refused this value as too large for a request: not written (raise etcd's --max-request-bytes, 1.5 MiB by default, or make the znode smaller); the other keys are synced",
         );
         if (op.type === 'put') await ownership.restore(marks, [op.key]);
+      }
+
+      /** Takes back the marks of puts that surely did not commit; a Redis failure here leaves them, the safe side. */
+      async function restoreAfterFailure(ops: readonly TxnOp[], marks: PendingMarks, trace: string): Promise<void> {
+        const keys = ops.filter((op) => op.type === 'put').map((op) => op.key);
+        if (keys.length === 0) return;
+        try {
+          await ownership.restore(marks, keys);
+        } catch (err) {
+          logger.warn({ err: String(err), count: keys.length, trace }, 'could not take back the pending marks of writes etcd refused: they stay until a run finds the keys in sync or gone');
+        }
       }
 
       /** Records of keys absent from etcd now too: removed unless a writer re-recorded them meanwhile. */

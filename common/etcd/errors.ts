@@ -22,6 +22,33 @@ export function requestTooLarge(err: unknown): boolean {
   return err instanceof EtcdError && err.errorClass === 'etcd_request_too_large';
 }
 
+// Refused before anything was applied: the request's own fault, the database full (NOSPACE), too many
+// requests, credentials, or a circuit breaker that sent nothing.
+const NOT_APPLIED_CLASSES = new Set([
+  'etcd_request_too_large',
+  'etcd_invalidargument',
+  'etcd_failedprecondition',
+  'etcd_permissiondenied',
+  'etcd_unauthenticated',
+  'etcd_authenticationfailed',
+  'etcd_invalidauthtoken',
+  'etcd_brokencircuit',
+]);
+
+/**
+ * True for an error of a transaction that surely applied nothing, so that its `pending` marks can be
+ * taken back. A timeout, a dropped connection or a leader change may have committed it (unknown), and
+ * so may anything not listed; a transaction whose conditions failed is read back (`get`), applied nothing.
+ */
+export function surelyNotApplied(err: unknown): boolean {
+  if (!(err instanceof EtcdError)) return false;
+  if (err.op === 'get') return true;
+  if (NOT_APPLIED_CLASSES.has(err.errorClass)) return true;
+  // The server's NOSPACE or "too many requests"; not our own client's limit on a reply, which came after.
+  if (err.errorClass === 'etcd_resourceexhausted') return !replyOverLimit(err);
+  return err.errorClass === 'etcd_unavailable' && /No connection established/.test(err.message);
+}
+
 /** True for an EtcdError from a reply over gRPC's receive limit: read less per request. */
 export function replyOverLimit(err: unknown): boolean {
   return err instanceof EtcdError && err.errorClass === 'etcd_resourceexhausted' && !err.retryable;

@@ -215,7 +215,7 @@ export function etcd3Store(client: Etcd3, opts: { readonly onReadRetry?: (err: u
       try {
         back = await kv.txn({ compare: [], success: ranges, failure: [] });
       } catch (err) {
-        throw toEtcdError(err, 'get');
+        throw toEtcdError(err, 'get'); // a commit failing as `get` applied nothing (surelyNotApplied)
       }
       const current = new Map<string, EtcdEntry | null>();
       ops.forEach((op, i) => {

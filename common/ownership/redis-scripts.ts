@@ -6,6 +6,16 @@ for i = 1, #ARGV, 2 do
   if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then n = n + redis.call('HDEL', KEYS[1], ARGV[i]) end
 end
 return n`;
+// After a committed delete: HDEL each field that still holds the deleted revision, or `pending` marks (a
+// write given up on, or one in flight: it finds its layer gone, which recordRevision and restore allow);
+// pairs of (field, revision) in ARGV. A mark left in place would prove ownership of whatever another tool
+// writes under the key next, again and again. A revision another writer of ours recorded since stays.
+export const FORGET_DELETED = `local n = 0
+for i = 1, #ARGV, 2 do
+  local v = redis.call('HGET', KEYS[1], ARGV[i])
+  if v and (v == ARGV[i + 1] or v == 'pending' or string.sub(v, 1, 8) == 'pending:') then n = n + redis.call('HDEL', KEYS[1], ARGV[i]) end
+end
+return n`;
 // HSET each field that still holds only `pending` marks left by crashes to the given revision: ARGV[1] the
 // age in seconds a mark must reach to count as left behind (no write stays in flight that long), then
 // pairs of (field, revision). A younger layer is a write still in flight: settling over it would turn a

@@ -4,7 +4,7 @@ import { OwnershipUnavailableError } from '../errors.js';
 import { withRetry } from '../retry.js';
 import type { LegacyAdoption, OwnershipRecord, OwnershipStore } from './store.js';
 import { parseRecord } from './store.js';
-import { DEL_LEGACY, FORGET_IF_UNCHANGED, MARK_PENDING, RECORD_REVISION, RESTORE, SETTLE_FOUND, SETTLE_PENDING } from './redis-scripts.js';
+import { DEL_LEGACY, FORGET_DELETED, FORGET_IF_UNCHANGED, MARK_PENDING, RECORD_REVISION, RESTORE, SETTLE_FOUND, SETTLE_PENDING } from './redis-scripts.js';
 
 export interface RedisOwnershipOptions {
   readonly instance: string;
@@ -215,9 +215,9 @@ export function redisOwnershipStore(redis: Redis, opts: RedisOwnershipOptions): 
     },
 
     async forget(deleted) {
-      // Only records still at the deleted revision: a `pending` left by a crash stays for the next reconcile's
-      // prune, and a record another writer made meanwhile (a new leader re-creating the key) stays.
-      await evalPairs('forget', FORGET_IF_UNCHANGED, deleted);
+      // Records at the deleted revision and `pending` ones go; a revision another writer recorded meanwhile (a
+      // new leader re-creating the key) stays.
+      await evalPairs('forget', FORGET_DELETED, deleted);
       const legacy = opts.legacy;
       if (legacy) for (const chunk of chunks([...deleted.keys()])) await call('legacy forget', () => legacy.eval(DEL_LEGACY, chunk.length, ...chunk));
     },

@@ -32,7 +32,10 @@ export interface OwnershipStore {
    * under our layer (another write of ours). Each layer is removed either way. Returns the keys found ours.
    */
   settleFound(marks: PendingMarks, found: ReadonlyMap<string, string>): Promise<Set<string>>;
-  /** After a committed delete (key -> the mod revision deleted): each record goes only if it still holds that revision. */
+  /**
+   * After a committed delete (key -> the mod revision deleted): each record goes if it still holds that
+   * revision or is `pending`; a revision recorded by another write since stays.
+   */
   forget(deleted: ReadonlyMap<string, string>): Promise<void>;
   /** True when this instance has no record at all and no zk2etcd 1.x records are accepted (a first copy). */
   isEmpty(): Promise<boolean>;

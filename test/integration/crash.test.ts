@@ -110,6 +110,30 @@ describe('crash safety of the ownership order', () => {
     assert.equal(await etcd.get(`${root}/foreign`).string(), 'another tool');
   });
 
+  test('a mark a crash left proves ownership of one delete at most: what another tool writes under the key afterwards is kept', async () => {
+    const key = `${root}/n7`;
+    await zk.create(key, Buffer.from('v7'));
+    const killed = await runCli(['fix', ...flags], { ZK2ETCD_TEST_FAILPOINT: 'after-pending' });
+    assert.equal(killed.code, -1, 'killed by SIGKILL');
+    assert.ok(isPendingValue((await records())[key] ?? ''), 'left pending by the crash');
+    // The node goes, and another tool writes the key: the mark cannot tell that write from ours.
+    await zk.remove(key);
+    await etcd.put(key).value('another tool');
+    const first = await runCli(['fix', ...flags]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(jsonReport(first).applied.delete, 1);
+    assert.equal(await redis.hexists(hash, key), 0, 'the mark went with the delete');
+    // The other tool writes it again: no record of ours now, so it is foreign and kept, run after run.
+    await etcd.put(key).value('another tool, again');
+    for (const run of [1, 2]) {
+      const r = await runCli(['fix', ...flags]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(jsonReport(r).applied.delete, 0, `run ${run} deletes nothing`);
+      assert.equal(await etcd.get(key).string(), 'another tool, again');
+    }
+    await etcd.delete().key(key);
+  });
+
   test('settling a pending record never overrides a write that moved on: the record changed, or etcd changed since the plan', async () => {
     const store = redisOwnershipStore(redis, { instance: name, legacy: null });
     const writer = etcdWriter({ etcd: etcd3Store(etcd), ownership: store, metrics: createMetrics(), logger: silentLogger() });

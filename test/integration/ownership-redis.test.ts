@@ -216,11 +216,15 @@ describe('Redis ownership store: markPending', () => {
     await redis.hdel(hash, ...keys);
   });
 
-  test('forget removes a record only while it holds the deleted revision', async () => {
+  test('after a delete, forget removes a record at the deleted revision or pending, never one recorded since', async () => {
     const k = (s: string) => `/${instance}/forget/${s}`;
-    await redis.hset(hash, k('ours'), '7', k('rewritten'), '9', k('pending'), 'pending');
-    await store.forget(new Map([[k('ours'), '7'], [k('rewritten'), '7'], [k('pending'), '7']]));
-    assert.deepEqual(await redis.hgetall(hash), { [k('rewritten')]: '9', [k('pending')]: 'pending' });
+    const left = await store.markPending([k('left-pending')]); // a write that gave up, its mark left in place
+    await redis.hset(hash, k('ours'), '7', k('rewritten'), '9', k('old-form'), 'pending');
+    assert.equal(await redis.hget(hash, k('left-pending')), `pending:${left.token}:`);
+    const deleted = [k('ours'), k('rewritten'), k('old-form'), k('left-pending'), k('never-recorded')];
+    await store.forget(new Map(deleted.map((key) => [key, '7'])));
+    // A mark left in place would prove ownership of whatever another tool writes under the key next.
+    assert.deepEqual(await redis.hgetall(hash), { [k('rewritten')]: '9' });
     await redis.del(hash);
   });
 });

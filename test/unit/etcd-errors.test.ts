@@ -10,7 +10,7 @@ import {
   isRecoverableError,
 } from 'etcd3';
 import { EtcdError } from '../../common/errors.js';
-import { replyOverLimit, requestTooLarge, toEtcdError } from '../../common/etcd/errors.js';
+import { replyOverLimit, requestTooLarge, surelyNotApplied, toEtcdError } from '../../common/etcd/errors.js';
 
 /** toEtcdError over the classes etcd3 (1.1.2) throws: a bounded errorClass and whether to try again. */
 describe('toEtcdError', () => {
@@ -55,4 +55,23 @@ describe('toEtcdError', () => {
     assert.equal(isRecoverableError(new GRPCResourceExhastedError('x')), true);
     assert.ok(castGrpcError(overLimit) instanceof GRPCResourceExhastedError);
   });
+});
+
+/** Which failed transactions surely applied nothing, so that their `pending` marks can be taken back. */
+describe('surelyNotApplied', () => {
+  const overLimit = Object.assign(new Error('8 RESOURCE_EXHAUSTED: Received message larger than max (6000123 vs. 524288)'), { code: 8 });
+  const cases: { name: string; err: unknown; notApplied: boolean }[] = [
+    { name: 'the database full (NOSPACE)', err: toEtcdError(new GRPCResourceExhastedError('etcdserver: mvcc: database space exceeded'), 'txn'), notApplied: true },
+    { name: 'too many requests', err: toEtcdError(new GRPCResourceExhastedError('etcdserver: too many requests'), 'txn'), notApplied: true },
+    { name: 'a request too large', err: toEtcdError(new GRPCInvalidArgumentError('etcdserver: request is too large'), 'txn'), notApplied: true },
+    { name: 'permission denied', err: toEtcdError(new EtcdPermissionDeniedError('etcdserver: permission denied'), 'txn'), notApplied: true },
+    { name: 'no connection established (never sent)', err: toEtcdError(new GRPCUnavailableError('14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED'), 'txn'), notApplied: true },
+    { name: "the read-back of a transaction whose conditions failed (op 'get')", err: toEtcdError(new GRPCDeadlineExceededError('4 DEADLINE_EXCEEDED: Deadline exceeded'), 'get'), notApplied: true },
+    // May have committed: the reply was lost, the leader changed, or the reply came back too large.
+    { name: 'a deadline exceeded', err: toEtcdError(new GRPCDeadlineExceededError('4 DEADLINE_EXCEEDED: Deadline exceeded'), 'txn'), notApplied: false },
+    { name: 'unavailable after sending (leader changed)', err: toEtcdError(new GRPCUnavailableError('14 UNAVAILABLE: etcdserver: leader changed'), 'txn'), notApplied: false },
+    { name: "a reply over our client's receive limit", err: toEtcdError(castGrpcError(overLimit), 'txn'), notApplied: false },
+    { name: 'anything that is not an EtcdError', err: new Error('socket hang up'), notApplied: false },
+  ];
+  for (const c of cases) test(c.name, () => assert.equal(surelyNotApplied(c.err), c.notApplied));
 });
